@@ -1,0 +1,263 @@
+"""The record-stream contract every pipeline stage shares.
+
+`@pipe_command(produces=...)` adds --format/--strict/--only to a click command and hands
+it a `Pipe`: read records (bad lines become `error` records on stderr), forward what
+passes through, emit the stage's own records, and finish with the right exit status.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import click
+
+from hafs_cli import exits, records
+from hafs_cli.exits import HafsError
+
+FORMATS = ("jsonl", "json", "table")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _NullProgress:
+    def __enter__(self) -> _NullProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def advance(self, n: int = 1, bytes: int = 0) -> None:  # noqa: A002 - mirrors the label
+        return None
+
+
+class _RichProgress:
+    """A progress line on stderr (only used when stderr is a terminal)."""
+
+    def __init__(self, label: str, total: int | None):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        console = Console(stderr=True, no_color=bool(os.environ.get("NO_COLOR")))
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[bytes_h]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task(label, total=total, bytes_h="")
+        self._bytes = 0
+
+    def __enter__(self) -> _RichProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def advance(self, n: int = 1, bytes: int = 0) -> None:  # noqa: A002
+        self._bytes += bytes
+        fields = {"bytes_h": human_bytes(self._bytes)} if self._bytes else {}
+        self._progress.update(self._task, advance=n, **fields)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+class Pipe:
+    """One stage's view of the stream: input records, output records, errors, config."""
+
+    def __init__(
+        self,
+        command: str,
+        produces: Iterable[str],
+        fmt: str | None = None,
+        strict: bool = False,
+        only: bool = False,
+        out: Any = None,
+        err: Any = None,
+    ):
+        self.command = command
+        self.produces = frozenset(produces)
+        self.strict = strict
+        self.only = only
+        self._out = out if out is not None else sys.stdout
+        self._err = err if err is not None else sys.stderr
+        self.fmt = fmt or ("table" if _isatty(self._out) else "jsonl")
+        self.error_count = 0
+        self.input_count = 0
+        self.emitted_count = 0
+        self._table_rows: list[dict] = []
+        self._json_started = False
+        self.table_columns: dict[str, list[str]] = {}
+        self.table_renderer: Callable[[list[dict]], Any] | None = None
+        self._config = None
+
+    # -- configuration -------------------------------------------------------------
+    @property
+    def config(self):
+        if self._config is None:
+            from hafs_cli.config import load_config
+
+            self._config = load_config()
+        return self._config
+
+    # -- input ---------------------------------------------------------------------
+    def records(self, sources: Iterable[str] = ()) -> Iterator[dict]:
+        """Input records from files, or stdin when none are named (nothing from a terminal)."""
+        sources = list(sources)
+        if not sources:
+            if _isatty(sys.stdin):
+                return
+            sources = ["-"]
+        for item in records.iter_sources(sources):
+            if isinstance(item, records.BadLine):
+                self._bad_line(item)
+                continue
+            self.input_count += 1
+            yield item
+
+    def _bad_line(self, bad: records.BadLine) -> None:
+        self._write_error(bad.to_record(self.command))
+        if self.strict:
+            raise HafsError(
+                f"{bad.source}:{bad.line}: {bad.reason} (stopped by --strict)", exits.USAGE
+            )
+
+    # -- output --------------------------------------------------------------------
+    def forward(self, rec: dict) -> None:
+        """Pass an input record on unchanged (suppressed by --only)."""
+        if not self.only:
+            self._write(rec)
+
+    def emit(self, rec: dict) -> None:
+        """Write one of this stage's own records."""
+        if "kind" not in rec:
+            raise ValueError(f"{self.command}: record without kind: {rec!r}")
+        self.emitted_count += 1
+        self._write(rec)
+
+    def error(self, reason: str, **fields: Any) -> None:
+        """An `error` record on stderr; counted towards the exit status."""
+        rec = {"kind": "error", "command": self.command, "reason": reason, **fields}
+        self._write_error(rec)
+
+    def _write_error(self, rec: dict) -> None:
+        self.error_count += 1
+        stream = getattr(self._err, "buffer", None)
+        if stream is not None:
+            stream.write(records.dumps(rec))
+            stream.flush()
+        else:
+            self._err.write(records.dumps(rec).decode())
+            self._err.flush()
+
+    def _write(self, rec: dict) -> None:
+        if self.fmt == "jsonl":
+            self._out_bytes(records.dumps(rec))
+        elif self.fmt == "json":
+            prefix = b",\n" if self._json_started else b"[\n"
+            self._json_started = True
+            self._out_bytes(prefix + records.dumps(rec)[:-1])
+        else:
+            self._table_rows.append(rec)
+
+    def _out_bytes(self, data: bytes) -> None:
+        stream = getattr(self._out, "buffer", None)
+        if stream is not None:
+            stream.write(data)
+        else:
+            self._out.write(data.decode())
+
+    def flush(self) -> None:
+        stream = getattr(self._out, "buffer", self._out)
+        stream.flush()
+
+    def progress(self, label: str, total: int | None = None):
+        """A progress display on stderr when it is a terminal; otherwise a no-op."""
+        if _isatty(self._err) and os.environ.get("HAFS_PROGRESS", "1") != "0":
+            return _RichProgress(label, total)
+        return _NullProgress()
+
+    def close(self, failed: bool = False) -> None:
+        """Finish the output; after a failure only flush what was already written."""
+        if failed:
+            try:
+                self.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                pass
+            return
+        if self.fmt == "json":
+            self._out_bytes(b"\n]\n" if self._json_started else b"[]\n")
+        elif self.fmt == "table":
+            from hafs_cli.tables import render_records
+
+            render_records(self._table_rows, self._out, self.table_columns, self.table_renderer)
+        self.flush()
+
+    def exit_status(self, returned: int | None) -> int:
+        code = returned or exits.OK
+        if self.error_count and code < exits.USAGE:
+            code = exits.USAGE
+        return code
+
+
+def pipe_options(f: Callable) -> Callable:
+    f = click.option(
+        "--only",
+        is_flag=True,
+        help="Write only this stage's own records (drop the records passed through).",
+    )(f)
+    f = click.option("--strict", is_flag=True, help="Stop at the first bad input line (exit 2).")(f)
+    f = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=None,
+        help="Output format (default: table on a terminal, jsonl otherwise).",
+    )(f)
+    return f
+
+
+def pipe_command(produces: Iterable[str] = ()) -> Callable:
+    """Decorate a click command callback: inject a Pipe, finish with the exit status."""
+    produced = tuple(produces)
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, fmt: str | None, strict: bool, only: bool, **kwargs: Any):
+            ctx = click.get_current_context()
+            pipe = Pipe(ctx.info_name or fn.__name__, produced, fmt=fmt, strict=strict, only=only)
+            try:
+                returned = fn(pipe, *args, **kwargs)
+            except BaseException:
+                pipe.close(failed=True)
+                raise
+            pipe.close()
+            ctx.exit(pipe.exit_status(returned))
+
+        return pipe_options(wrapper)
+
+    return decorate

@@ -1,0 +1,102 @@
+"""JSON Lines in and out: one object per line, each with a `kind`.
+
+Reading never loses a line silently: every line that cannot be a record becomes a
+`BadLine` with the source, the line number and a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import orjson
+
+BOM = b"\xef\xbb\xbf"
+STDIN_NAME = "<stdin>"
+_DUMP_OPTS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
+
+
+def dumps(rec: object) -> bytes:
+    """One JSON Lines line (with the newline) for a record."""
+    return orjson.dumps(rec, option=_DUMP_OPTS)
+
+
+def loads(line: bytes | str) -> object:
+    return orjson.loads(line)
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that could not become a record."""
+
+    source: str
+    line: int
+    reason: str
+
+    def to_record(self, command: str | None = None) -> dict:
+        rec = {"kind": "error", "source": self.source, "line": self.line, "reason": self.reason}
+        if command:
+            rec["command"] = command
+        return rec
+
+
+def _excerpt(raw: bytes) -> str:
+    text = raw[:60].decode("utf-8", errors="replace")
+    return text + ("…" if len(raw) > 60 else "")
+
+
+def parse_line(raw: bytes, source: str, lineno: int, last: bool) -> dict | BadLine:
+    """Parse one line (without its newline); `last` marks a final line lacking its newline."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as uexc:
+            return BadLine(source, lineno, f"invalid UTF-8 at byte {uexc.start}")
+        if last:
+            return BadLine(
+                source, lineno, f"truncated line (no newline at end of input): {_excerpt(raw)!r}"
+            )
+        return BadLine(source, lineno, f"not JSON ({exc.msg}): {_excerpt(raw)!r}")
+    if not isinstance(obj, dict):
+        return BadLine(source, lineno, f"not a JSON object (got {type(obj).__name__})")
+    kind = obj.get("kind")
+    if not isinstance(kind, str) or not kind:
+        return BadLine(source, lineno, "record has no string `kind` field")
+    return obj
+
+
+def iter_stream(stream: BinaryIO, source: str) -> Iterator[dict | BadLine]:
+    """Records (or BadLines) from a binary stream; CRLF and a leading BOM are accepted."""
+    lineno = 0
+    for raw in stream:
+        lineno += 1
+        complete = raw.endswith(b"\n")
+        if complete:
+            raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+        if lineno == 1 and raw.startswith(BOM):
+            raw = raw[len(BOM) :]
+        if not raw.strip():
+            continue
+        yield parse_line(raw, source, lineno, last=not complete)
+
+
+def iter_sources(sources: Iterable[str]) -> Iterator[dict | BadLine]:
+    """Records from files ("-" is stdin), in order."""
+    from hafs_cli.exits import HafsError
+
+    for src in sources:
+        if src == "-":
+            yield from iter_stream(sys.stdin.buffer, STDIN_NAME)
+            continue
+        try:
+            fh = open(src, "rb")  # noqa: SIM115 - closed below, generator-friendly
+        except OSError as exc:
+            raise HafsError(f"cannot read {src}: {exc.strerror}; check the path") from None
+        with fh:
+            yield from iter_stream(fh, src)

@@ -1,0 +1,61 @@
+"""Records as rich tables for people at a terminal (one table per record kind)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+MAX_ROWS = 500
+MAX_CELL = 80
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        text = ", ".join(_cell(v) for v in value[:5]) + (" …" if len(value) > 5 else "")
+    elif isinstance(value, dict):
+        text = ", ".join(f"{k}={_cell(v)}" for k, v in list(value.items())[:5])
+    elif value is None:
+        text = ""
+    else:
+        text = str(value)
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def render_records(
+    rows: list[dict],
+    out: Any,
+    columns: dict[str, list[str]] | None = None,
+    renderer: Callable[[list[dict]], Any] | None = None,
+) -> None:
+    """Print records grouped by kind; `columns` picks and orders columns per kind."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=out, no_color=bool(os.environ.get("NO_COLOR")), soft_wrap=False)
+    if renderer is not None:
+        console.print(renderer(rows))
+        return
+    if not rows:
+        console.print("[dim](no records)[/dim]")
+        return
+    by_kind: dict[str, list[dict]] = {}
+    for rec in rows:
+        by_kind.setdefault(str(rec.get("kind")), []).append(rec)
+    for kind, recs in by_kind.items():
+        cols = (columns or {}).get(kind)
+        if not cols:
+            cols = []
+            for rec in recs[:200]:
+                cols.extend(k for k in rec if k != "kind" and k not in cols)
+        table = Table(title=f"{kind} ({len(recs)})", title_justify="left")
+        for col in cols:
+            table.add_column(col, overflow="fold")
+        for rec in recs[:MAX_ROWS]:
+            table.add_row(*(_cell(rec.get(c)) for c in cols))
+        console.print(table)
+        if len(recs) > MAX_ROWS:
+            console.print(
+                f"[dim]… {len(recs) - MAX_ROWS} more {kind} records "
+                "(use --format jsonl for all)[/dim]"
+            )
