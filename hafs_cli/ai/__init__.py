@@ -1,0 +1,1 @@
+"""Local AI work: priority scheduling over Ollama hosts, tools, context, ledger."""
