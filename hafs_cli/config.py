@@ -11,7 +11,7 @@ import difflib
 import functools
 import os
 import re
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,6 @@ import orjson
 from hafs_cli import exits, xdg
 from hafs_cli.exits import HafsError
 from hafs_cli.resources import data_path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python < 3.11 is not supported, kept for clarity
-    import tomli as tomllib
 
 SCHEMA_FILE = "schemas/hafs.toml.schema.json"
 ENV_PREFIX = "HAFS_"
