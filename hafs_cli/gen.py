@@ -28,7 +28,9 @@ SECTION_ORDER = (
 
 def assemble_config_schema(root: Path) -> dict:
     """Join schemas/config/SECTION.json fragments into the hafs.toml schema."""
-    fragments = {p.stem: json.loads(p.read_text()) for p in (root / "schemas/config").glob("*.json")}
+    fragments = {
+        p.stem: json.loads(p.read_text()) for p in (root / "schemas/config").glob("*.json")
+    }
     order = [s for s in SECTION_ORDER if s in fragments] + sorted(
         s for s in fragments if s not in SECTION_ORDER
     )

@@ -127,17 +127,22 @@ class Pipe:
     # -- input ---------------------------------------------------------------------
     def records(self, sources: Iterable[str] = ()) -> Iterator[dict]:
         """Input records from files, or stdin when none are named (nothing from a terminal)."""
+        for _source, _line, rec in self.numbered_records(sources):
+            yield rec
+
+    def numbered_records(self, sources: Iterable[str] = ()) -> Iterator[tuple[str, int, dict]]:
+        """(source, line number, record) for each good input record; bad lines reported."""
         sources = list(sources)
         if not sources:
             if _isatty(sys.stdin):
                 return
             sources = ["-"]
-        for item in records.iter_sources(sources):
+        for source, lineno, item in records.iter_sources(sources):
             if isinstance(item, records.BadLine):
                 self._bad_line(item)
                 continue
             self.input_count += 1
-            yield item
+            yield source, lineno, item
 
     def _bad_line(self, bad: records.BadLine) -> None:
         self._write_error(bad.to_record(self.command))
@@ -197,7 +202,7 @@ class Pipe:
 
     def progress(self, label: str, total: int | None = None):
         """A progress display on stderr when it is a terminal; otherwise a no-op."""
-        if _isatty(self._err) and os.environ.get("HAFS_PROGRESS", "1") != "0":
+        if _isatty(self._err) and self.config.get("output.progress", True):
             return _RichProgress(label, total)
         return _NullProgress()
 
@@ -214,7 +219,13 @@ class Pipe:
         elif self.fmt == "table":
             from hafs_cli.tables import render_records
 
-            render_records(self._table_rows, self._out, self.table_columns, self.table_renderer)
+            render_records(
+                self._table_rows,
+                self._out,
+                self.table_columns,
+                self.table_renderer,
+                max_rows=self.config.get("output.table_rows", 500),
+            )
         self.flush()
 
     def exit_status(self, returned: int | None) -> int:
@@ -249,7 +260,8 @@ def pipe_command(produces: Iterable[str] = ()) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args: Any, fmt: str | None, strict: bool, only: bool, **kwargs: Any):
             ctx = click.get_current_context()
-            pipe = Pipe(ctx.info_name or fn.__name__, produced, fmt=fmt, strict=strict, only=only)
+            name = ctx.command_path.removeprefix("hafs").strip() or fn.__name__
+            pipe = Pipe(name, produced, fmt=fmt, strict=strict, only=only)
             try:
                 returned = fn(pipe, *args, **kwargs)
             except BaseException:

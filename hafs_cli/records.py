@@ -69,8 +69,8 @@ def parse_line(raw: bytes, source: str, lineno: int, last: bool) -> dict | BadLi
     return obj
 
 
-def iter_stream(stream: BinaryIO, source: str) -> Iterator[dict | BadLine]:
-    """Records (or BadLines) from a binary stream; CRLF and a leading BOM are accepted."""
+def iter_stream(stream: BinaryIO, source: str) -> Iterator[tuple[int, dict | BadLine]]:
+    """(line number, record or BadLine) from a binary stream; CRLF and a BOM are accepted."""
     lineno = 0
     for raw in stream:
         lineno += 1
@@ -83,20 +83,22 @@ def iter_stream(stream: BinaryIO, source: str) -> Iterator[dict | BadLine]:
             raw = raw[len(BOM) :]
         if not raw.strip():
             continue
-        yield parse_line(raw, source, lineno, last=not complete)
+        yield lineno, parse_line(raw, source, lineno, last=not complete)
 
 
-def iter_sources(sources: Iterable[str]) -> Iterator[dict | BadLine]:
-    """Records from files ("-" is stdin), in order."""
+def iter_sources(sources: Iterable[str]) -> Iterator[tuple[str, int, dict | BadLine]]:
+    """(source, line number, record or BadLine) from files ("-" is stdin), in order."""
     from hafs_cli.exits import HafsError
 
     for src in sources:
         if src == "-":
-            yield from iter_stream(sys.stdin.buffer, STDIN_NAME)
+            for lineno, item in iter_stream(sys.stdin.buffer, STDIN_NAME):
+                yield STDIN_NAME, lineno, item
             continue
         try:
             fh = open(src, "rb")  # noqa: SIM115 - closed below, generator-friendly
         except OSError as exc:
             raise HafsError(f"cannot read {src}: {exc.strerror}; check the path") from None
         with fh:
-            yield from iter_stream(fh, src)
+            for lineno, item in iter_stream(fh, src):
+                yield src, lineno, item

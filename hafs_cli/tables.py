@@ -27,6 +27,7 @@ def render_records(
     out: Any,
     columns: dict[str, list[str]] | None = None,
     renderer: Callable[[list[dict]], Any] | None = None,
+    max_rows: int = MAX_ROWS,
 ) -> None:
     """Print records grouped by kind; `columns` picks and orders columns per kind."""
     from rich.console import Console
@@ -51,11 +52,11 @@ def render_records(
         table = Table(title=f"{kind} ({len(recs)})", title_justify="left")
         for col in cols:
             table.add_column(col, overflow="fold")
-        for rec in recs[:MAX_ROWS]:
+        for rec in recs[:max_rows]:
             table.add_row(*(_cell(rec.get(c)) for c in cols))
         console.print(table)
-        if len(recs) > MAX_ROWS:
+        if len(recs) > max_rows:
             console.print(
-                f"[dim]… {len(recs) - MAX_ROWS} more {kind} records "
+                f"[dim]… {len(recs) - max_rows} more {kind} records "
                 "(use --format jsonl for all)[/dim]"
             )
