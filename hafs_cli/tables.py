@@ -49,7 +49,7 @@ def render_records(
             cols = []
             for rec in recs[:200]:
                 cols.extend(k for k in rec if k != "kind" and k not in cols)
-        table = Table(title=f"{kind} ({len(recs)})", title_justify="left")
+        table = Table(title=f"{kind} ({len(recs)})", title_justify="left", header_style="bold cyan")
         for col in cols:
             table.add_column(col, overflow="fold")
         for rec in recs[:max_rows]:

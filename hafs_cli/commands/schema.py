@@ -40,12 +40,14 @@ def list_(pipe) -> int:
 @click.argument("kind")
 def show(kind: str) -> None:
     """Print the JSON Schema of one record KIND."""
+    import sys
+
     import orjson
 
     from hafs_cli.schemas import load_schema
 
     data = orjson.dumps(load_schema(kind), option=orjson.OPT_INDENT_2) + b"\n"
-    click.get_binary_stream("stdout").write(data)
+    sys.stdout.buffer.write(data)
 
 
 @command.command(
