@@ -1,0 +1,186 @@
+"""Ollama hosts: configuration, discovered models, load, guard state, and routing."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hafs_cli.ai.guard import Guard, ssh_argv
+from hafs_cli.ai.request import Request
+
+DEFAULT_URL = "http://127.0.0.1:11434"
+
+
+@dataclass
+class Host:
+    name: str
+    url: str
+    tags: list[str] = field(default_factory=list)
+    slots: int = 1
+    guarded: bool = False
+    paid: bool = False
+    api_key_env: str = ""
+    cost_in_per_mtok: float = 0.0
+    cost_out_per_mtok: float = 0.0
+    guard: Guard | None = None
+    # Live state (the engine's lock protects it)
+    models: set[str] | None = None  # None: never reached, unknown
+    loaded: set[str] = field(default_factory=set)
+    active: int = 0
+    up: bool = True
+    down_since: float | None = None
+    busy: bool = False
+    busy_reason: str = ""
+    last_discovery: float = 0.0
+
+    def has_free_slot(self) -> bool:
+        return self.active < self.slots
+
+    def headers(self) -> dict[str, str]:
+        token = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def could_run(self, req: Request, model: str) -> bool:
+        """Whether this host is a candidate at all (ignoring load, guard and health)."""
+        if req.host is not None and req.host != self.name:
+            return False
+        if self.name in req.excluded_hosts:
+            return False
+        return self.models is None or model in self.models
+
+    def admits(self, req: Request) -> bool:
+        """The guard lets training-class work (rank 0) through, nothing else."""
+        return not self.busy or req.rank == 0
+
+    def cost(self, tokens_in: int, tokens_out: int) -> float:
+        return (tokens_in * self.cost_in_per_mtok + tokens_out * self.cost_out_per_mtok) / 1e6
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "host": self.name,
+            "url": self.url,
+            "tags": self.tags,
+            "slots": self.slots,
+            "active": self.active,
+            "up": self.up,
+            "busy": self.busy,
+            "busy_reason": self.busy_reason,
+            "models": sorted(self.models) if self.models is not None else None,
+            "loaded": sorted(self.loaded),
+            "paid": self.paid,
+        }
+
+
+def hosts_from_config(section: dict, ssh_hosts: dict | None = None) -> list[Host]:
+    """Hosts from [orchestrate.hosts]; none configured: $OLLAMA_HOST or the local default."""
+    guard_settings = section.get("guard", {})
+    configured = section.get("hosts") or {}
+    if not configured:
+        url = os.environ.get("OLLAMA_HOST") or DEFAULT_URL
+        if "://" not in url:
+            url = "http://" + url
+        configured = {"local": {"url": url, "tags": [], "slots": 1, "guard": "auto"}}
+    hosts = []
+    for name, h in configured.items():
+        tags = list(h.get("tags", []))
+        mode = h.get("guard", "auto")
+        guarded = mode == "on" or (mode == "auto" and "gpu" in tags)
+        ssh = None
+        if h.get("ssh_host"):
+            ssh_cfg = (ssh_hosts or {}).get(h["ssh_host"], {})
+            ssh = ssh_argv(ssh_cfg, h["ssh_host"])
+        hosts.append(
+            Host(
+                name=name,
+                url=h.get("url") or DEFAULT_URL,
+                tags=tags,
+                slots=int(h.get("slots", 1)),
+                guarded=guarded,
+                paid=bool(h.get("paid", False)),
+                api_key_env=h.get("api_key_env", ""),
+                cost_in_per_mtok=float(h.get("cost_in_per_mtok", 0)),
+                cost_out_per_mtok=float(h.get("cost_out_per_mtok", 0)),
+                guard=Guard(guard_settings, ssh=ssh) if guarded else None,
+            )
+        )
+    return hosts
+
+
+def choose_host(
+    req: Request, model: str, free: list[Host], prefer_tags: list[str]
+) -> tuple[Host, str] | None:
+    """The best free host for a request, and why; None when no free host may take it.
+
+    Order: the model already loaded there (no load time), then preferred tags (gpu),
+    then the most free slots, then unpaid before paid, then configuration order.
+    """
+    best = None
+    best_key = None
+    for order, host in enumerate(free):
+        if not (host.up and host.could_run(req, model) and host.admits(req)):
+            continue
+        loaded = model in host.loaded
+        tagged = any(t in host.tags for t in prefer_tags)
+        key = (not loaded, not tagged, host.paid, -(host.slots - host.active), order)
+        if best_key is None or key < best_key:
+            best, best_key = host, key
+    if best is None:
+        return None
+    why = []
+    if req.host:
+        why.append("pinned by the request")
+    why.append(f"{model} loaded" if model in best.loaded else f"{model} available")
+    tagged = [t for t in prefer_tags if t in best.tags]
+    if tagged:
+        why.append("preferred tag " + ",".join(tagged))
+    why.append(f"{best.active}/{best.slots} slots busy")
+    if best.busy:
+        why.append("training-class request on a guarded host")
+    if best.paid:
+        why.append("paid route enabled")
+    return best, "; ".join(why)
+
+
+class HostProber:
+    """Discovers models (/api/tags, /api/ps) and health of hosts through the ollama client."""
+
+    def __init__(self, connect_timeout: float) -> None:
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+
+    def client(self, host: Host, timeout: float | None = None):
+        import httpx
+        import ollama
+
+        clients = getattr(self._local, "clients", None)
+        if clients is None:
+            clients = self._local.clients = {}
+        key = host.name
+        client = clients.get(key)
+        if client is None:
+            client = ollama.Client(
+                host=host.url,
+                headers=host.headers(),
+                timeout=httpx.Timeout(timeout or 10, connect=self.connect_timeout),
+            )
+            clients[key] = client
+        return client
+
+    def discover(self, host: Host) -> tuple[set[str], set[str]]:
+        """(models installed, models loaded); raises on connection errors."""
+        client = self.client(host)
+        tags = client.list()
+        models = {m.model for m in tags.models if m.model}
+        try:
+            loaded = {m.model for m in client.ps().models if m.model}
+        except Exception:
+            loaded = set()
+        host.last_discovery = time.monotonic()
+        return models, loaded
+
+    def unload(self, host: Host, model: str) -> None:
+        """Ask Ollama to unload a model now (keep_alive 0)."""
+        self.client(host).generate(model=model, keep_alive=0)
