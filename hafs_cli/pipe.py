@@ -113,6 +113,8 @@ class Pipe:
         self._json_started = False
         self.table_columns: dict[str, list[str]] = {}
         self.table_renderer: Callable[[list[dict]], Any] | None = None
+        # extra --format values a command declares: name -> writer(rows, out stream)
+        self.renderers: dict[str, Callable[[list[dict], Any], None]] = {}
         self._config = None
 
     # -- configuration -------------------------------------------------------------
@@ -216,6 +218,8 @@ class Pipe:
             return
         if self.fmt == "json":
             self._out_bytes(b"\n]\n" if self._json_started else b"[]\n")
+        elif self.fmt in self.renderers:
+            self.renderers[self.fmt](self._table_rows, self._out)
         elif self.fmt == "table":
             from hafs_cli.tables import render_records
 
@@ -235,7 +239,7 @@ class Pipe:
         return code
 
 
-def pipe_options(f: Callable) -> Callable:
+def pipe_options(f: Callable, extra_formats: tuple[str, ...] = ()) -> Callable:
     f = click.option(
         "--only",
         is_flag=True,
@@ -245,16 +249,20 @@ def pipe_options(f: Callable) -> Callable:
     f = click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMATS),
+        type=click.Choice(FORMATS + extra_formats),
         default=None,
         help="Output format (default: table on a terminal, jsonl otherwise).",
     )(f)
     return f
 
 
-def pipe_command(produces: Iterable[str] = ()) -> Callable:
-    """Decorate a click command callback: inject a Pipe, finish with the exit status."""
+def pipe_command(produces: Iterable[str] = (), formats: Iterable[str] = ()) -> Callable:
+    """Decorate a click command callback: inject a Pipe, finish with the exit status.
+
+    `formats` adds --format values; the command sets `pipe.renderers[name]` for each.
+    """
     produced = tuple(produces)
+    extra = tuple(formats)
 
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -270,6 +278,6 @@ def pipe_command(produces: Iterable[str] = ()) -> Callable:
             pipe.close()
             ctx.exit(pipe.exit_status(returned))
 
-        return pipe_options(wrapper)
+        return pipe_options(wrapper, extra)
 
     return decorate
