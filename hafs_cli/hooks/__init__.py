@@ -1,0 +1,1 @@
+"""Git hooks built on hafs: install/uninstall with legacy chaining, staged content, hook steps."""

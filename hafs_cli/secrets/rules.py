@@ -1,0 +1,427 @@
+"""The secret rules: one regular expression per credential format, plus its checks.
+
+Each pattern captures the secret in group `secret`; `prefix` (when present) is the
+public, fixed part of the format, which redaction may show. `check` rejects matches
+that have the shape but not the substance (placeholders, low entropy, bad JWT header).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import orjson
+
+from hafs_cli.secrets import filters
+from hafs_cli.secrets.entropy import looks_random, shannon
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str  # stable name used in `rule` and in --rule/--skip-rule
+    secret_kind: str  # what leaked, in the user's words
+    description: str
+    pattern: re.Pattern[str]
+    check: Callable[[re.Match[str], str], bool] | None = None  # (match, line text) -> keep?
+    context: str | None = None  # a cheap substring the text must contain to bother
+
+
+# Boundaries: the secret may not continue into neighbouring token characters.
+_L = r"(?<![A-Za-z0-9_\-])"
+_R = r"(?![A-Za-z0-9_\-])"
+
+
+def _random_part(m: re.Match[str]) -> str:
+    secret = m.group("secret")
+    prefix = m.groupdict().get("prefix") or ""
+    return secret[len(prefix) :]
+
+
+def _not_placeholder(min_entropy: float = 3.0) -> Callable[[re.Match[str], str], bool]:
+    def check(m: re.Match[str], line: str) -> bool:
+        body = _random_part(m)
+        return not filters.is_placeholder(body) and shannon(body) >= min_entropy
+
+    return check
+
+
+def _aws_secret(m: re.Match[str], line: str) -> bool:
+    value = m.group("secret")
+    return looks_random(value, 40, 4.0) and not filters.is_hash(value, line)
+
+
+def _jwt(m: re.Match[str], line: str) -> bool:
+    header, payload, signature = m.group("secret").split(".", 2)
+    try:
+        decoded = orjson.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        return False
+    if not isinstance(decoded, dict) or "alg" not in decoded or not isinstance(claims, dict):
+        return False
+    return bool(signature) or str(decoded.get("alg")).lower() == "none"
+
+
+def _url_credentials(m: re.Match[str], line: str) -> bool:
+    password, host = m.group("secret"), m.group("host").lower()
+    if filters.is_placeholder(password) or filters.is_reference(password):
+        return False
+    if password == m.group("user") or password.startswith(("$", "%", "{", "<")):
+        return False
+    return not re.search(r"(?:^|\.)example\.(?:com|org|net)$|^(?:host|hostname|server)$", host)
+
+
+def _slack(m: re.Match[str], line: str) -> bool:
+    last = re.split(r"[-/]", m.group("secret"))[-1]
+    return not filters.is_placeholder(m.group("secret")) and shannon(last) >= 3.0
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "aws-access-key-id",
+        "aws-access-key-id",
+        "AWS access key id",
+        re.compile(
+            r"(?<![A-Za-z0-9])(?P<secret>(?P<prefix>AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?![A-Za-z0-9])"
+        ),
+        _not_placeholder(2.5),
+    ),
+    Rule(
+        "aws-secret-access-key",
+        "aws-secret-access-key",
+        "AWS secret access key",
+        re.compile(
+            r"(?i)(?:aws[\w.\-]{0,20}?(?:secret|private)[\w.\-]{0,20}?|secret_?access_?key[\w]{0,4})"
+            r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
+        ),
+        _aws_secret,
+    ),
+    Rule(
+        "github-token",
+        "github",
+        "GitHub token (ghp_, gho_, ghu_, ghs_, ghr_)",
+        re.compile(
+            _L + r"(?P<secret>(?P<prefix>gh[pousr]_)[A-Za-z0-9]{36,251})" + r"(?![A-Za-z0-9_])"
+        ),
+        _not_placeholder(),
+        "gh",
+    ),
+    Rule(
+        "github-fine-grained-token",
+        "github",
+        "GitHub fine-grained personal access token (github_pat_)",
+        re.compile(
+            _L + r"(?P<secret>(?P<prefix>github_pat_)[A-Za-z0-9_]{60,251})" + r"(?![A-Za-z0-9_])"
+        ),
+        _not_placeholder(),
+        "github_pat_",
+    ),
+    Rule(
+        "anthropic-key",
+        "anthropic",
+        "Anthropic API key (sk-ant-)",
+        re.compile(
+            _L + r"(?P<secret>(?P<prefix>sk-ant-[a-z]{2,8}\d{0,3}-)[A-Za-z0-9_\-]{32,200})" + _R
+        ),
+        _not_placeholder(),
+        "sk-ant-",
+    ),
+    Rule(
+        "openai-key",
+        "openai",
+        "OpenAI API key (sk-, sk-proj-)",
+        re.compile(
+            _L + r"(?P<secret>(?P<prefix>sk-(?:proj-|svcacct-|admin-)?)"
+            r"(?:[A-Za-z0-9_\-]{16,}T3BlbkFJ[A-Za-z0-9_\-]{16,}"
+            r"|(?<=proj-)[A-Za-z0-9_\-]{40,}|(?<=svcacct-)[A-Za-z0-9_\-]{40,}|(?<=admin-)[A-Za-z0-9_\-]{40,}"
+            r"|(?<=sk-)[A-Za-z0-9]{32,64}))" + _R
+        ),
+        _not_placeholder(3.5),
+        "sk-",
+    ),
+    Rule(
+        "google-api-key",
+        "google-api-key",
+        "Google API key (AIza)",
+        re.compile(_L + r"(?P<secret>(?P<prefix>AIza)[0-9A-Za-z_\-]{35})" + _R),
+        _not_placeholder(),
+        "AIza",
+    ),
+    Rule(
+        "huggingface-token",
+        "huggingface",
+        "Hugging Face access token (hf_)",
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?P<secret>(?P<prefix>hf_|api_org_)[A-Za-z0-9]{30,40})(?![A-Za-z0-9_])"
+        ),
+        _not_placeholder(3.5),
+        "_",
+    ),
+    Rule(
+        "slack-token",
+        "slack",
+        "Slack token (xoxb-, xoxp-, xapp-, …) or webhook",
+        re.compile(
+            _L + r"(?P<secret>(?P<prefix>xox[abposre]-|xoxe\.xox[bp]-|xapp-)[0-9A-Za-z\-]{10,250}"
+            r"|(?P<hook>https://hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_/]{20,})"
+        ),
+        _slack,
+        "x",
+    ),
+    Rule(
+        "stripe-key",
+        "stripe",
+        "Stripe secret or restricted key (sk_live_, rk_live_, sk_test_, whsec_)",
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?P<secret>(?P<prefix>(?:sk|rk)_(?:live|test)_|whsec_)[0-9A-Za-z]{24,247})(?![A-Za-z0-9_])"
+        ),
+        _not_placeholder(),
+        "_",
+    ),
+    Rule(
+        "tailscale-key",
+        "tailscale",
+        "Tailscale auth or API key (tskey-)",
+        re.compile(
+            _L + r"(?P<secret>(?P<prefix>tskey-(?:[a-z]+-)?)[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,})" + _R
+        ),
+        _not_placeholder(),
+        "tskey-",
+    ),
+    Rule(
+        "jwt",
+        "jwt",
+        "JSON Web Token",
+        re.compile(
+            _L
+            + r"(?P<secret>(?P<prefix>eyJ)[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]*)"
+            + _R
+        ),
+        _jwt,
+        "eyJ",
+    ),
+    Rule(
+        "url-credentials",
+        "url-credentials",
+        "Password inside a URL (scheme://user:password@host)",
+        re.compile(
+            r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{1,20})://(?P<user>[^\s:/?#@'\"`<>]{0,128})"
+            r":(?P<secret>[^\s:/?#@'\"`<>]{1,256})@(?P<host>[A-Za-z0-9.\-_\[\]]+)"
+        ),
+        _url_credentials,
+        "://",
+    ),
+)
+
+# PEM private keys span lines; the scanner handles them with this header pattern.
+PRIVATE_KEY_BEGIN = re.compile(
+    r"-----BEGIN (?P<label>(?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP |SSH2 ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----"
+)
+PRIVATE_KEY_RULE = Rule(
+    "private-key",
+    "private-key",
+    "PEM private key (RSA, EC, DSA, OPENSSH, PGP, PKCS#8)",
+    PRIVATE_KEY_BEGIN,
+)
+
+# Generic: a high-entropy literal assigned to a secret-like name.
+GENERIC_RULE = Rule(
+    "generic-secret",
+    "generic",
+    "High-entropy value assigned to a secret-like name",
+    re.compile(
+        r"(?i)(?P<name>[A-Za-z_@$][A-Za-z0-9_.\-]{0,60}?"
+        r"(?:secret|token|passw(?:or)?d|pwd|pass(?:phrase)?|api[_.\-]?key|apikey|access[_.\-]?key"
+        r"|auth[_.\-]?key|private[_.\-]?key|signing[_.\-]?key|encryption[_.\-]?key|master[_.\-]?key"
+        r"|credentials?|key)[A-Za-z0-9_.\-]{0,30})"
+        r"[\"'`\]]?\s*(?::=|=>|[:=])\s*(?:[A-Za-z0-9]{0,12}\()?\s*"
+        r"(?P<quote>[\"'`]?)(?P<secret>[^\s\"'`,;<>]{8,512})"
+    ),
+)
+
+SECRET_WORDS = frozenset(
+    [
+        "secret",
+        "secrets",
+        "token",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "passphrase",
+        "apikey",
+        "credential",
+        "credentials",
+    ]
+)
+SECRET_PAIRS = frozenset(
+    (
+        "api",
+        "access",
+        "auth",
+        "private",
+        "signing",
+        "encryption",
+        "master",
+        "secret",
+        "client",
+        "app",
+    )
+)
+NOT_SECRET_WORDS = frozenset(
+    [
+        "tokens",
+        "tokenizer",
+        "tokenize",
+        "tokenized",
+        "tokenizers",
+        "count",
+        "max",
+        "min",
+        "num",
+        "number",
+        "type",
+        "types",
+        "length",
+        "len",
+        "limit",
+        "file",
+        "files",
+        "path",
+        "paths",
+        "dir",
+        "url",
+        "uri",
+        "endpoint",
+        "env",
+        "var",
+        "header",
+        "field",
+        "prefix",
+        "suffix",
+        "hash",
+        "hashed",
+        "sha",
+        "sha1",
+        "sha256",
+        "digest",
+        "checksum",
+        "expiry",
+        "expires",
+        "expiration",
+        "expire",
+        "ttl",
+        "timeout",
+        "pattern",
+        "regex",
+        "re",
+        "format",
+        "id",
+        "ids",
+        "public",
+        "pub",
+        "publishable",
+        "policy",
+        "manager",
+        "provider",
+        "store",
+        "class",
+        "enabled",
+        "required",
+        "rotation",
+        "size",
+        "mode",
+        "style",
+        "label",
+        "description",
+        "help",
+        "usage",
+        "budget",
+        "name",
+        "names",
+        "ref",
+        "bytes",
+        "bits",
+        "index",
+        "idx",
+        "position",
+        "pos",
+        "vocab",
+        "embedding",
+        "embeddings",
+        "special",
+        "pad",
+        "bos",
+        "eos",
+        "unk",
+        "cls",
+        "sep",
+        "mask",
+        "start",
+        "end",
+        "begin",
+        "stop",
+        "logits",
+        "prob",
+        "probs",
+        "fingerprint",
+        "hint",
+        "question",
+        "prompt",
+        "reset",
+        "forgot",
+        "confirm",
+        "confirmation",
+        "strength",
+        "min_length",
+        "field_name",
+        "rule",
+        "rules",
+        "generator",
+        "generate",
+        "validator",
+        "validation",
+        "regexp",
+        "policy_id",
+        "kind",
+    ]
+)
+
+
+def name_words(name: str) -> list[str]:
+    """Split an identifier into lower-case words (snake, kebab, dotted, camelCase)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if w]
+
+
+def secret_like_name(name: str) -> bool:
+    words = name_words(name)
+    if not words or NOT_SECRET_WORDS.intersection(words):
+        return False
+    if SECRET_WORDS.intersection(words):
+        return True
+    return any(a in SECRET_PAIRS and b == "key" for a, b in zip(words, words[1:], strict=False))
+
+
+def generic_value_is_secret(value: str, quoted: bool, line: str) -> bool:
+    """The value side of a generic assignment: a random-looking literal, not a reference."""
+    if not quoted:
+        value = value.rstrip(".")
+    if (
+        filters.is_reference(value)
+        or filters.is_code(value)
+        or filters.is_placeholder(value)
+        or filters.is_uuid(value)
+        or filters.is_hash(value, line)
+    ):
+        return False
+    if "://" in value or value.startswith("/") or value.count("/") >= 2:
+        return False  # URLs and paths (URL passwords have their own rule)
+    return looks_random(value, 16, 3.5)
+
+
+def rule_ids() -> list[str]:
+    return [r.id for r in RULES] + [PRIVATE_KEY_RULE.id, GENERIC_RULE.id]
