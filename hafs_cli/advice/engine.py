@@ -1,0 +1,107 @@
+"""Run the rules over an inventory and put their findings in a stable order.
+
+Order of work: every rule but duplicates runs; findings that would trash git-tracked
+files lose those files; each file is claimed by the first finding (in CLAIM_ORDER) that
+acts on it; then duplicates runs and picks keepers among the files nobody else removes,
+so no content ever loses its last copy to two findings acting at once.
+"""
+
+from __future__ import annotations
+
+from hafs_cli.advice.context import Context
+from hafs_cli.advice.findings import RULES, Finding, plural
+from hafs_cli.advice.rules import (
+    archives,
+    downloads,
+    duplicates,
+    experiments,
+    largest,
+    projects,
+    regenerable,
+    temporary,
+)
+
+# rule name in findings -> (config section, module)
+RULE_MODULES = {
+    "regenerable": ("regenerable", regenerable),
+    "extracted-archives": ("archives", archives),
+    "temporary": ("temporary", temporary),
+    "old-downloads": ("downloads", downloads),
+    "abandoned-experiments": ("experiments", experiments),
+    "scattered-projects": ("projects", projects),
+    "largest": ("largest", largest),
+}
+# Whole-directory advice first, so a file inside a cache is not also a lone temp file.
+CLAIM_ORDER = (
+    "regenerable",
+    "extracted-archives",
+    "temporary",
+    "old-downloads",
+    "abandoned-experiments",
+)
+# Rules whose trash actions must never touch what git tracks (regenerable checks itself).
+GIT_GUARDED = ("extracted-archives", "temporary", "old-downloads")
+
+
+def enabled(settings: dict, section: str) -> bool:
+    return bool(settings.get(section, {}).get("enabled", True))
+
+
+def run_rules(ctx: Context) -> list[Finding]:
+    findings: list[Finding] = []
+    for _rule, (section, module) in RULE_MODULES.items():
+        if enabled(ctx.settings, section):
+            findings.extend(module.find(ctx))
+    findings = _guard_tracked(ctx, findings)
+    findings = _claim(ctx, findings)
+    if enabled(ctx.settings, "duplicates"):
+        findings.extend(duplicates.find(ctx))
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def _guard_tracked(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    guarded = [f for f in findings if f.rule in GIT_GUARDED and f.action == "trash"]
+    tracked, unknown = ctx.git.protected({t.place for f in guarded for t in f.targets})
+    keep_out = tracked | unknown
+    if not keep_out:
+        return findings
+    ctx.skip("tracked_by_git", len(tracked))
+    ctx.skip("git_unavailable", len(unknown))
+    out = []
+    for f in findings:
+        if f in guarded:
+            left = [t for t in f.targets if t.place not in keep_out]
+            if not left:
+                continue
+            if len(left) < len(f.targets):
+                f.reason += (
+                    f" ({plural(len(f.targets) - len(left), 'file')} tracked by git left out.)"
+                )
+                f.targets = left
+                f.paths = [p for p in f.paths if (f.host, p) not in keep_out]
+        out.append(f)
+    return out
+
+
+def _claim(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    claimed: set = set()
+    out = []
+    acting = sorted(
+        (f for f in findings if f.action),
+        key=lambda f: (CLAIM_ORDER.index(f.rule), RULES.index(f.rule), f.sort_key()),
+    )
+    for f in acting:
+        left = [t for t in f.targets if t.place not in claimed]
+        if not left:
+            ctx.skip("covered_by_other_findings")
+            continue
+        if len(left) < len(f.targets):
+            gone = len(f.targets) - len(left)
+            f.reason += f" ({plural(gone, 'file')} already covered by another finding.)"
+            f.targets = left
+        claimed.update(t.place for t in left)
+        out.append(f)
+    out.extend(f for f in findings if not f.action)
+    ctx.cache["claimed"] = claimed
+    return out

@@ -1,0 +1,77 @@
+"""Project and repository roots, and which input files lie below them."""
+
+from __future__ import annotations
+
+import posixpath
+
+from hafs_cli.advice.context import Context
+from hafs_cli.advice.inventory import Entry, Place
+
+# Directories whose insides are never a project of their own (vendored or generated copies).
+NOT_PROJECTS = frozenset({".git", "node_modules", "site-packages", ".venv", "venv", ".tox"})
+
+
+def _vendored(path: str) -> bool:
+    return not NOT_PROJECTS.isdisjoint(path.split("/"))
+
+
+def git_roots(ctx: Context) -> set[Place]:
+    """Every repository root: a `.git` seen in the input, or on disk for local paths."""
+    if "git_roots" in ctx.cache:
+        return ctx.cache["git_roots"]
+    roots = {p for p in ctx.inv.git_roots_seen if not _vendored(p[1])}
+    for host, d in ctx.inv.dirstats():
+        if ctx.inv.is_local(host) and not _vendored(d) and ctx.git.has_git_dir(host, d):
+            roots.add((host, d))
+    ctx.cache["git_roots"] = roots
+    return roots
+
+
+def outermost(places: set[Place]) -> set[Place]:
+    """Drop every place that lies inside another one of the set (same host)."""
+    kept: list[Place] = []
+    for host, path in sorted(places, key=lambda hp: (hp[0], hp[1].split("/"))):
+        if kept and kept[-1][0] == host and path.startswith(kept[-1][1].rstrip("/") + "/"):
+            continue
+        kept.append((host, path))
+    return set(kept)
+
+
+class RootIndex:
+    """Which root (from a fixed set of non-nested roots) holds a path."""
+
+    def __init__(self, roots: set[Place]):
+        self.roots = roots
+        self._memo: dict[Place, Place | None] = {}
+
+    def root_of_dir(self, host: str, d: str) -> Place | None:
+        chain = []
+        cur = d
+        found: Place | None = None
+        while True:
+            key = (host, cur)
+            if key in self._memo:
+                found = self._memo[key]
+                break
+            chain.append(key)
+            if key in self.roots:
+                found = key
+                break
+            parent = posixpath.dirname(cur)
+            if parent == cur:
+                break
+            cur = parent
+        for key in chain:
+            self._memo[key] = found
+        return found
+
+    def files_by_root(self, ctx: Context) -> dict[Place, list[Entry]]:
+        out: dict[Place, list[Entry]] = {}
+        for (host, path), e in ctx.inv.files.items():
+            root = self.root_of_dir(host, posixpath.dirname(path))
+            if root is not None:
+                out.setdefault(root, []).append(e)
+        return out
+
+    def inside(self, host: str, path: str) -> bool:
+        return self.root_of_dir(host, path) is not None

@@ -1,0 +1,133 @@
+"""Archives already extracted: every file the archive lists exists beside it, same size.
+
+The archive's own index is read (zipfile/tarfile); names are never trusted alone. The
+contents are looked up in the input, so only scanned files count as present.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import tarfile
+import zipfile
+
+from hafs_cli.advice.context import Context
+from hafs_cli.advice.findings import MEDIUM, Finding, plural
+from hafs_cli.advice.inventory import Entry
+from hafs_cli.pipe import human_bytes
+
+SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip")
+
+
+def archive_stem(name: str) -> str | None:
+    low = name.lower()
+    for suffix in SUFFIXES:
+        if low.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+class UnreadableArchive(Exception):
+    pass
+
+
+def _clean(name: str) -> str | None:
+    """A member name as a relative path, or None when it could escape (absolute, `..`)."""
+    name = name.replace("\\", "/")
+    while name.startswith("./"):
+        name = name[2:]
+    if not name or name.startswith("/") or ".." in name.split("/"):
+        return None
+    return posixpath.normpath(name)
+
+
+def list_members(path: str) -> dict[str, int]:
+    """Regular files an archive lists: relative name -> size."""
+    raw = os.fsencode(path)
+    members: dict[str, int] = {}
+    try:
+        if zipfile.is_zipfile(raw):
+            with zipfile.ZipFile(raw) as zf:
+                for info in zf.infolist():
+                    if info.is_dir():
+                        continue
+                    name = _clean(info.filename)
+                    if name is None:
+                        raise UnreadableArchive(f"unsafe member name {info.filename!r}")
+                    members[name] = info.file_size
+            return members
+        with tarfile.open(raw, "r:*") as tf:
+            for info in tf:
+                if info.isdir():
+                    continue
+                name = _clean(info.name)
+                if name is None:
+                    raise UnreadableArchive(f"unsafe member name {info.name!r}")
+                if not info.isfile():
+                    # links and devices cannot be compared by size: not provably extracted
+                    raise UnreadableArchive(f"member {info.name!r} is not a regular file")
+                members[name] = info.size
+    except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
+        raise UnreadableArchive(str(exc)) from None
+    return members
+
+
+def _extracted_into(ctx: Context, archive: Entry, members: dict[str, int]) -> str | None:
+    """The directory beside the archive that holds every member with the same size."""
+    parent = posixpath.dirname(archive.path)
+    stem = archive_stem(posixpath.basename(archive.path)) or ""
+    files = ctx.inv.files
+    for base in (parent, posixpath.join(parent, stem)):
+        ok = True
+        for name, size in members.items():
+            e = files.get((archive.host, posixpath.join(base, name)))
+            if e is None or e.size != size:
+                ok = False
+                break
+        if ok:
+            return base
+    return None
+
+
+def find(ctx: Context) -> list[Finding]:
+    cfg = ctx.cfg("archives")
+    limit = int(cfg.get("max_archive_bytes", 4 << 30))
+    out = []
+    candidates = [
+        e for (host, path), e in ctx.inv.files.items() if archive_stem(path.rpartition("/")[2])
+    ]
+    for archive in sorted(candidates, key=lambda e: (e.host, e.path)):
+        if not ctx.inv.is_local(archive.host):
+            ctx.skip("archives_not_local")
+            continue
+        if archive.size > limit:
+            ctx.skip("archives_over_size_limit")
+            continue
+        try:
+            members = list_members(archive.path)
+        except UnreadableArchive:
+            ctx.skip("archives_unreadable")
+            continue
+        if not members:
+            continue
+        base = _extracted_into(ctx, archive, members)
+        if base is None:
+            continue
+        total = sum(members.values())
+        out.append(
+            Finding(
+                rule="extracted-archives",
+                reason=f"all {plural(len(members), 'file')} listed in this archive "
+                f"({human_bytes(total)}) exist in {base} with the same sizes; the archive "
+                f"({human_bytes(archive.size)}) repeats them.",
+                host=archive.host,
+                paths=[archive.path],
+                confidence=MEDIUM,
+                action="trash",
+                reversible=True,
+                targets=[archive],
+                size=archive.size,
+                details={"extracted_to": base, "members": len(members)},
+            )
+        )
+    return out

@@ -1,0 +1,94 @@
+"""Abandoned experiments: repositories and training runs unchanged for N months, and large
+checkpoints untouched for N days, as archive candidates."""
+
+from __future__ import annotations
+
+import posixpath
+
+from hafs_cli.advice.context import NS_PER_DAY, Context, name_matcher
+from hafs_cli.advice.findings import LOW, MEDIUM, Finding, day, plural
+from hafs_cli.advice.inventory import Place
+from hafs_cli.advice.roots import RootIndex, _vendored, git_roots, outermost
+from hafs_cli.pipe import human_bytes
+
+
+def _run_dirs(ctx: Context) -> set[Place]:
+    is_marker = name_matcher(ctx.cfg("experiments").get("run_markers", []))
+    runs = set()
+    for host, path in ctx.inv.files:
+        parent, _, name = path.rpartition("/")
+        if parent and is_marker(name) and not _vendored(parent):
+            runs.add((host, parent))
+    return runs
+
+
+def find(ctx: Context) -> list[Finding]:
+    cfg = ctx.cfg("experiments")
+    months = int(cfg.get("months", 6))
+    stale_before = ctx.now_ns - months * 30 * NS_PER_DAY
+    stats = ctx.inv.dirstats()
+    repos = git_roots(ctx)
+    runs = _run_dirs(ctx)
+    # The outermost stale place speaks for everything stale inside it.
+    stale = outermost(
+        {p for p in repos | runs if p in stats and stats[p].newest_ns <= stale_before}
+    )
+    index = RootIndex(stale)
+    files = index.files_by_root(ctx)
+    out = []
+    for place in sorted(stale):
+        host, path = place
+        entries = sorted(files.get(place, []), key=lambda e: e.path)
+        if not entries:
+            continue
+        what = "git repository" if place in repos else "training-run directory"
+        size = sum(e.size for e in entries)
+        out.append(
+            Finding(
+                rule="abandoned-experiments",
+                reason=f"{what} with {plural(len(entries), 'file')} ({human_bytes(size)}) "
+                f"unchanged since {day(stats[place].newest_ns)}, more than {months} months ago.",
+                host=host,
+                paths=[path],
+                confidence=LOW,
+                action="archive",
+                reversible=True,
+                targets=entries,
+                size=size,
+                details={"files": len(entries), "what": what.split()[0]},
+            )
+        )
+    out.extend(_checkpoints(ctx, index))
+    return out
+
+
+def _checkpoints(ctx: Context, covered: RootIndex) -> list[Finding]:
+    cfg = ctx.cfg("experiments")
+    exts = {x.lower() for x in cfg.get("checkpoint_extensions", [])}
+    days = int(cfg.get("checkpoint_days", 90))
+    min_bytes = int(cfg.get("checkpoint_min_bytes", 100 << 20))
+    out = []
+    for (host, path), e in ctx.inv.files.items():
+        if e.size < min_bytes or posixpath.splitext(path)[1].lower() not in exts:
+            continue
+        if not ctx.older_than_days(e.touched_ns, days):
+            ctx.skip("checkpoints_recent")
+            continue
+        if covered.inside(host, posixpath.dirname(path)):
+            continue
+        out.append(
+            Finding(
+                rule="abandoned-experiments",
+                reason=f"checkpoint of {human_bytes(e.size)} untouched since {day(e.touched_ns)}, "
+                f"more than {days} days ago.",
+                host=host,
+                paths=[path],
+                confidence=MEDIUM,
+                action="archive",
+                reversible=True,
+                targets=[e],
+                size=e.size,
+                details={"what": "checkpoint"},
+            )
+        )
+    return out

@@ -1,0 +1,129 @@
+"""Caches and build output that tools recreate, never anything git tracks."""
+
+from __future__ import annotations
+
+import posixpath
+
+from hafs_cli.advice.context import Context
+from hafs_cli.advice.findings import HIGH, MEDIUM, Finding, plural
+from hafs_cli.advice.inventory import Entry, Place
+from hafs_cli.pipe import human_bytes
+
+
+def watched_names(settings: dict) -> frozenset[str]:
+    """Directory names the inventory indexes while reading (so no second pass is needed)."""
+    cfg = settings.get("regenerable", {})
+    if not cfg.get("enabled", True):
+        return frozenset()
+    return frozenset(cfg.get("cache_dirs", [])) | frozenset(cfg.get("build_dirs", {}))
+
+
+def _qualifies(ctx: Context, host: str, directory: str) -> str | None:
+    """Why this directory is regenerable (or None): a cache name, or build output beside its project file."""
+    cfg = ctx.cfg("regenerable")
+    name = posixpath.basename(directory)
+    if name in cfg.get("cache_dirs", []):
+        return f"{name} is a cache that its tool recreates"
+    parent = posixpath.dirname(directory)
+    for marker in cfg.get("build_dirs", {}).get(name, []):
+        if (host, posixpath.join(parent, marker)) in ctx.inv.files:
+            return f"{name} is build output of the project whose {marker} sits beside it"
+    return None
+
+
+def _outermost(places: list[Place]) -> list[Place]:
+    kept: list[Place] = []
+    for host, path in sorted(places, key=lambda hp: (hp[0], hp[1].split("/"))):
+        if kept and kept[-1][0] == host and path.startswith(kept[-1][1].rstrip("/") + "/"):
+            continue
+        kept.append((host, path))
+    return kept
+
+
+def _drop_tracked(ctx: Context, places: list[Place]) -> list[Place]:
+    """Keep only places git tracks nothing in (and that git could be asked about)."""
+    tracked, unknown = ctx.git.protected(places)
+    ctx.skip("regenerable_tracked_by_git", len(tracked))
+    ctx.skip("regenerable_git_unavailable", len(unknown))
+    return sorted(p for p in places if p not in tracked and p not in unknown)
+
+
+def find(ctx: Context) -> list[Finding]:
+    cfg = ctx.cfg("regenerable")
+    inv = ctx.inv
+    reasons: dict[Place, str] = {}
+    for place in inv.named_dirs:
+        why = _qualifies(ctx, *place)
+        if why:
+            reasons[place] = why
+    dirs = _drop_tracked(ctx, _outermost(list(reasons)))
+    out: list[Finding] = []
+    covered = set(dirs)
+    for host, d in dirs:
+        files = sorted(inv.named_dirs[(host, d)], key=lambda e: e.path)
+        size = sum(e.size for e in files)
+        is_cache = posixpath.basename(d) in cfg.get("cache_dirs", [])
+        out.append(
+            Finding(
+                rule="regenerable",
+                reason=f"{reasons[(host, d)]}; {plural(len(files), 'file')}, "
+                f"{human_bytes(size)}, none tracked by git.",
+                host=host,
+                paths=[d],
+                confidence=HIGH if is_cache else MEDIUM,
+                action="trash",
+                reversible=True,
+                targets=files,
+                size=size,
+                details={"files": len(files)},
+            )
+        )
+    out.extend(_junk_files(ctx, covered))
+    return out
+
+
+def _inside(place: Place, dirs: set[Place]) -> bool:
+    host, path = place
+    cur = posixpath.dirname(path)
+    while True:
+        if (host, cur) in dirs:
+            return True
+        parent = posixpath.dirname(cur)
+        if parent == cur:
+            return False
+        cur = parent
+
+
+def _junk_files(ctx: Context, covered: set[Place]) -> list[Finding]:
+    """.DS_Store and Thumbs.db: one finding per name and host."""
+    names = set(ctx.cfg("regenerable").get("junk_files", []))
+    if not names:
+        return []
+    found: dict[tuple[str, str], list[Entry]] = {}
+    for (host, path), e in ctx.inv.files.items():
+        name = path.rpartition("/")[2]
+        if name in names and not _inside((host, path), covered):
+            found.setdefault((host, name), []).append(e)
+    out = []
+    for (host, name), entries in sorted(found.items()):
+        keep = set(_drop_tracked(ctx, [e.place for e in entries]))
+        files = sorted((e for e in entries if e.place in keep), key=lambda e: e.path)
+        if not files:
+            continue
+        size = sum(e.size for e in files)
+        out.append(
+            Finding(
+                rule="regenerable",
+                reason=f"{plural(len(files), name + ' file')} ({human_bytes(size)}): folder "
+                "metadata the operating system recreates, none tracked by git.",
+                host=host,
+                paths=[e.path for e in files],
+                confidence=HIGH,
+                action="trash",
+                reversible=True,
+                targets=files,
+                size=size,
+                details={"files": len(files)},
+            )
+        )
+    return out

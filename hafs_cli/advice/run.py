@@ -1,0 +1,107 @@
+"""`hafs recommend` end to end: read the stream, advise, optionally rank with AI, write."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+from hafs_cli import exits
+from hafs_cli.advice import advise
+from hafs_cli.advice.context import Context
+from hafs_cli.advice.findings import RULES, Finding
+from hafs_cli.exits import HafsError
+
+SECTIONS = (
+    "duplicates",
+    "regenerable",
+    "temporary",
+    "downloads",
+    "archives",
+    "projects",
+    "experiments",
+    "largest",
+)
+
+
+def parse_now(text: str | None) -> int:
+    """The reference time for age thresholds, in ns (default: the current time)."""
+    if not text:
+        return time.time_ns()
+    try:
+        return int(float(text) * 1e9)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        raise HafsError(
+            f"--now {text!r} is neither an ISO 8601 time nor epoch seconds "
+            "(e.g. 2026-01-31 or 2026-01-31T12:00:00Z)"
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return int(dt.timestamp() * 1e9)
+
+
+def effective_settings(config, only_rules: tuple[str, ...]) -> dict:
+    settings = config.section("recommend")
+    if only_rules:
+        for section in SECTIONS:
+            settings.setdefault(section, {})["enabled"] = section in only_rules
+    return settings
+
+
+def summary_record(findings: list[Finding], ctx: Context, ai: dict | None) -> dict:
+    by_rule: dict[str, dict] = {}
+    for f in findings:
+        t = by_rule.setdefault(f.rule, {"findings": 0, "bytes": 0, "actions": 0})
+        t["findings"] += 1
+        t["bytes"] += f.bytes
+        t["actions"] += len(f.targets) if f.action else 0
+    by_rule = {r: by_rule[r] for r in RULES if r in by_rule}
+    inv = ctx.inv
+    rec: dict = {
+        "kind": "summary",
+        "command": "recommend",
+        "files": sum(1 for _ in inv.files),
+        "dupgroups": len(inv.dupgroups),
+        "findings": len(findings),
+        "actions": sum(t["actions"] for t in by_rule.values()),
+        "bytes": sum(t["bytes"] for t in by_rule.values()),
+        "by_rule": by_rule,
+    }
+    if "duplicates_by_type" in ctx.summary:
+        rec["duplicates_by_type"] = ctx.summary["duplicates_by_type"]
+    skipped = {k: v for k, v in sorted(ctx.counts.items()) if v}
+    if skipped:
+        rec["skipped"] = skipped
+    if ctx.git.failures:
+        rec["git_failures"] = [
+            {"host": h, "path": p, "reason": why}
+            for (h, p), why in sorted(ctx.git.failures.items())
+        ]
+    if ai is not None:
+        rec["ai"] = ai
+    return rec
+
+
+def run(
+    pipe, files: tuple[str, ...], only_rules: tuple[str, ...], now: str | None, use_ai: bool
+) -> int:
+    settings = effective_settings(pipe.config, only_rules)
+    now_ns = parse_now(now)
+
+    def on_bad(rec: dict, reason: str) -> None:
+        pipe.error(f"unusable {rec.get('kind')} record: {reason}", path=rec.get("path"))
+
+    findings, ctx = advise(pipe.records(files), settings, now_ns, pipe.forward, on_bad)
+    ai = None
+    if use_ai:
+        from hafs_cli.advice.ai import rank
+
+        findings, ai = rank(findings, ctx, settings.get("ai", {}))
+    for finding in findings:
+        for rec in finding.to_records():
+            pipe.emit(rec)
+    pipe.emit(summary_record(findings, ctx, ai))
+    return exits.OK
