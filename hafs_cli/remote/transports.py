@@ -1,0 +1,234 @@
+"""The two ways bytes travel: rsync over ssh, or paramiko SFTP. Same operations, same safety.
+
+Each transport lists the remote tree, copies given paths either way (never in place),
+moves remote items into the trash, and tells which files differ in content.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+
+from hafs_cli import exits
+from hafs_cli.exits import HafsError
+from hafs_cli.remote import rsync, sftp
+from hafs_cli.remote.hosts import Host
+from hafs_cli.remote.listing import SYNC_DIR, Entry, Excludes, Listing, parse_rsync_list, walk_sftp
+from hafs_cli.remote.ssh import run_ssh
+
+OnError = Callable[[str], None]
+
+
+def remote_root_path(path: str) -> str:
+    """`~` and `~/x` mean the login directory: SFTP and rsync take them as relative paths."""
+    if path in ("~", "~/"):
+        return "."
+    if path.startswith("~/"):
+        return path[2:] or "."
+    return path
+
+
+def choose(host: Host) -> str:
+    """'rsync' when both ends have rsync, else 'sftp' (transport = auto)."""
+    if host.transport in ("rsync", "sftp"):
+        return host.transport
+    if shutil.which("rsync") is None:
+        return "sftp"
+    probe = run_ssh(host, f"{host.rsync_path} --version")
+    return "rsync" if probe.returncode == 0 and b"rsync" in probe.stdout else "sftp"
+
+
+class RsyncTransport:
+    name = "rsync"
+
+    def __init__(
+        self, host: Host, local_root: bytes, remote_root: str, excludes: Excludes, bwlimit: str
+    ):
+        self.host = host
+        self.local_root = local_root
+        self.remote_root = remote_root_path(remote_root).rstrip("/") or "/"
+        self.excludes = excludes
+        self.bwlimit = bwlimit
+
+    def _remote(self) -> str:
+        return rsync.remote_arg(self.host, self.remote_root + "/")
+
+    def _local(self, sub: bytes = b"") -> str:
+        return os.fsdecode(os.path.join(self.local_root, sub) if sub else self.local_root) + "/"
+
+    def listing_top(self) -> Listing:
+        """Only the top level of the remote root (enough to tell missing or empty)."""
+        return self.listing(recursive=False)
+
+    def listing(self, recursive: bool = True) -> Listing:
+        out, code, err = rsync.list_remote(
+            self.host, self.remote_root, self.excludes.rsync_args, recursive
+        )
+        listing = Listing()
+        if code != 0 and not out:
+            if b"No such file" in err or b"change_dir" in err:
+                listing.exists = False
+                return listing
+            raise HafsError(
+                f"listing {self.host.name}:{self.remote_root}: rsync: {rsync.exit_message(code)}: "
+                f"{err.decode(errors='replace').strip()}",
+                exits.RUNTIME,
+            )
+        listing.entries = parse_rsync_list(out, self.excludes)
+        listing.unreadable = list(rsync.unreadable_from_stderr(err, self.remote_root))
+        return listing
+
+    def _transfer(self, argv: list[str], paths: list[bytes], on_error: OnError) -> set[bytes]:
+        seen: set[bytes] = set()
+        code = rsync.run(argv, self.host, lambda item: seen.add(item.path), on_error, paths)
+        if code != 23:  # 23: some files failed; each was reported through on_error
+            rsync.check_exit(code, f"sync with {self.host.name}")
+        return seen
+
+    def push(self, paths: list[bytes], on_error: OnError, backup_dir: str = "") -> set[bytes]:
+        """Copy local paths to the remote root; returns the paths rsync reported."""
+        if not paths:
+            return set()
+        argv = rsync.base_argv(self.host, self.bwlimit) + ["--mkpath"]
+        if backup_dir:
+            argv += ["--backup", f"--backup-dir={backup_dir}"]
+        return self._transfer([*argv, self._local(), self._remote()], paths, on_error)
+
+    def pull(self, paths: list[bytes], on_error: OnError, into: bytes = b"") -> set[bytes]:
+        """Copy remote paths into the local root (or into the local directory `into`)."""
+        if not paths:
+            return set()
+        tmp = os.path.join(self.local_root, SYNC_DIR, b"tmp")
+        os.makedirs(tmp, exist_ok=True)
+        dest = os.fsdecode(into or self.local_root) + "/"
+        argv = rsync.base_argv(self.host, self.bwlimit) + [f"--temp-dir={os.fsdecode(tmp)}"]
+        return self._transfer([*argv, self._remote(), dest], paths, on_error)
+
+    def delete(self, paths: list[bytes], trash_rel: str, on_error: OnError) -> set[bytes]:
+        """Move remote paths (missing locally) into the remote trash."""
+        if not paths:
+            return set()
+        argv = rsync.base_argv(self.host, self.bwlimit) + [
+            "--delete-missing-args",
+            "--backup",
+            f"--backup-dir={trash_rel}",
+        ]
+        return self._transfer([*argv, self._local(), self._remote()], paths, on_error)
+
+    def differing(self, paths: list[bytes], on_error: OnError) -> set[bytes]:
+        """Which of these files differ in content (rsync --checksum, dry run)."""
+        if not paths:
+            return set()
+        argv = rsync.base_argv(self.host, dry_run=True) + ["--checksum"]
+        return self._transfer([*argv, self._local(), self._remote()], paths, on_error)
+
+    def close(self) -> None:
+        return None
+
+
+class SftpTransport:
+    name = "sftp"
+
+    def __init__(
+        self, host: Host, local_root: bytes, remote_root: str, excludes: Excludes, bwlimit: str
+    ):
+        from hafs_cli.remote.ssh import connect
+
+        self.host = host
+        self.local_root = local_root
+        self.remote_root = remote_root_path(remote_root).rstrip("/") or "/"
+        self.excludes = excludes
+        self.client = connect(host)
+        self.sftp = self.client.open_sftp()
+
+    def listing(self) -> Listing:
+        listing = walk_sftp(self.sftp, self.remote_root, self.excludes)
+        sftp.remove_parts(self.sftp, self.remote_root, listing.stale_parts)
+        return listing
+
+    def _each(self, paths, entries, fn, on_error: OnError) -> set[bytes]:
+        done: set[bytes] = set()
+        for rel in paths:
+            try:
+                fn(rel, entries[rel])
+                done.add(rel)
+            except OSError as exc:
+                on_error(f"{os.fsdecode(rel)}: {exc}")
+        return done
+
+    def push(self, paths, on_error, backup_dir: str = "", entries=None) -> set[bytes]:
+        if backup_dir:
+            for rel in paths:  # keep what is about to be replaced
+                try:
+                    sftp.move_to_trash_remote(
+                        self.sftp, self.remote_root, rel, os.fsencode(backup_dir)
+                    )
+                except OSError:
+                    pass
+        return self._each(
+            paths,
+            entries,
+            lambda rel, e: sftp.upload(self.sftp, self.local_root, self.remote_root, rel, e),
+            on_error,
+        )
+
+    def pull(self, paths, on_error, into: bytes = b"", entries=None) -> set[bytes]:
+        root = into or self.local_root
+        return self._each(
+            paths,
+            entries,
+            lambda rel, e: sftp.download(self.sftp, root, self.remote_root, rel, e),
+            on_error,
+        )
+
+    def delete(self, paths, trash_rel: str, on_error: OnError) -> set[bytes]:
+        done: set[bytes] = set()
+        for rel in paths:
+            try:
+                full = sftp.rjoin(self.remote_root, rel)
+                attrs = self.sftp.lstat(full)
+                if attrs.st_mode and (attrs.st_mode & 0o170000) == 0o040000:
+                    self.sftp.rmdir(full)  # only reached once its files were moved
+                else:
+                    sftp.move_to_trash_remote(
+                        self.sftp, self.remote_root, rel, os.fsencode(trash_rel)
+                    )
+                done.add(rel)
+            except OSError as exc:
+                on_error(f"{os.fsdecode(rel)}: {exc}")
+        return done
+
+    def differing(self, paths: list[bytes], on_error: OnError) -> set[bytes]:
+        from hafs_cli.remote.manifest import hash_file
+
+        out: set[bytes] = set()
+        for rel in paths:
+            local = hash_file(os.path.join(self.local_root, rel))
+            if sftp.hash_remote(self.sftp, self.remote_root, rel) != local:
+                out.add(rel)
+        return out
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def local_move_to_trash(root: bytes, rel: bytes, trash_rel: bytes, entry: Entry | None) -> None:
+    src = os.path.join(root, rel)
+    if entry is not None and entry.type == "d":
+        try:
+            os.rmdir(src)
+        except OSError:
+            pass  # something new inside: it stays
+        return
+    dst = os.path.join(root, trash_rel, rel)
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    os.rename(src, dst)
+
+
+def rsync_available_locally() -> bool:
+    return (
+        shutil.which("rsync") is not None
+        and subprocess.run(["rsync", "--version"], capture_output=True).returncode == 0
+    )
