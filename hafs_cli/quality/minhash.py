@@ -1,0 +1,145 @@
+"""Near-duplicate search: word shingles, one-permutation MinHash, LSH banding.
+
+Everything is keyed by stable 64-bit hashes (blake2b of each word, mixed arithmetically
+for shingles), never by Python's salted hash(), so results do not depend on
+PYTHONHASHSEED. The sketch is one-permutation hashing with rotation densification
+(Shrivastava & Li, 2014): one pass over the shingles instead of one per permutation.
+Candidates from the LSH bands are confirmed with the exact Jaccard similarity of the
+shingle sets, so the reported similarity is exact, not an estimate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from array import array
+from collections.abc import Iterable
+
+MASK = (1 << 64) - 1
+_M1 = 0x9E3779B97F4A7C15
+_M2 = 0xBF58476D1CE4E5B9
+_M3 = 0x94D049BB133111EB
+_WORDS = re.compile(r"[a-z0-9_$#!:.,()\[\]+-]+")
+_EMPTY = (1 << 57) - 1
+
+
+class WordHasher:
+    """Stable 64-bit word hashes, memoised (vocabularies are small next to corpora)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, int] = {}
+
+    def __call__(self, word: str) -> int:
+        h = self._memo.get(word)
+        if h is None:
+            h = int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little")
+            if len(self._memo) < 2_000_000:
+                self._memo[word] = h
+        return h
+
+
+def normalise_text(text: str) -> list[str]:
+    """Lower-case words with punctuation that matters in code ($, #, brackets) kept."""
+    return [w.strip(".,:") or w for w in _WORDS.findall(text.lower())]
+
+
+def shingles(words: list[str], size: int, hasher: WordHasher) -> array:
+    """Sorted unique 64-bit hashes of the word `size`-grams (whole text when shorter)."""
+    hashes = [hasher(w) for w in words]
+    if not hashes:
+        return array("Q")
+    if len(hashes) <= size:
+        out = {_mix_seq(hashes)}
+    else:
+        out = set()
+        for i in range(len(hashes) - size + 1):
+            out.add(_mix_seq(hashes[i : i + size]))
+    return array("Q", sorted(out))
+
+
+def _mix_seq(hs: list[int]) -> int:
+    h = 0
+    for x in hs:
+        h = ((h ^ x) * _M1 + 0x632BE59BD9B4E019) & MASK
+    h ^= h >> 30
+    h = (h * _M2) & MASK
+    h ^= h >> 27
+    h = (h * _M3) & MASK
+    return h ^ (h >> 31)
+
+
+def sketch(shingle_hashes: Iterable[int], bins: int) -> tuple[int, ...]:
+    """One-permutation MinHash with `bins` bins (a power of two), densified by rotation."""
+    shift = bins.bit_length() - 1
+    mask = bins - 1
+    sk = [_EMPTY] * bins
+    for h in shingle_hashes:
+        b = h & mask
+        v = h >> shift
+        if v < sk[b]:
+            sk[b] = v
+    if _EMPTY in sk and any(v != _EMPTY for v in sk):
+        filled = list(sk)
+        for i in range(bins):
+            if sk[i] == _EMPTY:
+                j, step = i, 0
+                while sk[j] == _EMPTY:
+                    j = (j + 1) & mask
+                    step += 1
+                filled[i] = (sk[j] + step * 0x5BD1E995) & ((1 << 58) - 1)
+        return tuple(filled)
+    return tuple(sk)
+
+
+def jaccard(a: array, b: array) -> float:
+    """Exact Jaccard similarity of two shingle sets."""
+    if not a and not b:
+        return 1.0
+    sa = set(a)
+    inter = len(sa.intersection(b))
+    return inter / (len(sa) + len(b) - inter)
+
+
+class LSHIndex:
+    """Bands of a sketch -> items sharing that band; candidates are items sharing any band.
+
+    Band keys are hashes of int tuples (not salted by PYTHONHASHSEED); a rare collision
+    only adds a candidate, which the exact Jaccard check then judges.
+    """
+
+    def __init__(self, bins: int, bands: int):
+        if bins % bands:
+            raise ValueError(f"bins ({bins}) must be a multiple of bands ({bands})")
+        self.rows = bins // bands
+        self.bands = bands
+        self._buckets: dict[int, int | list[int]] = {}
+
+    def keys(self, sk: tuple[int, ...]) -> array:
+        r = self.rows
+        return array(
+            "q", (hash((band, *sk[band * r : (band + 1) * r])) for band in range(self.bands))
+        )
+
+    def add(self, item: int, keys: array) -> None:
+        buckets = self._buckets
+        for key in keys:
+            hit = buckets.get(key)
+            if hit is None:
+                buckets[key] = item
+            elif isinstance(hit, int):
+                buckets[key] = [hit, item]
+            else:
+                hit.append(item)
+
+    def candidates(self, keys: array) -> set[int]:
+        out: set[int] = set()
+        buckets = self._buckets
+        for key in keys:
+            hit = buckets.get(key)
+            if hit is None:
+                continue
+            if isinstance(hit, int):
+                out.add(hit)
+            else:
+                out.update(hit)
+        return out

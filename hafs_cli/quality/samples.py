@@ -1,0 +1,157 @@
+"""Training samples in the shapes people write them, normalised to one form.
+
+Accepted: {instruction, input, output}, {prompt, completion|response}, {question, answer},
+chat {messages: [{role, content}]} (content may be a list of text parts) and ShareGPT
+{conversations: [{from, value}]}. Code in fenced blocks, or an input that reads as
+assembly, is kept apart from the prose so each can be checked on its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+_FENCE = re.compile(r"```[^\n`]*\n(.*?)(?:```|\Z)", re.S)
+_ASM_LINE = re.compile(
+    r"^\s*(?:[A-Za-z_.][\w.]*:\s*)?[A-Za-z]{3}(?:\.[bwlBWL])?"
+    r"(?:\s+[^\s;]+(?:\s*,\s*[xysXYS])?)?\s*(?:;.*)?$"
+)
+_USER_ROLES = {"system", "user", "human", "instruction"}
+_ASSISTANT_ROLES = {"assistant", "gpt", "model", "bot"}
+
+
+class SampleError(ValueError):
+    """A record that cannot be read as a sample (the reason says why)."""
+
+
+@dataclass(slots=True)
+class Sample:
+    sample_id: str
+    domain: str
+    source: str | None
+    prompt: str
+    response: str
+    prompt_code: str  # the routine the sample explains (code found in the prompt)
+    response_code: str  # code the answer itself writes
+    prose: str  # the answer without its code blocks
+    record: dict = field(repr=False)
+
+    @property
+    def all_code(self) -> str:
+        return "\n".join(c for c in (self.prompt_code, self.response_code) if c)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):  # OpenAI-style content parts
+        parts = []
+        for part in value:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "\n".join(parts)
+    return str(value)
+
+
+def _split_chat(messages: list, role_key: str, text_key: str) -> tuple[str, str]:
+    prompt, response = [], []
+    for msg in messages:
+        if not isinstance(msg, dict):
+            continue
+        role = str(msg.get(role_key, "")).lower()
+        text = _text(msg.get(text_key))
+        if role in _ASSISTANT_ROLES:
+            response.append(text)
+        elif role in _USER_ROLES:
+            prompt.append(text)
+    return "\n\n".join(prompt), "\n\n".join(response)
+
+
+def prompt_and_response(rec: dict) -> tuple[str, str]:
+    """The prompt side and the answer side of any accepted sample shape."""
+    if isinstance(rec.get("messages"), list):
+        return _split_chat(rec["messages"], "role", "content")
+    if isinstance(rec.get("conversations"), list):
+        return _split_chat(rec["conversations"], "from", "value")
+    for ask, answer in (
+        ("instruction", "output"),
+        ("prompt", "completion"),
+        ("prompt", "response"),
+        ("question", "answer"),
+        ("instruction", "response"),
+    ):
+        if ask in rec or answer in rec:
+            prompt = _text(rec.get(ask))
+            if ask == "instruction" and rec.get("input"):
+                prompt = f"{prompt}\n\n{_text(rec['input'])}"
+            if answer in rec:
+                return prompt, _text(rec.get(answer))
+    if "output" in rec:
+        return _text(rec.get("input")), _text(rec["output"])
+    return "", ""
+
+
+def split_code(text: str) -> tuple[str, str]:
+    """(code, prose): fenced blocks are code; unfenced text is code when most lines read as asm."""
+    blocks = _FENCE.findall(text)
+    if blocks:
+        return "\n".join(b.rstrip() for b in blocks), _FENCE.sub(" ", text)
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(";")]
+    if len(lines) >= 2:
+        asm = [ln for ln in lines if _ASM_LINE.match(ln) or ln.rstrip().endswith(":")]
+        if len(asm) * 10 >= len(lines) * 8:
+            return text, ""
+    return "", text
+
+
+def derived_id(domain: str, prompt: str, response: str) -> str:
+    """A stable id for a sample that has none: the same content always gets the same id."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in (domain, prompt, response):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\0")
+    return "h-" + digest.hexdigest()
+
+
+def normalise(rec: dict, default_domain: str = "default") -> Sample:
+    """A `sample` record (any accepted shape) as a Sample; SampleError when it has no answer."""
+    prompt, response = prompt_and_response(rec)
+    if not response.strip():
+        raise SampleError(
+            "sample has no answer text (output, completion, response or assistant message)"
+        )
+    domain = rec.get("domain")
+    domain = domain if isinstance(domain, str) and domain else default_domain
+    sid = rec.get("sample_id", rec.get("id"))
+    sample_id = str(sid) if sid not in (None, "") else derived_id(domain, prompt, response)
+    source = rec.get("source")
+    prompt_code, _ = split_code(prompt)
+    response_code, prose = split_code(response)
+    return Sample(
+        sample_id=sample_id,
+        domain=domain,
+        source=str(source) if source not in (None, "") else None,
+        prompt=prompt,
+        response=response,
+        prompt_code=prompt_code,
+        response_code=response_code,
+        prose=prose,
+        record=rec,
+    )
+
+
+def human_label(rec: dict) -> float | None:
+    """A numeric human judgement carried by the sample, if any (0..1 or 1..5 scale kept as is)."""
+    for key in ("human_label", "human_score", "label", "rating"):
+        value = rec.get(key)
+        if isinstance(value, bool):
+            return 1.0 if value else 0.0
+        if isinstance(value, int | float):
+            return float(value)
+    return None

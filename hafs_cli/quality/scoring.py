@@ -1,0 +1,414 @@
+"""The score run: per-sample components in one streaming pass, diversity at the end.
+
+Pass one keeps only what diversity needs (shingle hashes, LSH keys) and the finished
+per-sample results; the end sorts by sample_id, so output never depends on input order.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+from typing import Any
+
+from hafs_cli.quality import coherence, halluc, minhash, rom
+from hafs_cli.quality.kg import KnowledgeGraph
+from hafs_cli.quality.samples import Sample, SampleError, derived_id, human_label, normalise
+from hafs_cli.quality.text import CodeFacts, code_facts, prose_facts
+
+COMPONENTS = ("diversity", "kg", "halluc", "coherence")
+RULES = (
+    "composite",
+    "near_duplicate",
+    "invalid_code",
+    "unknown_instruction",
+    "contradiction",
+    "name_address_mismatch",
+    "halluc_risk",
+    "kg",
+    "too_short",
+    "too_long",
+    "repetition",
+)
+EVIDENCE_RULES = ("invalid_code", "unknown_instruction", "contradiction", "name_address_mismatch")
+POLICY_KEYS = (
+    "threshold",
+    "weights",
+    "dup_threshold",
+    "min_words",
+    "max_words",
+    "max_halluc_risk",
+    "max_repetition",
+    "min_kg",
+    "rules",
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The thresholds and weights one domain is judged by."""
+
+    threshold: float
+    weights: dict[str, float]
+    dup_threshold: float
+    min_words: int
+    max_words: int
+    max_halluc_risk: float
+    max_repetition: float
+    min_kg: float
+    rules: frozenset[str]
+
+
+def policy_for(section: dict, domain: str) -> Policy:
+    """[score] values overridden by [score.domains.DOMAIN] (keys left unset inherit)."""
+    merged = {k: section.get(k) for k in POLICY_KEYS}
+    override = (section.get("domains") or {}).get(domain) or {}
+    for key, value in override.items():
+        if value is None:
+            continue
+        if key == "weights":
+            merged["weights"] = {**(merged["weights"] or {}), **value}
+        else:
+            merged[key] = value
+    weights = {c: float((merged["weights"] or {}).get(c, 0.0)) for c in COMPONENTS}
+    unknown = set(merged["rules"] or ()) - set(RULES)
+    if unknown:
+        from hafs_cli.exits import HafsError
+
+        raise HafsError(
+            f"unknown score rule(s) {', '.join(sorted(unknown))} in [score] or "
+            f"[score.domains.{domain}]; known rules: {', '.join(RULES)}"
+        )
+    return Policy(
+        threshold=float(merged["threshold"]),
+        weights=weights,
+        dup_threshold=float(merged["dup_threshold"]),
+        min_words=int(merged["min_words"]),
+        max_words=int(merged["max_words"]),
+        max_halluc_risk=float(merged["max_halluc_risk"]),
+        max_repetition=float(merged["max_repetition"]),
+        min_kg=float(merged["min_kg"]),
+        rules=frozenset(merged["rules"] or ()) | {"composite"},
+    )
+
+
+@dataclass(slots=True)
+class Partial:
+    """A sample after pass one: everything but diversity."""
+
+    sample_id: str
+    content_id: str
+    domain: str
+    source: str | None
+    routine: str | None
+    bank: str | None
+    kg: float | None
+    risk: float
+    coherence: float
+    words: int
+    repetition: float
+    evidence: list[dict]
+    entities: dict
+    complexity: dict
+    label: float | None
+    missing: list[str]
+    shingles: array = field(repr=False)
+    keys: array = field(repr=False)
+
+
+def _routine_name(sample: Sample) -> str | None:
+    rec = sample.record
+    for key in ("routine", "label", "function", "symbol"):
+        value = rec.get(key)
+        if isinstance(value, str) and value:
+            return value
+    if sample.source and ":" in sample.source:
+        tail = sample.source.rsplit(":", 1)[1].strip()
+        if tail and (tail[0].isalpha() or tail[0] == "_"):
+            return tail
+    return None
+
+
+def _routine_address(sample: Sample, mapper: str) -> int | None:
+    rec = sample.record
+    for key in ("address", "routine_address", "snes_address"):
+        addr = rom.parse_address(rec.get(key))
+        if addr is not None:
+            return addr
+    for key in ("rom_offset", "pc_offset", "file_offset"):
+        value = rec.get(key)
+        if isinstance(value, str):
+            try:
+                value = int(value, 0)
+            except ValueError:
+                value = None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return rom.offset_to_address(value, mapper)
+    return None
+
+
+class ScoreRun:
+    """Feed samples (and reference samples), then take the score records."""
+
+    def __init__(
+        self,
+        section: dict,
+        graph: KnowledgeGraph | None = None,
+        validator: halluc.CodeValidator | None = None,
+    ):
+        self.section = section
+        self.graph = graph
+        self.validator = validator
+        self.mapper = section.get("mapper", "lorom")
+        self.default_domain = section.get("default_domain", "default")
+        self.shingle_size = int(section.get("shingle_size", 3))
+        self.bins = int(section.get("sketch_bins", 128))
+        self.index = minhash.LSHIndex(self.bins, int(section.get("lsh_bands", 32)))
+        self.hasher = minhash.WordHasher()
+        self._policies: dict[str, Policy] = {}
+        self.partials: list[Partial] = []
+        self.references: list[tuple[str, array, array]] = []
+
+    def policy(self, domain: str) -> Policy:
+        found = self._policies.get(domain)
+        if found is None:
+            found = self._policies[domain] = policy_for(self.section, domain)
+        return found
+
+    def _diversity_keys(self, text: str) -> tuple[array, array]:
+        sh = minhash.shingles(minhash.normalise_text(text), self.shingle_size, self.hasher)
+        return sh, self.index.keys(minhash.sketch(sh, self.bins))
+
+    def add_reference(self, rec: dict) -> None:
+        """A sample from an earlier accepted dataset (raises SampleError)."""
+        sample = normalise(rec, self.default_domain)
+        sh, keys = self._diversity_keys(sample.response)
+        self.references.append((sample.sample_id, sh, keys))
+
+    def add(self, rec: dict) -> None:
+        """Score one sample record's own components (raises SampleError)."""
+        sample = normalise(rec, self.default_domain)
+        policy = self.policy(sample.domain)
+        routine = _routine_name(sample)
+        code_text = sample.prompt_code
+        code: CodeFacts | None = code_facts(code_text) if code_text else None
+        if code is not None and routine is None and code.labels:
+            routine = next((lbl for lbl in code.labels if not lbl.startswith(".")), None)
+        graph = self.graph
+        address = _routine_address(sample, self.mapper)
+        if graph is not None and routine is not None:
+            sym = graph.lookup(routine)
+            if sym is not None and address is None:
+                address = sym.address
+            if code is None and routine in graph.routines:
+                code = code_facts(graph.routines[routine])
+        if address is None and code is not None:
+            address = code.annotated_address
+        if code is None and sample.response_code:
+            code = code_facts(sample.response_code)
+        bank = rom.bank_of(address, self.mapper)
+        prose = prose_facts(sample.prose)
+        assessment = halluc.assess(
+            prose,
+            code,
+            [sample.prompt_code, sample.response_code],
+            graph,
+            int(bank[1:], 16) if bank else None,
+            self.mapper,
+            self.validator,
+        )
+        coh = coherence.assess(
+            sample.prose, prose.words, code, routine, policy.min_words, policy.max_words
+        )
+        sh, keys = self._diversity_keys(sample.response)
+        self.partials.append(
+            Partial(
+                sample_id=sample.sample_id,
+                content_id=derived_id(sample.domain, sample.prompt, sample.response),
+                domain=sample.domain,
+                source=sample.source,
+                routine=routine,
+                bank=bank,
+                kg=assessment.kg,
+                risk=assessment.risk,
+                coherence=coh.score,
+                words=coh.words,
+                repetition=coh.repetition,
+                evidence=assessment.evidence,
+                entities={"checked": assessment.mentioned, "grounded": assessment.grounded},
+                complexity=coherence.complexity(code),
+                label=human_label(sample.record),
+                missing=coh.missing,
+                shingles=sh,
+                keys=keys,
+            )
+        )
+
+    # -- the end -----------------------------------------------------------------
+    def _unique_ids(self) -> None:
+        by_id: dict[str, list[Partial]] = {}
+        for p in self.partials:
+            by_id.setdefault(p.sample_id, []).append(p)
+        for sid, group in by_id.items():
+            if len({p.content_id for p in group}) > 1:
+                for p in group:
+                    p.sample_id = f"{sid}~{p.content_id[2:10]}"
+        self.partials.sort(key=lambda p: (p.sample_id, p.content_id))
+
+    def results(self) -> list[dict]:
+        """Score records, sorted by sample_id."""
+        self._unique_ids()
+        items: list[tuple[str, bool, array, array]] = [
+            (rid, True, sh, keys) for rid, sh, keys in sorted(self.references, key=lambda r: r[0])
+        ]
+        items.extend((p.sample_id, False, p.shingles, p.keys) for p in self.partials)
+        for i, (_, _, _, keys) in enumerate(items):
+            self.index.add(i, keys)
+        first_sample = len(self.references)
+        out = []
+        for pos, p in enumerate(self.partials, first_sample):
+            nearest, penalty, dup_of = None, 0.0, None
+            best: tuple[float, str] | None = None
+            for j in sorted(self.index.candidates(p.keys)):
+                if j == pos:
+                    continue
+                oid, is_ref, osh, _ = items[j]
+                sim = minhash.jaccard(p.shingles, osh)
+                if best is None or (-sim, oid) < best:
+                    best = (-sim, oid)
+                    nearest = {"sample_id": oid, "similarity": round(sim, 4), "reference": is_ref}
+                # Only the copy that sorts later pays: one of a pair of duplicates survives.
+                if (is_ref or j < pos) and sim > penalty:
+                    penalty, dup_of = sim, {"sample_id": oid, "reference": is_ref}
+            out.append(self._record(p, nearest, penalty, dup_of))
+        return out
+
+    def _record(
+        self, p: Partial, nearest: dict | None, penalty: float, dup_of: dict | None
+    ) -> dict:
+        policy = self.policy(p.domain)
+        components: dict[str, float | None] = {
+            "diversity": 1.0 - penalty,
+            "kg": p.kg,
+            "halluc": 1.0 - p.risk,
+            "coherence": p.coherence,
+        }
+        composite = _composite(components, policy.weights)
+        reasons = _reasons(p, policy, components, composite, penalty, dup_of)
+        rec: dict[str, Any] = {
+            "kind": "score",
+            "sample_id": p.sample_id,
+            "domain": p.domain,
+            "source": p.source,
+            "routine": p.routine,
+            "bank": p.bank,
+            "components": {k: (None if v is None else round(v, 4)) for k, v in components.items()},
+            "halluc_risk": round(p.risk, 4),
+            "composite": round(composite, 4),
+            "threshold": policy.threshold,
+            "pass": not reasons,
+            "reasons": reasons,
+            "evidence": p.evidence,
+            "nearest": nearest,
+            "entities": p.entities,
+            "words": p.words,
+            "complexity": p.complexity,
+        }
+        if p.missing:
+            rec["missing_key_tokens"] = p.missing
+        if p.label is not None:
+            rec["human_label"] = p.label
+        return rec
+
+
+def _composite(components: dict[str, float | None], weights: dict[str, float]) -> float:
+    """Weighted mean over the components that could be measured (weights renormalised)."""
+    total = sum(weights[c] for c, v in components.items() if v is not None)
+    if total <= 0:
+        return 0.0
+    return sum(weights[c] * v for c, v in components.items() if v is not None) / total
+
+
+def _reasons(
+    p: Partial,
+    policy: Policy,
+    components: dict[str, float | None],
+    composite: float,
+    penalty: float,
+    dup_of: dict | None,
+) -> list[dict]:
+    on = policy.rules
+    reasons: list[dict] = []
+    if round(composite, 4) < policy.threshold:
+        reasons.append(
+            {
+                "rule": "composite",
+                "message": f"composite {composite:.4f} is below the {p.domain} threshold {policy.threshold}",
+                "value": round(composite, 4),
+                "limit": policy.threshold,
+            }
+        )
+    if "near_duplicate" in on and dup_of is not None and penalty >= policy.dup_threshold:
+        what = "reference sample" if dup_of["reference"] else "sample"
+        reasons.append(
+            {
+                "rule": "near_duplicate",
+                "message": f"{penalty:.0%} word-shingle overlap with {what} {dup_of['sample_id']}",
+                "value": round(penalty, 4),
+                "limit": policy.dup_threshold,
+                "duplicate_of": dup_of["sample_id"],
+                "reference": dup_of["reference"],
+            }
+        )
+    for item in p.evidence:
+        if item["rule"] in EVIDENCE_RULES and item["rule"] in on:
+            reasons.append(item)
+    if "halluc_risk" in on and p.risk > policy.max_halluc_risk:
+        reasons.append(
+            {
+                "rule": "halluc_risk",
+                "message": f"hallucination risk {p.risk:.2f} is above {policy.max_halluc_risk}",
+                "value": round(p.risk, 4),
+                "limit": policy.max_halluc_risk,
+            }
+        )
+    kg = components["kg"]
+    if "kg" in on and kg is not None and kg < policy.min_kg:
+        reasons.append(
+            {
+                "rule": "kg",
+                "message": f"only {kg:.0%} of the named entities exist in the source tree",
+                "value": round(kg, 4),
+                "limit": policy.min_kg,
+            }
+        )
+    if "too_short" in on and p.words < policy.min_words:
+        reasons.append(
+            {
+                "rule": "too_short",
+                "message": f"{p.words} words; at least {policy.min_words} expected",
+                "value": p.words,
+                "limit": policy.min_words,
+            }
+        )
+    if "too_long" in on and policy.max_words and p.words > policy.max_words:
+        reasons.append(
+            {
+                "rule": "too_long",
+                "message": f"{p.words} words; at most {policy.max_words} expected",
+                "value": p.words,
+                "limit": policy.max_words,
+            }
+        )
+    if "repetition" in on and p.repetition > policy.max_repetition:
+        reasons.append(
+            {
+                "rule": "repetition",
+                "message": f"{p.repetition:.0%} of word trigrams repeat (degenerate text)",
+                "value": round(p.repetition, 4),
+                "limit": policy.max_repetition,
+            }
+        )
+    return reasons
+
+
+__all__ = ["COMPONENTS", "RULES", "Policy", "ScoreRun", "SampleError", "policy_for"]
