@@ -15,6 +15,7 @@ import subprocess
 from hafs_cli.advice.inventory import Inventory
 
 GIT_TIMEOUT_S = 60
+PATHSPECS_PER_CALL = 1000  # well under ARG_MAX; --pathspec-from-file is not in every git
 
 
 class GitUnavailable(Exception):
@@ -57,13 +58,12 @@ class Git:
             self._root_cache[key] = found
         return found
 
-    def _run(self, root: str, args: list[str], stdin: bytes | None = None) -> bytes:
+    def _run(self, root: str, args: list) -> bytes:
         if self.exe is None:
             raise GitUnavailable("git is not installed")
         try:
             proc = subprocess.run(
                 [self.exe, "-c", "safe.directory=*", "-C", os.fsencode(root), *args],
-                input=stdin,
                 capture_output=True,
                 timeout=GIT_TIMEOUT_S,
                 env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
@@ -86,12 +86,11 @@ class Git:
         for p in paths:
             rel = posixpath.relpath(p, root)
             rels[os.fsencode(rel)] = p
-        spec = b"\0".join(b":(literal)" + r for r in sorted(rels)) + b"\0"
-        out = self._run(
-            root,
-            ["ls-files", "-z", "--cached", "--pathspec-from-file=-", "--pathspec-file-nul"],
-            stdin=spec,
-        )
+        specs = [b":(literal)" + r for r in sorted(rels)]
+        out = b""
+        for i in range(0, len(specs), PATHSPECS_PER_CALL):
+            chunk = specs[i : i + PATHSPECS_PER_CALL]
+            out += self._run(root, ["ls-files", "-z", "--cached", "--", *chunk])
         hit: set[str] = set()
         for tracked in out.split(b"\0"):
             if not tracked:

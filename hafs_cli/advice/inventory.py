@@ -43,7 +43,7 @@ class Entry:
 
 @dataclass(slots=True)
 class DirStats:
-    """Totals of the files below one directory (all depths)."""
+    """Totals of the files below one directory (all depths); newest ignores `.git/` insides."""
 
     bytes: int = 0
     files: int = 0
@@ -164,7 +164,8 @@ class Inventory:
             st.bytes += e.size
             st.files += 1
             st.direct_files += 1
-            if e.touched_ns > st.newest_ns:
+            # git's own files change on fetch and gc; the work is what counts as a change
+            if e.touched_ns > st.newest_ns and "/.git/" not in path:
                 st.newest_ns = e.touched_ns
         total: dict[Place, DirStats] = {}
         for (host, d), st in direct.items():

@@ -41,32 +41,35 @@ def _clean(name: str) -> str | None:
     return posixpath.normpath(name)
 
 
+def _member(name: str) -> str:
+    clean = _clean(name)
+    if clean is None:
+        raise UnreadableArchive(f"unsafe member name {name!r}")
+    return clean
+
+
 def list_members(path: str) -> dict[str, int]:
     """Regular files an archive lists: relative name -> size."""
-    raw = os.fsencode(path)
     members: dict[str, int] = {}
     try:
-        if zipfile.is_zipfile(raw):
-            with zipfile.ZipFile(raw) as zf:
-                for info in zf.infolist():
-                    if info.is_dir():
+        with open(os.fsencode(path), "rb") as fh:
+            if zipfile.is_zipfile(fh):
+                fh.seek(0)
+                with zipfile.ZipFile(fh) as zf:
+                    for info in zf.infolist():
+                        if info.is_dir():
+                            continue
+                        members[_member(info.filename)] = info.file_size
+                return members
+            fh.seek(0)
+            with tarfile.open(fileobj=fh, mode="r:*") as tf:
+                for info in tf:
+                    if info.isdir():
                         continue
-                    name = _clean(info.filename)
-                    if name is None:
-                        raise UnreadableArchive(f"unsafe member name {info.filename!r}")
-                    members[name] = info.file_size
-            return members
-        with tarfile.open(raw, "r:*") as tf:
-            for info in tf:
-                if info.isdir():
-                    continue
-                name = _clean(info.name)
-                if name is None:
-                    raise UnreadableArchive(f"unsafe member name {info.name!r}")
-                if not info.isfile():
-                    # links and devices cannot be compared by size: not provably extracted
-                    raise UnreadableArchive(f"member {info.name!r} is not a regular file")
-                members[name] = info.size
+                    if not info.isfile():
+                        # links and devices cannot be compared by size: not provably extracted
+                        raise UnreadableArchive(f"member {info.name!r} is not a regular file")
+                    members[_member(info.name)] = info.size
     except (OSError, zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise UnreadableArchive(str(exc)) from None
     return members
