@@ -7,13 +7,13 @@ import stat
 import subprocess
 import tarfile
 import zipfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import blake3
 import pytest
 
-NOW = datetime(2026, 6, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
 NOW_NS = int(NOW.timestamp()) * 10**9
 NOW_ARG = "2026-06-01T00:00:00Z"
 DAY_NS = 86_400 * 10**9
