@@ -223,6 +223,8 @@ class SyncRun:
             )
 
         code = rsync.run(argv, self.p.host, on_item, self.error)
+        if not push:
+            _tidy(self.local_root)
         if code == 25:
             raise HafsError(
                 f"sync {self.p.name}: stopped deleting after {self.p.max_delete} deletions "
@@ -309,6 +311,7 @@ class SyncRun:
                 self._op_record(op)
             return exits.OK
         self._execute(plan, transport, local, remote)
+        _tidy(self.local_root)
         if both:
             self._save_manifest(transport, previous)
         return exits.RUNTIME if self.errors else exits.OK
@@ -377,7 +380,7 @@ class SyncRun:
                         os.path.join(stage, op.path),
                         os.path.join(self.local_root, op.conflict_copy),
                     )
-            _clear_dir(stage)
+            _clear_dir(os.path.dirname(stage))
         # 3. deletions on this side go to the local trash
         for op in plan.of("delete", "pull"):
             try:
@@ -390,21 +393,19 @@ class SyncRun:
         pulls += [o for o in conflicts if o.loser == "local"]
         done = transport.pull([o.path for o in pulls], self.error, **_entries(transport, remote))
         self._report(pulls, done)
-        # 5. push (conflict copies go to the remote too; replaced remote losers are trashed first)
+        # 5. push; a remote loser's replaced version also goes to the remote trash
         pushes = [o for o in plan.ops if o.op in ("copy", "update") and o.direction == "push"]
-        pushes += [o for o in conflicts if o.loser == "remote"]
         copies = [o.conflict_copy for o in conflicts]
         local_now = {**local.entries, **{c: _entry_of(self.local_root, c) for c in copies}}
         for op in pulls:
             local_now[op.path] = op.entry
-        backup = self.trash_rel if remote_losers else ""
-        done = transport.push(
-            [o.path for o in pushes] + copies,
-            self.error,
-            backup_dir=backup,
-            **_entries(transport, local_now),
-        )
+        entries = _entries(transport, local_now)
+        done = transport.push([o.path for o in pushes] + copies, self.error, **entries)
         self._report(pushes, done)
+        done = transport.push(
+            [o.path for o in remote_losers], self.error, backup_dir=self.trash_rel, **entries
+        )
+        self._report(remote_losers, done)
         # 6. deletions on the other side go to the remote trash
         deletes = sorted(plan.of("delete", "push"), key=lambda o: o.path, reverse=True)
         done = transport.delete([o.path for o in deletes], self.trash_rel, self.error)
@@ -460,6 +461,15 @@ def _clear_dir(path: bytes) -> None:
     import shutil
 
     shutil.rmtree(path, ignore_errors=True)
+
+
+def _tidy(root: bytes) -> None:
+    """Remove our empty bookkeeping directories from the local root."""
+    _clear_dir(os.path.join(root, SYNC_DIR, b"tmp"))
+    try:
+        os.rmdir(os.path.join(root, SYNC_DIR))
+    except OSError:
+        pass
 
 
 def _clear_parts(root: bytes, listing: Listing) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import secrets
 import stat
 from collections.abc import Iterable
 
@@ -20,7 +19,7 @@ CHUNK = 1 << 20
 
 def _part_name(path: bytes) -> bytes:
     head, _, name = path.rpartition(b"/")
-    part = PART_PREFIX + secrets.token_hex(4).encode() + b"." + name
+    part = PART_PREFIX + os.urandom(4).hex().encode() + b"." + name
     return head + b"/" + part if head else part
 
 
