@@ -99,7 +99,7 @@ def run(
     if use_ai:
         from hafs_cli.advice.ai import rank
 
-        findings, ai = rank(findings, ctx, settings.get("ai", {}))
+        findings, ai = rank(findings, ctx, settings.get("ai", {}), pipe.config)
     for finding in findings:
         for rec in finding.to_records():
             pipe.emit(rec)
