@@ -1,0 +1,530 @@
+"""Check one 65816 instruction statement: mnemonic, size suffix, operand form and width."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from hafs_cli.asm import opcodes as op
+from hafs_cli.asm.expr import Unknown, evaluate, literal_width, syntax_error
+
+# Operand "kinds" as written, before the width picks a concrete syntax.
+_CANDIDATES = {
+    "abs": (op.DP, op.ABS, op.LONG),
+    "x": (op.DP_X, op.ABS_X, op.LONG_X),
+    "y": (op.DP_Y, op.ABS_Y),
+    "s": (op.SR,),
+    "ind": (op.DP_IND, op.ABS_IND),
+    "lind": (op.DP_IND_LONG, op.ABS_IND_LONG),
+    "xind": (op.DP_X_IND, op.ABS_X_IND),
+    "indy": (op.DP_IND_Y,),
+    "lindy": (op.DP_IND_LONG_Y,),
+    "sy": (op.SR_IND_Y,),
+}
+_KIND_TEXT = {
+    "abs": "addr",
+    "x": "addr,X",
+    "y": "addr,Y",
+    "s": "sr,S",
+    "ind": "(addr)",
+    "lind": "[addr]",
+    "xind": "(addr,X)",
+    "indy": "(dp),Y",
+    "lindy": "[dp],Y",
+    "sy": "(sr,S),Y",
+    "imm": "#const",
+    "a": "A",
+}
+_SUFFIX_WIDTH = {"b": 1, "w": 2, "l": 3}
+_WIDTH_NAME = {1: "8-bit", 2: "16-bit", 3: "24-bit", 4: "32-bit"}
+_JUMP_LONG_ALIAS = {"JMP": "JML"}  # asar assembles JMP.l / JMP long as JML
+
+#: mnemonics of other CPUs (or invented ones) with the 65816 way to say it
+FOREIGN: dict[str, str] = {
+    "BLT": "BCC (branch if less than, unsigned)",
+    "BGE": "BCS (branch if greater or equal, unsigned)",
+    "BHS": "BCS",
+    "BLO": "BCC",
+    "DEA": "DEC A",
+    "INA": "INC A",
+    "TAD": "TCD",
+    "TDA": "TDC",
+    "TAS": "TCS",
+    "TSA": "TSC",
+    "SWA": "XBA",
+    "JMPL": "JML",
+    "JSRL": "JSL",
+    "JPL": "JML",
+    "RTN": "RTS or RTL",
+    "RET": "RTS or RTL",
+    "CALL": "JSR or JSL",
+    "JP": "JMP",
+    "MOV": "LDA/STA (the 65816 moves through a register)",
+    "LD": "LDA, LDX or LDY",
+    "ST": "STA, STX or STY",
+    "PUSH": "PHA, PHX, PHY, PHP, PHB, PHD or PHK",
+    "POP": "PLA, PLX, PLY, PLP, PLB or PLD",
+    "PHZ": "no Z register on the 65816 (use PEA $0000 or PHX/PHY)",
+    "PLZ": "no Z register on the 65816",
+    "TAZ": "no Z register on the 65816",
+    "TZA": "no Z register on the 65816",
+    "STZ.L": "STA.l with A = 0",
+}
+for _i in range(8):
+    FOREIGN[f"BBR{_i}"] = "LDA dp : BIT #mask : BEQ label (no bit branches on the 65816)"
+    FOREIGN[f"BBS{_i}"] = "LDA dp : BIT #mask : BNE label (no bit branches on the 65816)"
+    FOREIGN[f"RMB{_i}"] = "LDA #mask : TRB dp (no RMB on the 65816)"
+    FOREIGN[f"SMB{_i}"] = "LDA #mask : TSB dp (no SMB on the 65816)"
+
+
+@dataclass(slots=True)
+class Problem:
+    code: str
+    message: str
+    suggestion: str | None = None
+    severity: str = "error"
+
+
+@dataclass(slots=True)
+class Checked:
+    """What the width tracker needs to know about one instruction."""
+
+    mnemonic: str
+    syntax: str | None  # the resolved operand syntax, None when unknown
+    imm_width: int | None = None  # operand bytes of an immediate, when known
+    imm_value: int | None = None  # value of REP/SEP operands, when known
+    target: str | None = None  # branch/jump target text (for label states)
+
+
+def suggest_mnemonic(word: str, extra: tuple[str, ...] = ()) -> str | None:
+    """A did-you-mean for an unknown mnemonic."""
+    up = word.upper()
+    if up in FOREIGN:
+        return f"the 65816 has no {up}; use {FOREIGN[up]}"
+    close = difflib.get_close_matches(
+        up, list(op.INSTRUCTIONS) + [e.upper() for e in extra], n=3, cutoff=0.6
+    )
+    if close:
+        return (
+            "did you mean "
+            + " or ".join(c if c in op.INSTRUCTIONS else c.lower() for c in close)
+            + "?"
+        )
+    return None
+
+
+def legal_text(mnemonic: str) -> str:
+    modes = op.INSTRUCTIONS[mnemonic]
+    forms = [text for syntax, text in op.SYNTAX_EXAMPLE.items() if syntax in modes]
+    if mnemonic in op.REPEATABLE:
+        forms.append("#count (repeat)")
+    return f"{mnemonic} takes: " + ", ".join(forms)
+
+
+def classify(operand: str) -> tuple[str, str]:
+    """(kind, inner expression) of an operand, following asar's own order of tests."""
+    if not operand:
+        return "imp", ""
+    c0 = operand[0]
+    if c0 == "#":
+        return "imm", operand[1:].strip()
+    tail = operand[-6:].replace(" ", "").replace("\t", "").lower()
+    if c0 == "(":
+        if tail.endswith(",s),y"):
+            return "sy", _inner(operand, ",s),y")
+        if tail.endswith("),y"):
+            return "indy", _inner(operand, "),y")
+        if tail.endswith(",x)"):
+            return "xind", _inner(operand, ",x)")
+        if tail.endswith(")") and _closes_at_end(operand):
+            return "ind", operand[1:-1].strip()
+    elif c0 == "[":
+        if tail.endswith("],y"):
+            return "lindy", _inner(operand, "],y")
+        if tail.endswith("]"):
+            return "lind", operand.rstrip()[1:-1].strip()
+    if tail.endswith(",x"):
+        return "x", _strip_index(operand)
+    if tail.endswith(",y"):
+        return "y", _strip_index(operand)
+    if tail.endswith(",s"):
+        return "s", _strip_index(operand)
+    if operand in ("A", "a"):
+        return "a", ""
+    return "abs", operand
+
+
+def _inner(operand: str, suffix: str) -> str:
+    compact_len = len(suffix)
+    # walk back over the suffix characters, skipping blanks
+    i = len(operand)
+    seen = 0
+    while seen < compact_len:
+        i -= 1
+        if operand[i] not in " \t":
+            seen += 1
+    return operand[1:i].strip()
+
+
+def _strip_index(operand: str) -> str:
+    i = operand.rstrip().rfind(",")
+    return operand[:i].rstrip()
+
+
+def _closes_at_end(operand: str) -> bool:
+    """True when the '(' at the start is closed by the ')' at the very end."""
+    depth = 0
+    last = len(operand.rstrip()) - 1
+    for i, ch in enumerate(operand):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i == last
+    return True  # unbalanced: let the expression check report it
+
+
+def check_instruction(
+    mnemonic: str, suffix: str | None, operand: str, *, widths_known: bool = True
+) -> tuple[list[Problem], Checked]:
+    """Problems with one instruction, and what the width tracker needs about it.
+
+    widths_known=False: the operand came from a define whose value is not certain
+    (set in a branch that may not be assembled), so literal widths prove nothing.
+    """
+    modes = op.INSTRUCTIONS[mnemonic]
+    checked = Checked(mnemonic, None)
+    problems: list[Problem] = []
+    sfx = suffix.lower() if suffix is not None else None
+
+    if op.BLOCK in modes:
+        return _check_block_move(mnemonic, sfx, operand, problems), checked
+
+    kind, inner = classify(operand)
+
+    if kind == "imp":
+        if (
+            op.IMP in modes
+            or op.ACC in modes
+            or op.IMM8 in modes
+            and mnemonic in ("BRK", "COP", "WDM")
+        ):
+            checked.syntax = op.IMP if op.IMP in modes else op.ACC if op.ACC in modes else op.IMM8
+            if sfx is not None and sfx not in _SUFFIX_WIDTH:
+                problems.append(_bad_suffix(mnemonic, suffix))
+            return problems, checked
+        problems.append(
+            Problem("malformed-operand", f"{mnemonic} needs an operand", legal_text(mnemonic))
+        )
+        return problems, checked
+
+    if kind == "a":
+        if op.ACC in modes:
+            checked.syntax = op.ACC
+        else:
+            problems.append(_bad_mode(mnemonic, "A"))
+        return problems, checked
+
+    if (
+        sfx is not None
+        and sfx not in _SUFFIX_WIDTH
+        and not (mnemonic in op.BRANCHES and sfx in "ar")
+    ):
+        problems.append(_bad_suffix(mnemonic, suffix))
+        return problems, checked
+
+    if kind == "imm":
+        return _check_immediate(
+            mnemonic, sfx, inner, modes, problems, checked, widths_known
+        ), checked
+
+    if op.IMP in modes and len(modes) == 1 or (op.ACC in modes and len(modes) == 1):
+        problems.append(
+            Problem("bad-addressing-mode", f"{mnemonic} takes no operand", legal_text(mnemonic))
+        )
+        return problems, checked
+
+    odd = _impossible_form(kind, inner)
+    if odd is not None:
+        if odd.startswith("~"):
+            problems.append(
+                Problem(
+                    "odd-operand",
+                    f"{mnemonic} {operand}: asar reads these parentheses as grouping, so this is {inner[1:-1].strip()}{odd[-2:]}",
+                    f"did you mean {mnemonic} ({inner[1:-1].strip()},{operand.rstrip()[-1]})?",
+                    "warning",
+                )
+            )
+            inner = inner[1:-1]
+        else:
+            problems.append(_bad_mode(mnemonic, odd))
+            return problems, checked
+
+    error = syntax_error(inner)
+    if error is not None:
+        problems.append(
+            Problem("malformed-operand", f"{mnemonic} {operand}: {error}", legal_text(mnemonic))
+        )
+        return problems, checked
+
+    if mnemonic in op.BRANCHES:
+        return _check_branch(mnemonic, sfx, kind, operand, inner, modes, problems, checked), checked
+
+    if mnemonic in ("BRK", "COP", "WDM") and kind == "abs":
+        checked.syntax = op.IMM8  # asar also takes the signature byte without '#'
+        return problems, checked
+
+    candidates = [s for s in _CANDIDATES[kind] if s in modes]
+    if mnemonic == "JMP" and kind == "abs":
+        candidates = [op.ABS, op.LONG]  # JMP.l / JMP long assemble as JML
+    if not candidates:
+        problems.append(_bad_mode(mnemonic, _KIND_TEXT[kind]))
+        return problems, checked
+    widths = {op.OPERAND_BYTES[s]: s for s in candidates}
+    if sfx is not None:
+        width = _SUFFIX_WIDTH[sfx]
+        if width not in widths:
+            allowed = ", ".join(f".{k}" for k, v in _SUFFIX_WIDTH.items() if v in widths)
+            problems.append(
+                Problem(
+                    "bad-size-suffix",
+                    f"{mnemonic}.{suffix} {operand}: {mnemonic} has no {_WIDTH_NAME[width]} "
+                    f"{_KIND_TEXT[kind]} form",
+                    f"use {allowed}" if allowed else legal_text(mnemonic),
+                )
+            )
+            return problems, checked
+        checked.syntax = widths[width]
+    else:
+        width = literal_width(inner) if widths_known else None
+        if width is not None and width > max(widths):
+            if mnemonic in ("JSR",) and kind == "abs":
+                checked.syntax = op.ABS  # asar keeps the bank for JSR; width is not checkable
+                return problems, checked
+            problems.append(
+                Problem(
+                    "bad-addressing-mode",
+                    f"{mnemonic} {operand}: {mnemonic} has no {_WIDTH_NAME.get(width, 'wide')} "
+                    f"{_KIND_TEXT[kind]} form",
+                    legal_text(mnemonic),
+                )
+            )
+            return problems, checked
+        if width is not None:
+            checked.syntax = widths[min(w for w in widths if w >= width)]
+    if mnemonic in ("JMP", "JML", "JSR", "JSL", "PEA"):
+        checked.target = inner if kind == "abs" else None
+    return problems, checked
+
+
+def _check_immediate(
+    mnemonic: str,
+    sfx: str | None,
+    inner: str,
+    modes: dict,
+    problems: list[Problem],
+    checked: Checked,
+    widths_known: bool = True,
+) -> list[Problem]:
+    if inner.startswith("#"):
+        problems.append(
+            Problem(
+                "malformed-operand",
+                f"{mnemonic} #{inner}: '##' is not an operand",
+                legal_text(mnemonic),
+            )
+        )
+        return problems
+    error = syntax_error(inner)
+    if error is not None:
+        problems.append(
+            Problem("malformed-operand", f"{mnemonic} #{inner}: {error}", legal_text(mnemonic))
+        )
+        return problems
+    if op.IMM not in modes and op.IMM8 not in modes:
+        if mnemonic in op.REPEATABLE:
+            checked.syntax = op.ACC if op.ACC in modes else op.IMP
+            return problems  # asar's repetition shorthand: INX #2 is INX : INX
+        if mnemonic == "PEA":
+            checked.syntax = op.ABS  # PEA #$1234 is how many sources write PEA $1234
+            return problems
+        problems.append(_bad_mode(mnemonic, "#const"))
+        return problems
+    short_only = op.IMM not in modes
+    width = (
+        _SUFFIX_WIDTH[sfx] if sfx is not None else literal_width(inner) if widths_known else None
+    )
+    limit = 1 if short_only else 2
+    if width is not None and width > limit:
+        if sfx is not None:
+            problems.append(
+                Problem(
+                    "bad-size-suffix",
+                    f"{mnemonic}.{sfx}: an immediate operand of {mnemonic} is at most {_WIDTH_NAME[limit]}",
+                    "use .b" if short_only else "use .b or .w",
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    "immediate-width",
+                    f"{mnemonic} #{inner}: {_WIDTH_NAME.get(width, 'wide')} immediate; "
+                    f"{mnemonic} takes at most {_WIDTH_NAME[limit]}",
+                    f"write it with {'2' if short_only else '2 or 4'} hex digits",
+                )
+            )
+        return problems
+    checked.syntax = op.IMM8 if short_only else op.IMM
+    checked.imm_width = width
+    if mnemonic in ("REP", "SEP"):
+        try:
+            checked.imm_value = int(evaluate(inner))
+        except (Unknown, ValueError, TypeError, OverflowError):
+            checked.imm_value = None
+    return problems
+
+
+def _check_branch(
+    mnemonic: str,
+    sfx: str | None,
+    kind: str,
+    operand: str,
+    inner: str,
+    modes: dict,
+    problems: list[Problem],
+    checked: Checked,
+) -> list[Problem]:
+    syntax = op.REL8 if op.REL8 in modes else op.REL16
+    if kind != "abs":
+        problems.append(_bad_mode(mnemonic, _KIND_TEXT[kind]))
+        return problems
+    if sfx is not None:
+        ok = sfx in ("a", "r", "b") or (sfx == "w" and syntax == op.REL16)
+        if not ok:
+            problems.append(
+                Problem(
+                    "bad-size-suffix",
+                    f"{mnemonic}.{sfx}: a {'long ' if syntax == op.REL16 else ''}branch cannot take .{sfx}",
+                    "use BRL for a 16-bit branch"
+                    if syntax == op.REL8
+                    else "write BRL without a suffix",
+                )
+            )
+            return problems
+    checked.syntax = syntax
+    checked.target = inner
+    return problems
+
+
+def _check_block_move(
+    mnemonic: str, sfx: str | None, operand: str, problems: list[Problem]
+) -> list[Problem]:
+    if sfx is not None and sfx != "b":
+        problems.append(_bad_suffix(mnemonic, sfx))
+        return problems
+    parts = split_args(operand) if operand else []
+    legal = f"{mnemonic} takes two bank bytes: {mnemonic} $7E,$7F (or one word: {mnemonic} $7E7F)"
+    if not parts:
+        problems.append(
+            Problem(
+                "bad-operand-count", f"{mnemonic} needs its source and destination banks", legal
+            )
+        )
+        return problems
+    if len(parts) > 2:
+        problems.append(
+            Problem(
+                "bad-operand-count",
+                f"{mnemonic} {operand}: {len(parts)} operands, expected 2",
+                legal,
+            )
+        )
+        return problems
+    for part in parts:
+        text = part.strip()
+        if text.startswith("#"):
+            problems.append(
+                Problem(
+                    "malformed-operand",
+                    f"{mnemonic} {operand}: asar takes the banks without '#'",
+                    legal,
+                )
+            )
+            return problems
+        error = syntax_error(text)
+        if error is not None:
+            problems.append(Problem("malformed-operand", f"{mnemonic} {operand}: {error}", legal))
+            return problems
+        width = literal_width(text)
+        if len(parts) == 2 and width is not None and width > 1:
+            problems.append(
+                Problem("bad-addressing-mode", f"{mnemonic} {operand}: a bank is one byte", legal)
+            )
+            return problems
+    return problems
+
+
+_INDEX_FORM = {"x": ",X", "y": ",Y", "s": ",S"}
+
+
+def _impossible_form(kind: str, inner: str) -> str | None:
+    """Forms no 65816 instruction has ([d,x], (d,s),x ...): their text; '~' + text if only odd."""
+    if kind in _INDEX_FORM and inner[:1] in "([" and inner.rstrip()[-1:] in ")]":
+        body = inner.strip()[1:-1]
+        outer = _INDEX_FORM[kind]
+        if inner[0] == "[":
+            return f"[{_form_of(body)}]{outer}"
+        if len(split_args(body)) > 1:
+            return f"({_form_of(body)}){outer}"
+        if _closes_at_end(inner.strip()):
+            return f"~(d){outer}"
+        return None
+    if kind in ("lind", "ind", "indy", "lindy") and len(split_args(inner)) > 1:
+        parts = split_args(inner)
+        left, right = ("[", "]") if kind.startswith("l") else ("(", ")")
+        tail = ",Y" if kind.endswith("y") else ""
+        return f"{left}d,{parts[-1].strip().upper()}{right}{tail}"
+    return None
+
+
+def _form_of(body: str) -> str:
+    parts = split_args(body)
+    return "d" + "".join("," + p.strip().upper() for p in parts[1:])
+
+
+def split_args(text: str) -> list[str]:
+    """Split on top-level commas (not inside quotes, parentheses or brackets)."""
+    parts: list[str] = []
+    depth = 0
+    quote = ""
+    start = 0
+    for i, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _bad_mode(mnemonic: str, form: str) -> Problem:
+    return Problem(
+        "bad-addressing-mode", f"{mnemonic} has no {form} addressing mode", legal_text(mnemonic)
+    )
+
+
+def _bad_suffix(mnemonic: str, suffix: str | None) -> Problem:
+    return Problem(
+        "bad-size-suffix",
+        f"'{mnemonic}.{suffix}': .{suffix} is not a size suffix",
+        "use .b (8-bit), .w (16-bit) or .l (24-bit)",
+    )
