@@ -55,6 +55,8 @@ def toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
+        if not value:
+            return "{}"
         return "{ " + ", ".join(f"{_key(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {value!r} as TOML")
 
@@ -80,7 +82,7 @@ def _table(lines: list[str], dotted: str, schema: dict) -> None:
     lines.append(f"[{dotted}]")
     for key, sub in scalars.items():
         lines += _comment(sub.get("description", ""))
-        if "default" in sub:
+        if sub.get("default") is not None:
             lines.append(f"{_key(key)} = {toml_value(sub['default'])}")
         else:
             example = sub.get("x-example")
@@ -100,7 +102,8 @@ def _named_tables(lines: list[str], dotted: str, schema: dict) -> None:
     entry = schema["additionalProperties"]
     lines.append(f"# [{dotted}.NAME] — one table per name; keys:")
     for key, sub in entry.get("properties", {}).items():
-        default = f" (default {toml_value(sub['default'])})" if "default" in sub else ""
+        has_default = sub.get("default") is not None
+        default = f" (default {toml_value(sub['default'])})" if has_default else ""
         lines.append(f"#   {key}: {sub.get('description', '')}{default}")
     example = schema.get("x-example") or entry.get("x-example")
     if example:

@@ -1,0 +1,1 @@
+"""Cron-style hafs pipelines: job specs, triggers, run history, the engine and OS entries."""
