@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from hafs_cli.secrets.entropy import is_hex, looks_patterned
+from hafs_cli.secrets.entropy import is_hex, looks_patterned, looks_random
 
 PLACEHOLDER_WORDS = (
     "example",
@@ -76,7 +76,7 @@ _ENV_REFERENCE = re.compile(
 _IDENTIFIER_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:(?:\.|::|->)[A-Za-z_][A-Za-z0-9_]*)+$")
 _CONSTANT_NAME = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _UUID = re.compile(
-    r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 )
 _HASH_PREFIX = re.compile(
     r"^(?:sha(?:1|224|256|384|512)|md5|blake2b?|blake3|xxh\d*|h1|crc32)[-:=]", re.IGNORECASE
@@ -119,10 +119,13 @@ PUBLIC_SPANS = re.compile(
 
 def is_placeholder(value: str) -> bool:
     """Documentation values: <your-key>, XXXXXXXX, sk-...example, changeme."""
-    low = value.lower()
-    if low.strip("\"'`") in PLACEHOLDER_VALUES:
+    if value.lower().strip("\"'`") in PLACEHOLDER_VALUES:
         return True
-    return any(word in low for word in PLACEHOLDER_WORDS) or looks_patterned(value)
+    # Case as people write it (example, EXAMPLE, Example): random mixed case rarely spells a word.
+    for word in PLACEHOLDER_WORDS:
+        if word in value or word.upper() in value or word.title() in value:
+            return True
+    return looks_patterned(value)
 
 
 def is_reference(value: str) -> bool:
@@ -134,6 +137,17 @@ def is_reference(value: str) -> bool:
 def is_code(value: str) -> bool:
     """An expression rather than a literal: calls, indexing, attribute access."""
     return any(c in value for c in "()[]{}") or value.startswith(("@", "&", "*", "!"))
+
+
+def is_path(value: str) -> bool:
+    """A URL or file path (./a/b, /etc/x, team/project/name), not base64 that holds slashes."""
+    if "://" in value:
+        return True
+    rest = re.sub(r"^(?:\.\.?/|~/|/)+", "", value)
+    parts = rest.split("/")
+    if len(parts) < 2 and rest == value:
+        return False
+    return all(re.fullmatch(r"[A-Za-z0-9_.\-]*", p) and not looks_random(p, 12, 3.5) for p in parts)
 
 
 def is_uuid(value: str) -> bool:

@@ -50,7 +50,9 @@ def _not_placeholder(min_entropy: float = 3.0) -> Callable[[re.Match[str], str],
 
 def _aws_secret(m: re.Match[str], line: str) -> bool:
     value = m.group("secret")
-    return looks_random(value, 40, 4.0) and not filters.is_hash(value, line)
+    if filters.is_placeholder(value) or filters.is_hash(value, line):
+        return False
+    return looks_random(value, 40, 4.0)
 
 
 def _jwt(m: re.Match[str], line: str) -> bool:
@@ -271,6 +273,8 @@ SECRET_PAIRS = frozenset(
         "app",
     )
 )
+# Run-together names: APITOKEN, dbpassword, AUTHSECRET.
+SECRET_SUFFIXES = ("token", "secret", "password", "passwd", "apikey", "accesskey", "secretkey", "privatekey")
 NOT_SECRET_WORDS = frozenset(
     [
         "tokens",
@@ -401,7 +405,7 @@ def secret_like_name(name: str) -> bool:
     words = name_words(name)
     if not words or NOT_SECRET_WORDS.intersection(words):
         return False
-    if SECRET_WORDS.intersection(words):
+    if SECRET_WORDS.intersection(words) or any(w.endswith(SECRET_SUFFIXES) for w in words):
         return True
     return any(a in SECRET_PAIRS and b == "key" for a, b in zip(words, words[1:], strict=False))
 
@@ -418,7 +422,7 @@ def generic_value_is_secret(value: str, quoted: bool, line: str) -> bool:
         or filters.is_hash(value, line)
     ):
         return False
-    if "://" in value or value.startswith("/") or value.count("/") >= 2:
+    if filters.is_path(value):
         return False  # URLs and paths (URL passwords have their own rule)
     return looks_random(value, 16, 3.5)
 

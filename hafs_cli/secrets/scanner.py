@@ -31,6 +31,8 @@ _ASSIGN = re.compile(
 )
 _PEM_BODY_NOISE = re.compile(r"\\[nr]|[\s\"',+]|^[A-Za-z-]+:.*$", re.MULTILINE)
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=]{40,}")
+_PEM_LINE = re.compile(r"[A-Za-z0-9+/=]{40,}")
+_ARMOR_HEADER = re.compile(r"[A-Za-z-]+: .*")
 
 
 @dataclass(frozen=True)
@@ -146,15 +148,31 @@ def _private_keys(doc: _Text):
     text = doc.text
     for m in PRIVATE_KEY_RULE.pattern.finditer(text):
         end_marker = f"-----END {m.group('label')}-----"
-        end = text.find(end_marker, m.end(), m.end() + 20000)
-        if end == -1:
-            end = min(len(text), doc.starts[min(doc.line_of(m.start()) + 3, len(doc.starts) - 1)])
-            if end <= m.end():
-                end = len(text)
-        body = _PEM_BODY_NOISE.sub("", text[m.end() : end])
+        limit = text.find("-----BEGIN", m.end(), m.end() + 20000)
+        end = text.find(end_marker, m.end(), limit if limit != -1 else m.end() + 20000)
+        if end != -1:
+            body = _PEM_BODY_NOISE.sub("", text[m.end() : end])
+        else:  # no END: only base64 lines right below the header count as a body
+            body, end = _body_below(doc, doc.line_of(m.start()))
         if not _BASE64ISH.search(body) or shannon(body) < 4.0:
             continue  # a header in code or docs, not a key
         yield m.start(), m.end(), body, m.group("label"), doc.line_of(end)
+
+
+def _body_below(doc: _Text, header_line: int) -> tuple[str, int]:
+    """Consecutive base64 lines after a header (PGP armor headers and one blank allowed)."""
+    body: list[str] = []
+    lineno, last = header_line + 1, len(doc.starts)
+    end = doc.starts[header_line - 1]
+    while lineno <= last:
+        line = doc.line_text(lineno).strip()
+        if _PEM_LINE.fullmatch(line):
+            body.append(line)
+            end = doc.starts[lineno - 1]
+        elif body or not (line == "" or _ARMOR_HEADER.fullmatch(line)) or lineno > header_line + 3:
+            break
+        lineno += 1
+    return "".join(body), end
 
 
 def _generic(doc: _Text):

@@ -90,7 +90,12 @@ def scan_staged(repo: str | os.PathLike | None, settings: Settings) -> Iterator[
     """Only the lines a commit would add, as staged in the index."""
     from hafs_cli.hooks.staged import staged_files
 
-    for staged in staged_files(repo):
+    return scan_staged_files(staged_files(repo), settings)
+
+
+def scan_staged_files(files: Iterable, settings: Settings) -> Iterator[FileResult]:
+    """Scan hafs_cli.hooks.staged.StagedFile objects (added lines only)."""
+    for staged in files:
         if excluded(staged.path, settings.exclude):
             continue
         if staged.is_binary():

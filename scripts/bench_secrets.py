@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Secret scanners side by side: hafs secrets scan vs detect-secrets 1.5.0 (the peer).
+
+Builds the corpus of tests/secrets/corpus.py (planted fake keys of every kind in
+realistic files, plus benign look-alike lines), runs both tools on it in this run, and
+prints recall per kind, false positives per 1,000 benign lines and wall time (a ratio).
+
+    .venv/bin/pip install detect-secrets==1.5.0     # or: pip install -e '.[bench]'
+    .venv/bin/python scripts/bench_secrets.py [--seed 7] [--per-kind 150] [--lookalikes 2500]
+
+A planted secret counts as found when a tool reports any finding on one of its lines;
+a finding on any other line is a false positive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.secrets.corpus import ALL_KINDS, generate, score  # noqa: E402
+
+
+def run_hafs(corpus: Path) -> tuple[set[tuple[str, int]], float]:
+    cmd = [sys.executable, "-m", "hafs_cli", "secrets", "scan", "--no-baseline", "--only",
+           "--format", "jsonl", "."]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=corpus, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        sys.exit(f"hafs failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+    hits = set()
+    for line in proc.stdout.splitlines():
+        rec = json.loads(line)
+        if rec["kind"] == "finding":
+            hits.add((rec["path"], rec["line"]))
+    return hits, elapsed
+
+
+def run_detect_secrets(corpus: Path) -> tuple[set[tuple[str, int]], float] | None:
+    exe = shutil.which("detect-secrets") or str(Path(sys.executable).parent / "detect-secrets")
+    if not Path(exe).exists():
+        print("detect-secrets not installed: .venv/bin/pip install detect-secrets==1.5.0", file=sys.stderr)
+        return None
+    start = time.perf_counter()
+    proc = subprocess.run([exe, "scan", "--all-files", "."], cwd=corpus, capture_output=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"detect-secrets failed: {proc.stderr.decode()[-2000:]}")
+    results = json.loads(proc.stdout)["results"]
+    hits = {(path, item["line_number"]) for path, items in results.items() for item in items}
+    return hits, elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--per-kind", type=int, default=150)
+    ap.add_argument("--lookalikes", type=int, default=2500)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hafs-secrets-bench-") as tmp:
+        corpus = Path(tmp)
+        manifest = generate(corpus, args.seed, args.per_kind, args.lookalikes)
+        files = sum(1 for p in corpus.rglob("*") if p.is_file())
+        print(f"corpus: {files} files, {manifest.lines_total} lines, {len(manifest.planted)} planted "
+              f"secrets ({args.per_kind} per kind), {len(manifest.lookalike)} look-alike lines, seed {args.seed}")  # fmt: skip
+        tools = {"hafs": run_hafs(corpus), "detect-secrets": run_detect_secrets(corpus)}
+    scores = {name: (score(manifest, r[0]), r[1]) for name, r in tools.items() if r is not None}
+    names = list(scores)
+    print()
+    print(f"{'kind':24s}" + "".join(f"{n + ' recall':>24s}" for n in names))
+    for kind in ALL_KINDS:
+        cells = []
+        for n in names:
+            found, planted = scores[n][0].recall[kind]
+            cells.append(f"{found:>5d}/{planted:<5d} {100 * found / max(1, planted):6.1f}%")
+        print(f"{kind:24s}" + "".join(f"{c:>24s}" for c in cells))
+    print()
+    for n in names:
+        s, elapsed = scores[n]
+        worst = min(f / max(1, p) for f, p in s.recall.values())
+        print(f"{n}: lowest per-kind recall {100 * worst:.1f}%; false positives {s.false_positives} "
+              f"= {s.fp_per_1000():.2f} per 1,000 benign lines ({s.benign_lines}); "
+              f"{s.lookalike_false_positives} on look-alike lines = {s.lookalike_fp_per_1000():.2f} "
+              f"per 1,000 ({s.lookalike_lines}); wall {elapsed:.2f} s")  # fmt: skip
+    if len(names) == 2:
+        print(f"\nwall-time ratio detect-secrets / hafs: {scores[names[1]][1] / scores[names[0]][1]:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
