@@ -53,10 +53,19 @@ def validate_text(
     text: str,
     name: str = "<text>",
     *,
+    path: str | os.PathLike | None = None,
     base_dir: str | os.PathLike | None = None,
     config: Options | dict | None = None,
 ) -> list[Diagnostic]:
-    """Diagnostics for assembly held in a string; includes resolve against base_dir."""
+    """Diagnostics for assembly held in a string; includes resolve against base_dir.
+
+    `path` names the file the text came from (e.g. a staged file): it is the name in
+    the diagnostics, and its directory is base_dir unless base_dir is given.
+    """
+    if path is not None:
+        name = os.fspath(path)
+        if base_dir is None:
+            base_dir = os.path.dirname(name) or "."
     session = Session(_options(config))
     session.run_text(text, name, base_dir)
     return session.finish()

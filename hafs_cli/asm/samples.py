@@ -1,0 +1,98 @@
+"""Assembly inside `sample` records: which fields hold code, and fenced blocks in prose."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from hafs_cli.asm.diagnostics import ERROR, INFO, WARNING, Diagnostic
+
+#: fence languages taken as 65816/asar assembly ("```" with no language counts too)
+ASM_FENCE_LANGS = frozenset(
+    (
+        "",
+        "asm",
+        "asar",
+        "65816",
+        "65c816",
+        "w65c816",
+        "snes",
+        "assembly",
+        "s",
+        "wla",
+        "ca65",
+        "nasm-65816",
+    )
+)
+_FENCE = re.compile(
+    r"^([ \t]*)(```+|~~~+)[ \t]*([^\s`]*)[^\n]*\n(.*?)^\1\2[ \t]*$", re.MULTILINE | re.DOTALL
+)
+
+
+@dataclass
+class Block:
+    """One piece of assembly: which field it came from and where in that field it starts."""
+
+    field: str
+    text: str
+    first_line: int  # line number within the field of the block's first line (1-based)
+    fenced: bool
+
+
+def blocks(record: dict, code_fields: list[str], text_fields: list[str]) -> Iterator[Block]:
+    """The assembly a sample holds.
+
+    A code field (e.g. `output`) is assembly as a whole unless it contains fenced blocks;
+    a text field (e.g. `input`, an instruction in prose) only contributes its fenced blocks.
+    """
+    for name in [*code_fields, *(f for f in text_fields if f not in code_fields)]:
+        value = record.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        fenced = list(_fenced(name, value))
+        if fenced:
+            yield from fenced
+        elif name in code_fields:
+            yield Block(name, value, 1, False)
+
+
+def _fenced(name: str, value: str) -> Iterator[Block]:
+    for m in _FENCE.finditer(value):
+        lang = m.group(3).lower()
+        if lang not in ASM_FENCE_LANGS:
+            continue
+        first = value.count("\n", 0, m.start(4)) + 1
+        yield Block(name, m.group(4), first, True)
+
+
+def sample_id(record: dict, index: int) -> str:
+    """The id a sample is known by (sample_id, id or its position in the input)."""
+    for key in ("sample_id", "id"):
+        value = record.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return str(value)
+    return f"#{index}"
+
+
+def summary(sample: str, diagnostics: list[Diagnostic], lines: int, checked: list[Block]) -> dict:
+    """The `asm_summary` record `hafs score` reads for one sample."""
+    counts = {ERROR: 0, WARNING: 0, INFO: 0}
+    codes: dict[str, int] = {}
+    for d in diagnostics:
+        counts[d.severity] = counts.get(d.severity, 0) + 1
+        if d.severity == ERROR:
+            codes[d.code] = codes.get(d.code, 0) + 1
+    return {
+        "kind": "asm_summary",
+        "sample": sample,
+        "checked": bool(checked),
+        "valid": counts[ERROR] == 0,
+        "blocks": len(checked),
+        "fields": sorted({b.field for b in checked}),
+        "lines": lines,
+        "errors": counts[ERROR],
+        "warnings": counts[WARNING],
+        "infos": counts[INFO],
+        "error_codes": codes,
+    }
