@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,6 +145,51 @@ def choose_host(
     return best, "; ".join(why)
 
 
+def _abortable_transport():
+    """An httpx transport whose open sockets can be shut down from another thread.
+
+    Closing a client does not wake a thread blocked reading a response; shutting the
+    socket down does. httpcore's network backend is public API; HTTPTransport keeps its
+    pool in `_pool`, so if that ever changes we fall back to a plain transport.
+    """
+    import socket
+
+    import httpcore
+    import httpx
+
+    transport = httpx.HTTPTransport()
+    pool = getattr(transport, "_pool", None)
+    if pool is None or not hasattr(pool, "_network_backend"):
+        return transport
+    streams: list = []
+    inner = pool._network_backend
+
+    class Recording(httpcore.NetworkBackend):
+        def connect_tcp(self, *args, **kwargs):
+            stream = inner.connect_tcp(*args, **kwargs)
+            streams.append(stream)
+            del streams[:-8]  # keep-alive reuses a few connections; old ones are closed
+            return stream
+
+        def connect_unix_socket(self, *args, **kwargs):
+            return inner.connect_unix_socket(*args, **kwargs)
+
+        def sleep(self, seconds: float) -> None:
+            inner.sleep(seconds)
+
+    def abort() -> None:
+        for stream in list(streams):
+            sock = stream.get_extra_info("socket")
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    pool._network_backend = Recording()
+    transport.hafs_abort = abort
+    return transport
+
+
 class HostProber:
     """Discovers models (/api/tags, /api/ps) and health of hosts through the ollama client."""
 
@@ -165,9 +211,16 @@ class HostProber:
                 host=host.url,
                 headers=host.headers(),
                 timeout=httpx.Timeout(timeout or 10, connect=self.connect_timeout),
+                transport=_abortable_transport(),
             )
             clients[key] = client
         return client
+
+    def abort_current(self, host: Host) -> Callable[[], None]:
+        """A function that cuts this thread's connections to `host` (for cancellation)."""
+        client = self.client(host)
+        transport = client._client._transport
+        return getattr(transport, "hafs_abort", client._client.close)
 
     def discover(self, host: Host) -> tuple[set[str], set[str]]:
         """(models installed, models loaded); raises on connection errors."""

@@ -85,6 +85,7 @@ class Request:
     excluded_hosts: set[str] = field(default_factory=set)
     cancel: threading.Event = field(default_factory=threading.Event)
     reply: Any = None  # where the result goes (a callback), set by the engine
+    abort: Any = None  # while running: closes its connection, so cancel acts at once
 
     @property
     def priority_class(self) -> str:

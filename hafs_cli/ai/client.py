@@ -1,0 +1,128 @@
+"""The one call other hafs commands use for a chat: `chat(messages, model=...)`.
+
+Goes through the orchestrate daemon when one answers on its socket (so the request
+queues behind training and interactive work with everyone else's), and calls Ollama
+directly otherwise. Either way the answer is a plain dict and failures are `AIError`s
+with a stable `code`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from hafs_cli.ai import errors as E
+from hafs_cli.ai.errors import AIError
+
+
+def _settings(config: Any) -> dict:
+    if config is None:
+        from hafs_cli.config import load_config
+
+        config = load_config()
+    return config.section("orchestrate") if hasattr(config, "section") else dict(config)
+
+
+def chat(
+    messages: list[dict],
+    *,
+    model: str,
+    host: str | None = None,
+    format: Any = None,  # noqa: A002 - Ollama's name for structured output
+    timeout: float = 120.0,
+    priority: str | int = "analysis",
+    options: dict | None = None,
+    config: Any = None,
+) -> dict:
+    """Chat with a model; returns {content, model, host, tokens_in, tokens_out, done_reason, via}.
+
+    `host` is a configured host name (pins the request) or an Ollama URL (always direct,
+    bypassing the daemon). `timeout` is the deadline in seconds. Raises AIError.
+    """
+    settings = _settings(config)
+    direct_url = host if host and "://" in host else None
+    if direct_url is None:
+        from hafs_cli.ai.daemon import ping, socket_path
+
+        path = socket_path(settings.get("socket", ""))
+        if path.exists() and ping(path):
+            return _via_daemon(path, messages, model, host, format, timeout, priority, options)
+    return _direct(settings, messages, model, direct_url or host, format, timeout, options)
+
+
+def _via_daemon(path, messages, model, host, fmt, timeout, priority, options) -> dict:
+    from hafs_cli.ai.daemon import submit_many
+
+    request = {
+        "kind": "request",
+        "id": "chat-" + uuid.uuid4().hex[:12],
+        "model": model,
+        "messages": messages,
+        "priority": priority,
+        "deadline": timeout,
+    }
+    if host:
+        request["host"] = host
+    if fmt is not None:
+        request["format"] = fmt
+    if options:
+        request["options"] = options
+    box: list[dict] = []
+    submit_many(path, [request], box.append, timeout=timeout + 10)
+    result = box[-1]
+    if not result.get("ok"):
+        err = result.get("error") or {}
+        raise AIError(err.get("code", E.SERVER_ERROR), err.get("message", "request failed"))
+    return {
+        "content": result.get("content", ""),
+        "model": result.get("model"),
+        "host": result.get("host"),
+        "tokens_in": result.get("tokens_in", 0),
+        "tokens_out": result.get("tokens_out", 0),
+        "done_reason": result.get("done_reason"),
+        "via": "daemon",
+    }
+
+
+def _direct(settings: dict, messages, model, host, fmt, timeout, options) -> dict:
+    import httpx
+    import ollama
+
+    from hafs_cli.ai.hosts import hosts_from_config
+
+    hosts = hosts_from_config(settings)
+    target = next((h for h in hosts if h.name == host), None) if host else hosts[0]
+    url = host if host and "://" in host else (target.url if target else None)
+    if url is None:
+        raise AIError(E.NO_HOST, f"no host named {host!r} in [orchestrate.hosts]")
+    opts = {"num_ctx": int(settings.get("num_ctx", 8192)), **(options or {})}
+    connect = min(float(settings.get("connect_timeout_s", 3)), timeout)
+    client = ollama.Client(
+        host=url,
+        timeout=httpx.Timeout(timeout, connect=connect),
+        headers=target.headers() if target else None,
+    )
+    try:
+        resp = client.chat(model=model, messages=messages, format=fmt, options=opts, stream=False)
+    except ollama.ResponseError as exc:
+        code = E.MODEL_NOT_FOUND if exc.status_code == 404 else E.SERVER_ERROR
+        if exc.status_code == 400:
+            code = E.BAD_REQUEST
+        raise AIError(code, f"{url} answered {exc.status_code}: {exc.error}") from None
+    except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        raise AIError(E.HOST_UNREACHABLE, f"cannot reach Ollama at {url}: {exc}") from None
+    except httpx.TimeoutException:
+        raise AIError(E.DEADLINE, f"Ollama at {url} did not answer within {timeout:g} s") from None
+    except httpx.TransportError as exc:
+        raise AIError(E.HOST_UNREACHABLE, f"connection to {url} failed: {exc}") from None
+    finally:
+        client.close()
+    return {
+        "content": resp.message.content or "",
+        "model": resp.model or model,
+        "host": url,
+        "tokens_in": resp.prompt_eval_count or 0,
+        "tokens_out": resp.eval_count or 0,
+        "done_reason": resp.done_reason,
+        "via": "direct",
+    }

@@ -1,0 +1,185 @@
+"""Wiring for the orchestrate command: an engine from the configuration, and `run` mode."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hafs_cli.ai import errors as E
+from hafs_cli.ai.engine import Engine
+from hafs_cli.ai.hosts import hosts_from_config
+from hafs_cli.ai.ledger import Ledger, default_path
+from hafs_cli.ai.sandbox import Limits, Sandbox
+
+
+def index_path(context: dict) -> Path:
+    from hafs_cli import xdg
+
+    configured = context.get("index", "")
+    return Path(configured).expanduser() if configured else xdg.cache_dir() / "context-index.sqlite"
+
+
+def sandbox_from_config(config: Any) -> Sandbox:
+    context = config.section("context")
+    return Sandbox(
+        context.get("roots", []), Limits.from_config(context), index_path=index_path(context)
+    )
+
+
+def build_engine(
+    config: Any,
+    *,
+    origin: str,
+    on_event: Callable[[dict], None] | None = None,
+    ledger: bool = True,
+) -> Engine:
+    settings = config.section("orchestrate")
+    hosts = hosts_from_config(settings, config.section("hosts"))
+    book = Ledger(default_path(settings.get("ledger", "")), origin=origin) if ledger else None
+    return Engine(
+        settings, hosts, sandbox=sandbox_from_config(config), ledger=book, on_event=on_event
+    )
+
+
+class Outcome:
+    """Counts of one `run`, for the exit status."""
+
+    def __init__(self) -> None:
+        self.submitted = 0
+        self.ok = 0
+        self.failed = 0
+        self.unreachable = 0
+
+    def add(self, result: dict) -> None:
+        if result.get("ok"):
+            self.ok += 1
+            return
+        self.failed += 1
+        if (result.get("error") or {}).get("code") in (E.HOST_UNREACHABLE, E.NO_HOST):
+            self.unreachable += 1
+
+
+def run_stream(
+    engine: Engine,
+    records: Iterable[dict],
+    *,
+    forward: Callable[[dict], None],
+    emit: Callable[[dict], None],
+    events: bool = False,
+) -> Outcome:
+    """Submit every `request` record as it arrives; write results in completion order.
+
+    Input records are forwarded in order; results and events are written by this thread
+    only (the output is never interleaved mid-line). SIGTERM stops reading and drains:
+    every accepted request still gets exactly one result.
+    """
+    out: queue.Queue[tuple[str, Any]] = queue.Queue()
+    outcome = Outcome()
+    if events:
+        engine.on_event = lambda ev: out.put(("emit", ev))
+    stop_reading = threading.Event()
+
+    def reader() -> None:
+        submitted = 0
+        try:
+            for rec in records:
+                out.put(("forward", rec))
+                if rec.get("kind") == "request":
+                    submitted += 1
+                    engine.submit(rec, lambda result: out.put(("result", result)))
+                if stop_reading.is_set():
+                    break
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
+            out.put(("raise", exc))
+        out.put(("eof", submitted))
+
+    previous = _on_sigterm(
+        lambda: (stop_reading.set(), threading.Thread(target=engine.drain, daemon=True).start())
+    )
+    threading.Thread(target=reader, name="hafs-orchestrate-reader", daemon=True).start()
+    expected = None
+    try:
+        while expected is None or outcome.ok + outcome.failed < expected:
+            what, item = out.get()
+            if what == "forward":
+                forward(item)
+            elif what == "emit":
+                emit(item)
+            elif what == "result":
+                outcome.add(item)
+                emit(item)
+            elif what == "eof":
+                expected = item
+                outcome.submitted = item
+            elif what == "raise":
+                raise item
+        while not out.empty():  # trailing events
+            what, item = out.get_nowait()
+            if what == "emit":
+                emit(item)
+    finally:
+        _restore_sigterm(previous)
+    return outcome
+
+
+def _on_sigterm(handler: Callable[[], Any]):
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: handler())
+
+
+def _restore_sigterm(previous) -> None:
+    if previous is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, previous)
+
+
+def wait_for_signal() -> str:
+    """Block until SIGTERM or SIGINT; returns the signal's name."""
+    got = threading.Event()
+    name: list[str] = []
+
+    def handler(signum, _frame) -> None:
+        name.append(signal.Signals(signum).name)
+        got.set()
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not got.wait(0.5):
+            pass
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return name[0]
+
+
+def ledger_result(row: dict) -> dict:
+    """A ledger row as a `result` record (content is not kept in the ledger)."""
+    rec: dict[str, Any] = {
+        "kind": "result",
+        "id": row["id"],
+        "ok": bool(row["ok"]) if row["ok"] is not None else False,
+        "priority": row["priority"],
+        "model": row["used_model"] or row["model"],
+        "host": row["host"],
+        "routed": row["routed"],
+        "queue_wait_ms": row["queue_wait_ms"],
+        "run_ms": row["run_ms"],
+        "tokens_in": row["tokens_in"],
+        "tokens_out": row["tokens_out"],
+        "accepted_at": datetime.fromtimestamp(row["accepted_at"])
+        .astimezone()
+        .isoformat(timespec="seconds"),
+        "origin": row["origin"],
+    }
+    if row["cost"] is not None:
+        rec["cost"] = row["cost"]
+    if row["finished_at"] is None:
+        rec["error"] = {"code": "unfinished", "message": "no result recorded (the process died?)"}
+    elif row["error_code"]:
+        rec["error"] = {"code": row["error_code"], "message": row["error_message"]}
+    return {k: v for k, v in rec.items() if v is not None}

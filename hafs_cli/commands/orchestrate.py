@@ -1,0 +1,258 @@
+"""hafs orchestrate: priority scheduling of local AI requests over Ollama hosts."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from hafs_cli import exits
+from hafs_cli.exits import HafsError, epilog
+from hafs_cli.pipe import pipe_command
+
+
+def _fail(exc) -> HafsError:
+    return HafsError(exc.message, exits.RUNTIME if exc.code != "bad_request" else exits.USAGE)
+
+
+@click.group(
+    "orchestrate",
+    epilog=epilog(
+        "hafs orchestrate run < requests.jsonl > results.jsonl",
+        "hafs orchestrate run --events requests.jsonl | jq 'select(.kind==\"result\")'",
+        "hafs orchestrate serve &   then:   hafs orchestrate submit < requests.jsonl",
+        "hafs orchestrate status --format json",
+        "hafs orchestrate log --since 1h --failed",
+    ),
+)
+def command() -> None:
+    """Schedule AI requests across Ollama hosts by priority, out of training's way.
+
+    Classes, most urgent first: training, interactive, analysis, scheduled (or an
+    integer rank: 0 = training, 4 and up below scheduled). Strict priority between
+    classes, first come first served within one; waiting raises a request one rank
+    per orchestrate.aging_s. A host whose GPU is busy with training takes only
+    training requests. Every accepted request gets exactly one `result` record.
+    """
+
+
+@command.command(
+    "run",
+    epilog=epilog(
+        "hafs orchestrate run < requests.jsonl > results.jsonl",
+        "hafs orchestrate run --only --events reqs.jsonl",
+    )
+    + "\n\n\b\nHere exit 1 means: some requests failed (their result records say why);\n"
+    "3: no request could reach any host.",
+)
+@click.argument("sources", nargs=-1, type=click.Path(allow_dash=True))
+@click.option(
+    "--events", is_flag=True, help="Also write event records (accepted, started, guard, ...)."
+)
+@click.option("--no-ledger", is_flag=True, help="Do not record this run in the SQLite ledger.")
+@pipe_command(produces={"result", "event"})
+def run_cmd(pipe, sources, events, no_ledger) -> int:
+    """Run request records from files or stdin; results in completion order."""
+    from hafs_cli.ai.session import build_engine, run_stream
+
+    engine = build_engine(pipe.config, origin="run", ledger=not no_ledger).start()
+    try:
+        outcome = run_stream(
+            engine, pipe.records(sources), forward=pipe.forward, emit=pipe.emit, events=events
+        )
+    finally:
+        engine.close()
+    if outcome.submitted and outcome.unreachable == outcome.submitted:
+        return exits.RUNTIME
+    return exits.FOUND if outcome.failed else exits.OK
+
+
+@command.command(
+    "serve",
+    epilog=epilog(
+        "hafs orchestrate serve --events >> ~/.local/state/hafs/orchestrate-events.jsonl &",
+        "HAFS_ORCHESTRATE_TOKEN=s3cret hafs orchestrate serve --http 127.0.0.1:8765",
+    ),
+)
+@click.option(
+    "--socket",
+    "socket_file",
+    type=click.Path(dir_okay=False),
+    help="Unix socket (default: orchestrate.socket).",
+)
+@click.option(
+    "--http",
+    "http",
+    help="Also listen on 127.0.0.1:PORT (needs the token; see orchestrate.token_env).",
+)
+@click.option("--events", is_flag=True, help="Write event records to stdout while serving.")
+@pipe_command(produces={"event"})
+def serve_cmd(pipe, socket_file, http, events) -> int:
+    """Run the daemon: one queue for every hafs process on this machine, until SIGTERM."""
+    import os
+    import threading
+
+    from hafs_cli.ai.daemon import Daemon, socket_path
+    from hafs_cli.ai.errors import AIError
+    from hafs_cli.ai.session import build_engine, wait_for_signal
+
+    settings = pipe.config.section("orchestrate")
+    lock = threading.Lock()
+
+    def on_event(ev: dict) -> None:
+        with lock:
+            pipe.emit(ev)
+            pipe.flush()
+
+    engine = build_engine(pipe.config, origin="daemon", on_event=on_event if events else None)
+    path = socket_path(socket_file or settings.get("socket", ""))
+    token = os.environ.get(settings.get("token_env") or "", "")
+    daemon = Daemon(engine, path, http=http or settings.get("http", ""), token=token)
+    try:
+        engine.start()
+        daemon.start()
+    except AIError as exc:
+        engine.close()
+        raise _fail(exc) from None
+    where = str(path) + (f" and {daemon.http_address}" if daemon.http_address else "")
+    click.echo(f"hafs orchestrate: serving on {where} (pid {os.getpid()})", err=True)
+    signame = wait_for_signal()
+    click.echo(f"hafs orchestrate: {signame}: draining", err=True)
+    daemon.stop()
+    return exits.OK
+
+
+@command.command(
+    "submit",
+    epilog=epilog(
+        "hafs orchestrate submit < requests.jsonl > results.jsonl",
+        'echo \'{"kind":"request","model":"qwen3:8b","prompt":"hi","priority":"interactive"}\' | hafs orchestrate submit',
+    ),
+)
+@click.argument("sources", nargs=-1, type=click.Path(allow_dash=True))
+@click.option("--socket", "socket_file", type=click.Path(dir_okay=False), help="Daemon socket.")
+@pipe_command(produces={"result"})
+def submit_cmd(pipe, sources, socket_file) -> int:
+    """Send request records to the running daemon; write their results."""
+    from hafs_cli.ai.daemon import socket_path, submit_many
+    from hafs_cli.ai.errors import AIError
+
+    path = socket_path(socket_file or pipe.config.get("orchestrate.socket", ""))
+    failed = []
+
+    def requests():
+        for rec in pipe.records(sources):
+            pipe.forward(rec)
+            if rec.get("kind") == "request":
+                yield rec
+
+    def on_result(rec: dict) -> None:
+        if not rec.get("ok"):
+            failed.append(rec)
+        pipe.emit(rec)
+
+    try:
+        submit_many(path, requests(), on_result)
+    except AIError as exc:
+        raise _fail(exc) from None
+    return exits.FOUND if failed else exits.OK
+
+
+@command.command(
+    "status", epilog=epilog("hafs orchestrate status", "hafs orchestrate status | jq .hosts")
+)
+@click.option("--socket", "socket_file", type=click.Path(dir_okay=False), help="Daemon socket.")
+@pipe_command(produces={"event"})
+def status_cmd(pipe, socket_file) -> int:
+    """Show the daemon's queue, running requests and hosts (exit 3 when none runs)."""
+    from hafs_cli.ai.daemon import ask, socket_path
+    from hafs_cli.ai.errors import AIError
+
+    path = socket_path(socket_file or pipe.config.get("orchestrate.socket", ""))
+    try:
+        pipe.emit(ask(path, {"op": "status"}))
+    except AIError as exc:
+        raise _fail(exc) from None
+    return exits.OK
+
+
+@command.command("cancel", epilog=epilog("hafs orchestrate cancel req-42"))
+@click.argument("request_id")
+@click.option("--socket", "socket_file", type=click.Path(dir_okay=False), help="Daemon socket.")
+@pipe_command(produces={"event"})
+def cancel_cmd(pipe, request_id, socket_file) -> int:
+    """Cancel a waiting or running request (exit 1 when the daemon does not know it)."""
+    from hafs_cli.ai.daemon import ask, socket_path
+    from hafs_cli.ai.errors import AIError
+
+    path = socket_path(socket_file or pipe.config.get("orchestrate.socket", ""))
+    try:
+        answer = ask(path, {"op": "cancel", "id": request_id})
+    except AIError as exc:
+        raise _fail(exc) from None
+    pipe.emit(answer)
+    return exits.OK if answer.get("found") else exits.FOUND
+
+
+def _since(text: str | None) -> float | None:
+    if not text:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        if text[-1] in units:
+            return time.time() - float(text[:-1]) * units[text[-1]]
+        from datetime import datetime
+
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        raise HafsError(f"--since {text!r}: use 30m, 2h, 7d or an ISO date") from None
+
+
+@command.command(
+    "log",
+    epilog=epilog(
+        "hafs orchestrate log --since 1d", "hafs orchestrate log --totals --format table"
+    ),
+)
+@click.option("--since", help="Only requests accepted since then (30m, 2h, 7d, or an ISO date).")
+@click.option("--host", help="Only requests that ran on this host.")
+@click.option("--failed", is_flag=True, help="Only failed requests.")
+@click.option("--limit", type=int, help="Only the last N requests.")
+@click.option("--totals", is_flag=True, help="Write one summary record of tokens, waits and costs.")
+@pipe_command(produces={"result", "summary"})
+def log_cmd(pipe, since, host, failed, limit, totals) -> int:
+    """Query the ledger of requests and results (tokens, waits, hosts, costs)."""
+    from hafs_cli.ai.ledger import Ledger, default_path
+    from hafs_cli.ai.session import ledger_result
+
+    path = default_path(pipe.config.get("orchestrate.ledger", ""))
+    if not path.exists():
+        raise HafsError(f"no ledger at {path} yet; run `hafs orchestrate run` or `serve` first")
+    book = Ledger(path)
+    start = _since(since)
+    try:
+        if totals:
+            pipe.emit({"kind": "summary", "command": "orchestrate log", **book.totals(start)})
+        else:
+            for row in book.query(since=start, host=host, failed=failed, limit=limit):
+                pipe.emit(ledger_result(row))
+    finally:
+        book.close()
+    return exits.OK
+
+
+@command.command(
+    "index", epilog=epilog("hafs orchestrate index", "hafs --config proj.toml orchestrate index")
+)
+@pipe_command(produces={"summary"})
+def index_cmd(pipe) -> int:
+    """Build the full-text index of the [context] roots that the search_index tool reads."""
+    from hafs_cli.ai.index import build_index
+    from hafs_cli.ai.session import sandbox_from_config
+
+    sb = sandbox_from_config(pipe.config)
+    counts = build_index(sb, sb.index_path)
+    pipe.emit(
+        {"kind": "summary", "command": "orchestrate index", "index": str(sb.index_path), **counts}
+    )
+    return exits.OK
