@@ -98,16 +98,34 @@ def prompt_and_response(rec: dict) -> tuple[str, str]:
 
 
 def split_code(text: str) -> tuple[str, str]:
-    """(code, prose): fenced blocks are code; unfenced text is code when most lines read as asm."""
+    """(code, prose): fenced blocks are code; so is an unfenced run of lines that reads as asm.
+
+    Unfenced: the lines from the first asm-looking one to the end count as code when at
+    least 80% of them read as asm (labels, instructions, comments); what comes before
+    (a question, say) stays prose.
+    """
     blocks = _FENCE.findall(text)
     if blocks:
         return "\n".join(b.rstrip() for b in blocks), _FENCE.sub(" ", text)
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(";")]
-    if len(lines) >= 2:
-        asm = [ln for ln in lines if _ASM_LINE.match(ln) or ln.rstrip().endswith(":")]
-        if len(asm) * 10 >= len(lines) * 8:
-            return text, ""
+    lines = text.splitlines()
+    for start, line in enumerate(lines):
+        if _is_asm(line):
+            break
+    else:
+        return "", text
+    body = [ln for ln in lines[start:] if ln.strip() and not ln.strip().startswith(";")]
+    if len(body) >= 2 and sum(1 for ln in body if _is_asm(ln)) * 10 >= len(body) * 8:
+        return "\n".join(lines[start:]), "\n".join(lines[:start])
     return "", text
+
+
+def _is_asm(line: str) -> bool:
+    stripped = line.strip()
+    if not stripped or stripped.startswith(";"):
+        return False
+    return bool(_ASM_LINE.match(line)) or bool(
+        re.fullmatch(r"[A-Za-z_.][\w.]*:?\s*[{}]?", stripped)
+    )
 
 
 def derived_id(domain: str, prompt: str, response: str) -> str:

@@ -167,6 +167,8 @@ class ScoreRun:
         self._policies: dict[str, Policy] = {}
         self.partials: list[Partial] = []
         self.references: list[tuple[str, array, array]] = []
+        self.embedder = None  # set to an embed.Embedder for semantic diversity
+        self.texts: dict[str, str] = {}
 
     def policy(self, domain: str) -> Policy:
         found = self._policies.get(domain)
@@ -183,6 +185,8 @@ class ScoreRun:
         sample = normalise(rec, self.default_domain)
         sh, keys = self._diversity_keys(sample.response)
         self.references.append((sample.sample_id, sh, keys))
+        if self.embedder is not None:
+            self.texts["ref:" + sample.sample_id] = sample.response
 
     def add(self, rec: dict) -> None:
         """Score one sample record's own components (raises SampleError)."""
@@ -220,6 +224,8 @@ class ScoreRun:
             sample.prose, prose.words, code, routine, policy.min_words, policy.max_words
         )
         sh, keys = self._diversity_keys(sample.response)
+        if self.embedder is not None:
+            self.texts[derived_id(sample.domain, sample.prompt, sample.response)] = sample.response
         self.partials.append(
             Partial(
                 sample_id=sample.sample_id,
@@ -264,6 +270,7 @@ class ScoreRun:
         for i, (_, _, _, keys) in enumerate(items):
             self.index.add(i, keys)
         first_sample = len(self.references)
+        semantic = self._semantic(items) if self.embedder is not None else {}
         out = []
         for pos, p in enumerate(self.partials, first_sample):
             nearest, penalty, dup_of = None, 0.0, None
@@ -279,7 +286,36 @@ class ScoreRun:
                 # Only the copy that sorts later pays: one of a pair of duplicates survives.
                 if (is_ref or j < pos) and sim > penalty:
                     penalty, dup_of = sim, {"sample_id": oid, "reference": is_ref}
-            out.append(self._record(p, nearest, penalty, dup_of))
+            rec_extra = {}
+            if pos in semantic:
+                j, cos, sem_penalty = semantic[pos]
+                oid, is_ref = items[j][0], items[j][1]
+                rec_extra["semantic_nearest"] = {
+                    "sample_id": oid,
+                    "cosine": round(cos, 4),
+                    "reference": is_ref,
+                }
+                if (is_ref or j < pos) and sem_penalty > penalty:
+                    penalty = sem_penalty
+            rec = self._record(p, nearest, penalty, dup_of)
+            rec.update(rec_extra)
+            out.append(rec)
+        return out
+
+    def _semantic(self, items: list) -> dict[int, tuple[int, float, float]]:
+        """Position -> (nearest position, cosine, diversity penalty) from embeddings."""
+        from hafs_cli.quality import embed
+
+        texts = [self.texts["ref:" + rid] for rid, *_ in items[: len(self.references)]]
+        texts += [self.texts[p.content_id] for p in self.partials]
+        floor = float(self.section.get("embed_floor", 0.8))
+        vectors = embed.embed_all(texts, self.embedder)
+        out = {}
+        for pos, best in enumerate(embed.neighbours(vectors)):
+            if best is not None:
+                j, cos = best
+                penalty = max(0.0, (cos - floor) / (1 - floor)) if floor < 1 else 0.0
+                out[pos] = (j, cos, min(1.0, penalty))
         return out
 
     def _record(

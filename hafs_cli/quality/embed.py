@@ -1,0 +1,90 @@
+"""Optional semantic diversity from a local embedding model (Ollama's /api/embed).
+
+Vectors are bucketed by random-hyperplane LSH (seeded, so runs agree) and candidate
+pairs are confirmed by exact cosine similarity. Cosine below `embed_floor` counts as
+unrelated; above it the similarity is rescaled to 0..1 and can lower diversity.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+
+from hafs_cli import exits
+from hafs_cli.exits import HafsError
+
+Embedder = Callable[[list[str]], list[list[float]]]
+BATCH = 64
+PLANES, BANDS = 64, 8
+
+
+def ollama_embedder(host: str, model: str) -> Embedder:
+    """Embed texts through the real ollama client; clean errors when the server is absent."""
+    import ollama
+
+    client = ollama.Client(host=host, timeout=120)
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        try:
+            resp = client.embed(model=model, input=texts)
+        except ollama.ResponseError as exc:
+            raise HafsError(
+                f"embedding model '{model}' at {host} failed: {exc.error}; "
+                f"run 'ollama pull {model}' there, or drop --embed",
+                exits.RUNTIME,
+            ) from None
+        except Exception as exc:  # connection refused, timeouts: the client raises several kinds
+            raise HafsError(
+                f"no Ollama server answering at {host} ({exc}); start 'ollama serve' or drop --embed",
+                exits.RUNTIME,
+            ) from None
+        return [list(v) for v in resp["embeddings"]]
+
+    return embed
+
+
+def _unit(v: list[float]) -> list[float]:
+    norm = math.sqrt(math.fsum(x * x for x in v)) or 1.0
+    return [x / norm for x in v]
+
+
+def embed_all(texts: list[str], embedder: Embedder) -> list[list[float]]:
+    out: list[list[float]] = []
+    for i in range(0, len(texts), BATCH):
+        out.extend(_unit(v) for v in embedder(texts[i : i + BATCH]))
+    return out
+
+
+def neighbours(
+    vectors: list[list[float]], earlier_only_from: int = 0
+) -> list[tuple[int, float] | None]:
+    """For each vector: the most similar vector among candidates (index, cosine)."""
+    if not vectors:
+        return []
+    dim = len(vectors[0])
+    rng = random.Random(20240611)
+    planes = [[rng.gauss(0, 1) for _ in range(dim)] for _ in range(PLANES)]
+    rows = PLANES // BANDS
+    buckets: dict[tuple[int, int], list[int]] = {}
+    sigs = []
+    for i, v in enumerate(vectors):
+        bits = 0
+        for p in planes:
+            bits = bits << 1 | (math.fsum(a * b for a, b in zip(p, v, strict=True)) >= 0)
+        sigs.append(bits)
+        for band in range(BANDS):
+            buckets.setdefault((band, bits >> (band * rows) & ((1 << rows) - 1)), []).append(i)
+    out: list[tuple[int, float] | None] = []
+    for i, v in enumerate(vectors):
+        cands: set[int] = set()
+        for band in range(BANDS):
+            cands.update(buckets[(band, sigs[i] >> (band * rows) & ((1 << rows) - 1))])
+        cands.discard(i)
+        best = None
+        for j in sorted(cands):
+            cos = math.fsum(a * b for a, b in zip(v, vectors[j], strict=True))
+            if best is None or cos > best[1]:
+                best = (j, cos)
+        out.append(best)
+    return out

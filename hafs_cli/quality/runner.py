@@ -1,0 +1,223 @@
+"""What the score/ab commands do, given a Pipe: read, compute with the library, write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hafs_cli import exits, records
+from hafs_cli.exits import HafsError
+from hafs_cli.quality import halluc
+from hafs_cli.quality.io import dataset_records
+
+
+def asm_validator() -> halluc.CodeValidator | None:
+    """validate-asm as a code checker for samples (None when the library is not there)."""
+    try:
+        from hafs_cli.asm import validate_text
+    except ImportError:
+        return None
+    ignored = {"missing-include", "include-cycle"}  # fragments cannot carry their includes
+
+    def check(text: str) -> list[dict]:
+        return [
+            {"code": d.code, "message": d.message, "line": d.line}
+            for d in validate_text(text, "<sample>")
+            if d.severity == "error" and d.code not in ignored
+        ]
+
+    return check
+
+
+def _graph(section: dict, source_root: str | None):
+    root = source_root or section.get("source_root") or ""
+    if not root:
+        return None
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise HafsError(
+            f"source root {root} does not exist; pass --source-root DIR or set [score].source_root"
+        )
+    from hafs_cli import xdg
+    from hafs_cli.quality.kg import build_graph
+
+    return build_graph(path, section.get("mapper", "lorom"), xdg.cache_dir() / "score-kg.sqlite")
+
+
+def score(pipe, files, source_root, references, overrides: dict) -> int:
+    """`hafs score`: forward every record, then one `score` record per sample, by sample_id."""
+    from hafs_cli.quality.samples import SampleError
+    from hafs_cli.quality.scoring import ScoreRun
+
+    section = {
+        **pipe.config.section("score"),
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
+    graph = _graph(section, source_root)
+    validator = asm_validator() if section.get("validate_code", True) else None
+    run = ScoreRun(section, graph, validator)
+    if section.get("embed"):
+        from hafs_cli.quality.embed import ollama_embedder
+
+        run.embedder = ollama_embedder(section["embed_host"], section["embed_model"])
+    for ref in list(section.get("reference") or []) + list(references):
+        for source, lineno, rec in records.iter_sources([str(Path(ref).expanduser())]):
+            if isinstance(rec, records.BadLine):
+                pipe._bad_line(rec)
+                continue
+            try:
+                run.add_reference(rec)
+            except SampleError as exc:
+                pipe.error(str(exc), source=source, line=lineno)
+    seen = 0
+    with pipe.progress("scoring") as bar:
+        for rec in dataset_records(pipe, files):
+            pipe.forward(rec)
+            if rec.get("kind") != "sample":
+                continue
+            seen += 1
+            try:
+                run.add(rec)
+            except SampleError as exc:
+                pipe.error(str(exc), sample_id=rec.get("sample_id"))
+            bar.advance()
+    results = run.results()
+    for rec in results:
+        rec["code_checked"] = validator is not None
+        pipe.emit(rec)
+    return exits.OK
+
+
+def _scores(pipe, files) -> tuple[list[dict], dict[str, dict]]:
+    """Score records (forwarding everything) and the sample records by sample_id."""
+    from hafs_cli.quality.samples import SampleError, normalise
+
+    scores, samples = [], {}
+    for rec in dataset_records(pipe, files):
+        pipe.forward(rec)
+        kind = rec.get("kind")
+        if kind == "score":
+            scores.append(rec)
+        elif kind == "sample":
+            try:
+                samples[normalise(rec).sample_id] = rec
+            except SampleError:
+                continue
+    return scores, samples
+
+
+def summary(pipe, files, plot: str | None, plot_field: str) -> int:
+    from hafs_cli.quality.plot import write_histogram
+    from hafs_cli.quality.samples import human_label
+    from hafs_cli.quality.summary import summarise
+
+    scores, samples = _scores(pipe, files)
+    labels = {sid: v for sid, rec in samples.items() if (v := human_label(rec)) is not None}
+    if not scores:
+        raise HafsError("no score records in the input; pipe `hafs score` output into summary")
+    rec = summarise(scores, labels)
+    if plot:
+        dist = rec["distributions"].get(plot_field) or {}
+        threshold = scores[0].get("threshold") if plot_field == "composite" else None
+        try:
+            write_histogram(
+                Path(plot),
+                dist.get("histogram", []),
+                f"{plot_field} (n = {dist.get('n', 0)})",
+                marker=threshold,
+            )
+        except ValueError as exc:
+            raise HafsError(str(exc)) from None
+        except OSError as exc:
+            raise HafsError(f"cannot write plot {plot}: {exc.strerror}") from None
+        rec["plot"] = plot
+    pipe.emit(rec)
+    return exits.OK
+
+
+def gate(pipe, files, baseline: str, max_drop: float | None) -> int:
+    from hafs_cli.quality import gate as gate_lib
+
+    scores, _ = _scores(pipe, files)
+    if not scores:
+        raise HafsError("no score records in the input to gate")
+    base_scores, base_summary = [], None
+    for _source, _line, rec in records.iter_sources([baseline]):
+        if isinstance(rec, records.BadLine):
+            pipe._bad_line(rec)
+        elif rec.get("kind") == "score":
+            base_scores.append(rec)
+        elif rec.get("kind") == "score_summary":
+            base_summary = rec
+    if base_scores:
+        base = gate_lib.run_figures(base_scores)
+    elif base_summary is not None:
+        base = gate_lib.figures_from_summary(base_summary)
+    else:
+        raise HafsError(f"baseline {baseline} has no score or score_summary records")
+    limit = (
+        max_drop if max_drop is not None else pipe.config.section("score").get("gate_max_drop", 0.1)
+    )
+    result = gate_lib.compare(base, gate_lib.run_figures(scores), float(limit))
+    pipe.emit(result)
+    return exits.OK if result["passed"] else exits.FOUND
+
+
+def select(
+    pipe, files, objectives: tuple[str, ...], count: int | None, include_failed: bool
+) -> int:
+    from hafs_cli.quality.select import select as select_lib
+
+    scores, _ = _scores(pipe, files)
+    chosen = objectives or tuple(pipe.config.section("score").get("select_objectives"))
+    for rec in select_lib(scores, chosen, count, include_failed):
+        pipe.emit(rec)
+    return exits.OK
+
+
+def field_value(rec: dict | None, dotted: str):
+    cur = rec
+    for part in dotted.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def ab(pipe, files, by: str, pair_by: str, baseline: str | None, settings) -> int:
+    from hafs_cli.quality.ab import Observation, analyse
+    from hafs_cli.quality.summary import score_values
+
+    scores, samples = _scores(pipe, files)
+    observations = []
+    missing = 0
+    for rec in scores:
+        sample = samples.get(str(rec.get("sample_id")))
+        group = field_value(rec, by)
+        if group is None:
+            group = field_value(sample, by)
+        if group is None:
+            missing += 1
+            continue
+        key = field_value(rec, pair_by)
+        if key is None:
+            key = field_value(sample, pair_by)
+        values = score_values(rec)
+        observations.append(
+            Observation(
+                str(group), None if key is None else str(key), values, bool(rec.get("pass"))
+            )
+        )
+    if missing:
+        pipe.error(
+            f"{missing} score record(s) have no '{by}' field (in the score or its sample record); left out"
+        )
+    groups = sorted({o.group for o in observations})
+    if len(groups) < 2:
+        raise HafsError(
+            f"--by {by}: need at least two groups to compare, found {len(groups)} ({', '.join(groups) or 'none'})"
+        )
+    if baseline is not None and baseline not in groups:
+        raise HafsError(f"--baseline {baseline}: no such {by} value; values: {', '.join(groups)}")
+    for res in analyse(observations, settings, baseline):
+        pipe.emit({"kind": "ab_result", "by": by, "pair_by": pair_by, **res})
+    return exits.OK
