@@ -188,7 +188,7 @@ def unstage_restored(target: str, stage_paths: list[str]) -> list[dict]:
 def quick_check(path: str) -> str:
     """SQLite's PRAGMA quick_check of a restored database ("ok" when sound)."""
     try:
-        con = sqlite3.connect(f"file:{_uri_path(path)}?mode=ro", uri=True)
+        con = sqlite3.connect(f"file:{_uri_path(path)}?immutable=1", uri=True)
         try:
             rows = con.execute("PRAGMA quick_check").fetchall()
         finally:

@@ -1,0 +1,130 @@
+"""Fixtures for backup tests: real restic, a local repository, real data, a hafs.toml."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import blake3
+import pytest
+
+from hafs_cli.schemas import validate_record
+from tests.fixtures.sshd import sshd  # noqa: F401  (session-scoped fixture)
+
+PASSWORD = "correct horse battery staple 7f3a"
+
+if shutil.which("restic") is None:
+    pytest.skip("restic is not installed (apt-get install restic)", allow_module_level=True)
+
+
+def toml_str(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def toml_list(values: list[str]) -> str:
+    return "[" + ", ".join(toml_str(v) for v in values) + "]"
+
+
+@dataclass
+class BackupWorld:
+    """A password file, a repository location, source folders, and the hafs.toml tying them."""
+
+    root: Path
+    config: Path
+    password_file: Path
+    repo: Path
+    sets: dict[str, dict] = field(default_factory=dict)
+    backup: dict[str, object] = field(default_factory=dict)
+    repositories: dict[str, dict] = field(default_factory=dict)
+    extra: str = ""
+
+    def source(self, name: str) -> Path:
+        path = self.root / "src" / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def add_set(self, name: str, *paths: Path, **keys) -> None:
+        self.sets[name] = {"paths": [str(p) for p in paths], **keys}
+        self.write()
+
+    def write(self) -> None:
+        lines = ["[backup]"]
+        for key, value in self.backup.items():
+            lines.append(f"{key} = {_toml(value)}")
+        for name, table in self.repositories.items():
+            lines.append(f"[backup.repositories.{name}]")
+            lines += [f"{k} = {_toml(v)}" for k, v in table.items()]
+        for name, table in self.sets.items():
+            lines.append(f"[backup.sets.{name}]")
+            lines += [f"{k} = {_toml(v)}" for k, v in table.items()]
+        self.config.write_text("\n".join(lines) + "\n" + self.extra)
+
+    def restic(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run restic directly on the default repository (for setting up and inspecting)."""
+        env = {
+            **os.environ,
+            "RESTIC_PASSWORD_FILE": str(self.password_file),
+            "RESTIC_REPOSITORY": str(self.repo),
+        }
+        return subprocess.run(["restic", *args], env=env, capture_output=True, check=check)
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return toml_list(value)
+    return toml_str(str(value))
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> BackupWorld:
+    """A configured local repository (not yet initialised) and no sets."""
+    password_file = tmp_path / "restic-password"
+    password_file.write_text(PASSWORD + "\n")
+    password_file.chmod(0o600)
+    repo = tmp_path / "repo"
+    w = BackupWorld(
+        root=tmp_path, config=Path("hafs.toml").resolve(), password_file=password_file, repo=repo
+    )
+    w.repositories["default"] = {"url": str(repo), "password_file": str(password_file)}
+    w.write()
+    return w
+
+
+@pytest.fixture
+def ready(world: BackupWorld, hafs) -> BackupWorld:
+    """The world with its repository initialised."""
+    r = hafs("backup", "init")
+    assert r.exit_code == 0, r.stderr
+    return world
+
+
+def manifest(root: Path) -> dict[str, str]:
+    """{relative path: blake3} of every regular file below root (symlinks as 'link:TARGET')."""
+    out = {}
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(dirpath) / name
+            rel = os.path.relpath(path, root)
+            if path.is_symlink():
+                out[rel] = "link:" + os.readlink(path)
+            else:
+                out[rel] = blake3.blake3(path.read_bytes()).hexdigest()
+    return out
+
+
+def assert_valid(records: list[dict]) -> None:
+    for rec in records:
+        problems = validate_record(rec)
+        assert not problems, (rec, problems)
+
+
+def restored_root(target: Path, source: Path) -> Path:
+    """Where restic puts `source` inside a restore target (its absolute path below it)."""
+    return target / str(source).lstrip("/")

@@ -1,0 +1,176 @@
+"""hafs backup init / run / list / restore against a real local restic repository."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.backup.conftest import assert_valid, manifest, restored_root
+
+
+def make_tree(root: Path) -> None:
+    (root / "nested/deeper").mkdir(parents=True)
+    (root / "a.txt").write_text("alpha\n")
+    (root / "empty").write_bytes(b"")
+    (root / "nested/b.bin").write_bytes(os.urandom(300_000))
+    (root / "nested/deeper/c.json").write_text('{"k": [1, 2, 3]}\n')
+    (root / "ünïcode name.md").write_text("# heading\n")
+    (root / "link").symlink_to("a.txt")
+    (root / os.fsdecode(b"raw-\xff-name")).write_bytes(b"not utf-8 name\n")
+
+
+def test_init_creates_the_repository_then_reports_it_exists(world, hafs):
+    first = hafs("backup", "init")
+    assert first.exit_code == 0, first.stderr
+    assert first.records == [
+        {
+            "kind": "backup_repository",
+            "repository": "default",
+            "url": str(world.repo),
+            "state": "created",
+        }
+    ]
+    assert (world.repo / "config").is_file()
+    again = hafs("backup", "init")
+    assert again.exit_code == 0, again.stderr
+    assert again.records[0]["state"] == "exists"
+    assert_valid(first.records + again.records)
+
+
+def test_run_emits_one_snapshot_record_per_set_from_restics_summary(ready, hafs):
+    docs = ready.source("docs")
+    make_tree(docs)
+    notes = ready.source("notes")
+    (notes / "n.txt").write_text("note\n")
+    ready.add_set("docs", docs)
+    ready.add_set("notes", notes)
+    r = hafs("backup", "run")
+    assert r.exit_code == 0, r.stderr
+    assert [rec["set"] for rec in r.records] == ["docs", "notes"]
+    docs_rec = r.records[0]
+    assert docs_rec["kind"] == "backup_snapshot"
+    assert docs_rec["files_new"] == 6  # restic counts the symlink as no file
+    assert docs_rec["files_changed"] == 0
+    assert docs_rec["bytes_added"] > 300_000
+    assert docs_rec["paths"] == [str(docs)]
+    assert docs_rec["tags"] == ["hafs-set:docs"]
+    assert docs_rec["complete"] is True
+    assert_valid(r.records)
+    listed = hafs("backup", "list")
+    assert listed.exit_code == 0
+    assert [rec["snapshot_id"] for rec in listed.records] == [
+        rec["snapshot_id"] for rec in r.records
+    ]
+    assert [rec["set"] for rec in listed.records] == ["docs", "notes"]
+    assert_valid(listed.records)
+    only_notes = hafs("backup", "list", "notes")
+    assert [rec["set"] for rec in only_notes.records] == ["notes"]
+
+
+def test_restore_is_byte_identical_to_the_source(ready, hafs, tmp_path):
+    docs = ready.source("docs")
+    make_tree(docs)
+    ready.add_set("docs", docs)
+    run = hafs("backup", "run", "docs")
+    assert run.exit_code == 0, run.stderr
+    target = tmp_path / "restore"
+    r = hafs("backup", "restore", run.records[0]["snapshot_id"], "--target", target)
+    assert r.exit_code == 0, r.stderr
+    source = manifest(docs)
+    assert len(source) == 7
+    assert manifest(restored_root(target, docs)) == source  # 100% of files, by blake3
+    assert r.records[0]["files"] == 7
+    assert_valid(r.records)
+
+
+def test_second_run_over_unchanged_data_adds_under_one_percent(ready, hafs):
+    data = ready.source("data")
+    for i in range(40):
+        (data / f"f{i:02}.bin").write_bytes(os.urandom(50_000))
+    ready.add_set("data", data)
+    first = hafs("backup", "run")
+    second = hafs("backup", "run")
+    assert first.exit_code == second.exit_code == 0, second.stderr
+    source_size = 40 * 50_000
+    assert first.records[0]["bytes_added"] > source_size * 0.9
+    assert second.records[0]["bytes_added"] < source_size * 0.01
+    assert second.records[0]["files_unmodified"] == 40
+    assert second.records[0]["files_new"] == second.records[0]["files_changed"] == 0
+
+
+def test_restore_refuses_a_non_empty_target_without_force(ready, hafs, tmp_path):
+    docs = ready.source("docs")
+    (docs / "a.txt").write_text("new\n")
+    ready.add_set("docs", docs)
+    assert hafs("backup", "run").exit_code == 0
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine\n")
+    refused = hafs("backup", "restore", "latest", "--set", "docs", "--target", target)
+    assert refused.exit_code == 2
+    assert b"is not empty" in refused.stderr and b"--force" in refused.stderr
+    assert sorted(p.name for p in target.iterdir()) == ["keep.txt"]
+    forced = hafs("backup", "restore", "latest", "--set", "docs", "--target", target, "--force")
+    assert forced.exit_code == 0, forced.stderr
+    assert (restored_root(target, docs) / "a.txt").read_text() == "new\n"
+    assert (target / "keep.txt").read_text() == "mine\n"
+
+
+def test_restore_of_one_path_restores_only_that_path(ready, hafs, tmp_path):
+    docs = ready.source("docs")
+    make_tree(docs)
+    ready.add_set("docs", docs)
+    assert hafs("backup", "run").exit_code == 0
+    target = tmp_path / "one"
+    r = hafs(
+        "backup", "restore", "latest", str(docs / "nested"), "--set", "docs", "--target", target
+    )
+    assert r.exit_code == 0, r.stderr
+    assert manifest(restored_root(target, docs)) == {
+        k: v for k, v in manifest(docs).items() if k.startswith("nested/")
+    }
+    assert r.records[0]["files"] == 2
+
+
+def test_excludes_are_the_sync_defaults_plus_the_sets_own(ready, hafs, tmp_path):
+    code = ready.source("code")
+    for rel in [
+        "keep.py",
+        ".git/HEAD",
+        "pkg/node_modules/x.js",
+        "pkg/mod.pyc",
+        "pkg/big.ckpt",
+        "build/out.o",
+        "pkg/build/kept.txt",
+    ]:
+        (code / rel).parent.mkdir(parents=True, exist_ok=True)
+        (code / rel).write_text(rel)
+    ready.add_set("code", code, excludes=["*.ckpt", "/build/"])
+    assert hafs("backup", "run").exit_code == 0
+    target = tmp_path / "out"
+    assert hafs("backup", "restore", "latest", "--target", target).exit_code == 0
+    assert sorted(manifest(restored_root(target, code))) == ["keep.py", "pkg/build/kept.txt"]
+
+
+def test_restore_of_an_unknown_snapshot_is_a_usage_error(ready, hafs, tmp_path):
+    r = hafs("backup", "restore", "deadbeef", "--target", tmp_path / "x")
+    assert r.exit_code == 2
+    assert b"no snapshot 'deadbeef'" in r.stderr
+
+
+def test_unknown_set_is_a_usage_error_naming_the_configured_ones(ready, hafs):
+    ready.add_set("docs", ready.source("docs"))
+    r = hafs("backup", "run", "dosc")
+    assert r.exit_code == 2
+    assert b"unknown backup set(s): dosc (configured: docs)" in r.stderr
+
+
+def test_a_missing_path_is_reported_and_the_rest_backed_up(ready, hafs):
+    docs = ready.source("docs")
+    (docs / "a.txt").write_text("a")
+    gone = ready.root / "not-mounted"
+    ready.add_set("docs", docs, gone)
+    r = hafs("backup", "run")
+    assert r.exit_code == 2
+    assert r.records[0]["paths"] == [str(docs)]
+    assert [e["path"] for e in r.errors] == [str(gone)]
