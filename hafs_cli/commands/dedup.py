@@ -1,0 +1,144 @@
+"""hafs dedup: find duplicate files by content hash and emit `dupgroup` records."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import click
+
+from hafs_cli import exits
+from hafs_cli.exits import epilog
+from hafs_cli.pipe import pipe_command
+
+
+@click.command(
+    "dedup",
+    epilog=epilog(
+        "hafs scan ~/Code ~/Downloads | hafs dedup --only --format table",
+        "hafs dedup ~/Pictures /mnt/backup/Pictures --only > groups.jsonl",
+        "hafs scan ~ | hafs dedup --suggest hardlink --only | hafs apply",
+        "hafs scan nas:/srv | hafs dedup   # records with a blake3 join by hash",
+    ),
+)
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Read records from this JSON Lines file ('-' = stdin). Repeatable.",
+)
+@click.option(
+    "--min-size",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Smallest size in bytes (default 1; 0 also groups empty files).",
+)
+@click.option(
+    "--max-size",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Largest size in bytes (0 = no limit).",
+)
+@click.option("--empty", is_flag=True, help="Also group empty files (same as --min-size 0).")
+@click.option(
+    "--prefer",
+    multiple=True,
+    metavar="PATTERN",
+    help="Keep copies under this path pattern first (repeatable; before [dedup] prefer).",
+)
+@click.option(
+    "--avoid",
+    multiple=True,
+    metavar="PATTERN",
+    help="Keep copies under this path pattern last (repeatable).",
+)
+@click.option(
+    "--suggest",
+    type=click.Choice(["trash", "hardlink", "reflink", "symlink"]),
+    help="Also emit one `action` record per removable copy, for hafs apply.",
+)
+@click.option(
+    "--cache/--no-cache",
+    default=None,
+    help="Use the persistent hash cache (default: [dedup] cache).",
+)
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Hashing processes (0 = one per CPU).",
+)
+@pipe_command(produces={"dupgroup", "action", "summary"})
+def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, suggest, cache, jobs):
+    """Group files with identical content; emit one `dupgroup` record per group.
+
+    Reads `file` records (from hafs scan) on stdin or from --input files, or walks the
+    PATHs given. Stages: same size, then not hard links of one file (same device and
+    inode count once), then a digest of the first and last 4 KiB, then the full blake3.
+    Empty files and symlinks are not duplicates unless asked. Each group names the
+    keeper ([dedup] prefer/avoid patterns, then oldest, then shortest path) and the
+    rule that chose it. Every input record is passed on unless --only.
+    """
+    from hafs_cli.fs.dupes import DedupOptions, DupFinder, elapsed_since, local_paths_records
+    from hafs_cli.fs.keeper import KeeperRules
+    from hafs_cli.fs.suggest import suggest_actions
+
+    start = time.perf_counter()
+    cfg = pipe.config.section("dedup")
+    min_size = 0 if empty else (cfg.get("min_size", 1) if min_size is None else min_size)
+    max_size = cfg.get("max_size", 0) if max_size is None else max_size
+    rules = KeeperRules(
+        prefer=tuple(prefer) + tuple(cfg.get("prefer", [])),
+        avoid=tuple(avoid) + tuple(cfg.get("avoid", [])),
+    )
+    opts = DedupOptions(
+        min_size=min_size,
+        max_size=max_size or None,
+        jobs=cfg.get("jobs", 0) if jobs is None else jobs,
+        rules=rules,
+    )
+    host = socket.gethostname()
+    use_cache = cfg.get("cache", True) if cache is None else cache
+    hash_cache = _open_cache(pipe) if use_cache else None
+    finder = DupFinder(opts, host, hash_cache, pipe.error, pipe.progress)
+    try:
+        if paths:
+            for rec in local_paths_records(list(paths), host):
+                if rec["kind"] == "error":
+                    del rec["kind"]
+                    pipe.error(**rec)
+                    continue
+                finder.add(rec)
+                pipe.forward(rec)
+        if inputs or not paths:
+            for rec in pipe.records(inputs):
+                finder.add(rec)
+                pipe.forward(rec)
+        for group in finder.groups():
+            pipe.emit(group)
+            if suggest:
+                for action in suggest_actions(group, suggest, host, rules):
+                    pipe.emit(action)
+    finally:
+        if hash_cache is not None:
+            hash_cache.close()
+    summary = {"kind": "summary", "command": "dedup", **vars(finder.stats)}
+    summary["elapsed_s"] = elapsed_since(start)
+    pipe.emit(summary)
+    return exits.OK
+
+
+def _open_cache(pipe):
+    import sqlite3
+
+    from hafs_cli.fs.hashcache import HashCache
+
+    try:
+        return HashCache()
+    except (sqlite3.Error, OSError) as exc:
+        pipe.error(f"hash cache unavailable, hashing without it: {exc}")
+        return None

@@ -1,0 +1,1 @@
+"""File-system library behind scan, dedup and apply: walk, hash, group, act, undo."""

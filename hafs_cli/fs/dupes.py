@@ -1,0 +1,313 @@
+"""Find duplicate files in stages, as fclones does.
+
+size groups -> drop singletons -> collapse hard links -> head+tail digest -> full blake3.
+Each stage only looks at what the previous one could not rule out; digests come from the
+persistent cache when the file is unchanged. Records that already carry a `blake3` (for
+example hashed on another host) join the groups of their content without being read.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from hafs_cli.exits import HafsError
+from hafs_cli.fs import forkpool
+from hafs_cli.fs.hashcache import HashCache
+from hafs_cli.fs.hashing import Changed, Expect, edges_digest, full_digest
+from hafs_cli.fs.keeper import KeeperRules
+from hafs_cli.paths import path_fields, record_path
+
+EMPTY_DIGEST = bytes.fromhex("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
+
+
+@dataclass(frozen=True)
+class DedupOptions:
+    min_size: int = 1
+    max_size: int | None = None
+    jobs: int = 0
+    rules: KeeperRules = field(default_factory=KeeperRules)
+
+    @property
+    def include_empty(self) -> bool:
+        return self.min_size == 0
+
+
+@dataclass(slots=True)
+class Candidate:
+    """One distinct file (one inode): its first path and any hard-linked other paths."""
+
+    path: bytes
+    size: int
+    mtime_ns: int
+    ctime_ns: int | None
+    dev: int | None
+    inode: int | None
+    host: str
+    local: bool
+    links: list[bytes] = field(default_factory=list)
+    edges: bytes | None = None
+    full: bytes | None = None
+
+    def key(self) -> tuple[int, int, int, int, int] | None:
+        if self.dev is None or self.inode is None or self.ctime_ns is None:
+            return None
+        return (self.dev, self.inode, self.size, self.mtime_ns, self.ctime_ns)
+
+    def expect(self) -> Expect:
+        return Expect(self.path, self.size, self.mtime_ns, self.ctime_ns)
+
+
+@dataclass
+class DedupStats:
+    files: int = 0
+    hard_links: int = 0
+    candidates: int = 0
+    edges_hashed: int = 0
+    full_hashed: int = 0
+    bytes_hashed: int = 0
+    cache_hits: int = 0
+    not_readable: int = 0
+    remote_unhashed: int = 0
+    groups: int = 0
+    duplicates: int = 0
+    waste: int = 0
+
+
+def _int(rec: dict, key: str) -> int | None:
+    value = rec.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class DupFinder:
+    """Collects `file` records, then yields `dupgroup` records."""
+
+    def __init__(
+        self,
+        opts: DedupOptions,
+        host: str,
+        cache: HashCache | None,
+        on_error: Callable[..., None],
+        progress: Callable[..., object] | None = None,
+    ):
+        self.opts = opts
+        self.host = host
+        self.cache = cache
+        self.on_error = on_error
+        self.progress = progress
+        self.stats = DedupStats()
+        self._by_size: dict[int, list[Candidate]] = defaultdict(list)
+        self._by_inode: dict[tuple, Candidate] = {}
+
+    # -- input -------------------------------------------------------------------
+    def add(self, rec: dict) -> None:
+        """Take one `file` record into account (other kinds are ignored)."""
+        if rec.get("kind") != "file":
+            return
+        size = _int(rec, "size")
+        if size is None or size < self.opts.min_size:
+            return
+        if self.opts.max_size is not None and size > self.opts.max_size:
+            return
+        try:
+            path = record_path(rec)
+        except HafsError as exc:
+            self.on_error(exc.message)
+            return
+        self.stats.files += 1
+        host = rec.get("host") or self.host
+        digest = rec.get("blake3")
+        full = bytes.fromhex(digest) if isinstance(digest, str) and len(digest) == 64 else None
+        local = host == self.host
+        if not local and full is None:
+            self.stats.remote_unhashed += 1
+            return
+        dev, inode = _int(rec, "dev"), _int(rec, "inode")
+        if dev is not None and inode is not None:
+            same = self._by_inode.get((host, dev, inode))
+            if same is not None:
+                same.links.append(path)
+                self.stats.hard_links += 1
+                return
+        cand = Candidate(
+            path,
+            size,
+            _int(rec, "mtime_ns") or 0,
+            _int(rec, "ctime_ns"),
+            dev,
+            inode,
+            host,
+            local,
+            full=full,
+        )
+        if size == 0:
+            cand.full = EMPTY_DIGEST
+        if dev is not None and inode is not None:
+            self._by_inode[(host, dev, inode)] = cand
+        self._by_size[size].append(cand)
+
+    # -- stages ------------------------------------------------------------------
+    def groups(self) -> Iterator[dict]:
+        """Run the stages and yield one `dupgroup` record per set of identical files."""
+        self._by_inode.clear()
+        sized = [group for group in self._by_size.values() if len(group) > 1]
+        self._by_size.clear()
+        self.stats.candidates = sum(len(g) for g in sized)
+        self._from_cache([c for g in sized for c in g])
+        survivors = self._edges_stage(sized)
+        self._full_stage(survivors)
+        by_content: dict[tuple[int, bytes], list[Candidate]] = defaultdict(list)
+        for group in survivors:
+            for cand in group:
+                if cand.full is not None:
+                    by_content[(cand.size, cand.full)].append(cand)
+        out = [g for g in by_content.values() if len(g) > 1]
+        out.sort(key=lambda g: (-g[0].size * (len(g) - 1), g[0].full))
+        for group in out:
+            yield self._record(group)
+
+    def _hashable(self, cand: Candidate) -> bool:
+        return cand.local and cand.full is None
+
+    def _from_cache(self, cands: list[Candidate]) -> None:
+        if self.cache is None:
+            return
+        wanted = [c for c in cands if self._hashable(c) and c.key() is not None]
+        found = self.cache.lookup([c.key() for c in wanted])  # type: ignore[misc]
+        for i, (edges, full) in found.items():
+            wanted[i].edges = edges
+            wanted[i].full = full
+        self.stats.cache_hits += len(found)
+
+    def _run(self, label: str, fn, cands: list[Candidate]) -> list:
+        if not cands:
+            return []
+        total_bytes = sum(c.size for c in cands)
+        bar = self.progress(label, len(cands)) if self.progress else None
+        if bar is None:
+            return forkpool.fork_map(fn, [c.expect() for c in cands], self.opts.jobs)
+        with bar:  # type: ignore[attr-defined]
+            results = forkpool.fork_map(fn, [c.expect() for c in cands], self.opts.jobs)
+            bar.advance(len(cands), bytes=total_bytes)  # type: ignore[attr-defined]
+        return results
+
+    def _failed(self, cand: Candidate, result: object) -> bool:
+        if isinstance(result, Changed):
+            self.on_error(
+                "file changed since it was scanned; scan again",
+                **path_fields(cand.path),
+            )
+            return True
+        if isinstance(result, OSError):
+            self.stats.not_readable += 1
+            message = result.strerror or str(result)
+            self.on_error(
+                f"cannot read file: {message}",
+                **path_fields(cand.path),
+                errno=result.errno or 0,
+                message=message,
+            )
+            return True
+        if isinstance(result, Exception):
+            raise result
+        return False
+
+    def _edges_stage(self, sized: list[list[Candidate]]) -> list[list[Candidate]]:
+        todo = [c for g in sized for c in g if self._hashable(c) and c.edges is None]
+        fresh = []
+        for cand, result in zip(todo, self._run("head+tail", edges_digest, todo), strict=True):
+            if self._failed(cand, result):
+                cand.local = False  # unreadable: drop from every later stage
+                continue
+            cand.edges, cand.full = result
+            fresh.append(cand)
+            self.stats.edges_hashed += 1
+            self.stats.bytes_hashed += min(cand.size, 2 * 4096)
+        self._remember(fresh)
+        survivors = []
+        for group in sized:
+            group = [c for c in group if c.local or c.full is not None]
+            if any(c.edges is None for c in group):
+                # A member known only by its full digest matches any head and tail.
+                if len(group) > 1:
+                    survivors.append(group)
+                continue
+            by_edges: dict[bytes, list[Candidate]] = defaultdict(list)
+            for cand in group:
+                by_edges[cand.edges].append(cand)  # type: ignore[index]
+            survivors.extend(g for g in by_edges.values() if len(g) > 1)
+        return survivors
+
+    def _full_stage(self, groups: list[list[Candidate]]) -> None:
+        todo = [c for g in groups for c in g if self._hashable(c)]
+        todo.sort(key=lambda c: -c.size)  # big files first: the workers finish together
+        fresh = []
+        for cand, result in zip(todo, self._run("blake3", full_digest, todo), strict=True):
+            if self._failed(cand, result):
+                cand.local = False
+                continue
+            cand.full = result
+            fresh.append(cand)
+            self.stats.full_hashed += 1
+            self.stats.bytes_hashed += cand.size
+        self._remember(fresh)
+
+    def _remember(self, cands: list[Candidate]) -> None:
+        if self.cache is None:
+            return
+        self.cache.store((c.key(), c.edges, c.full) for c in cands if c.key() is not None)  # type: ignore[misc]
+
+    # -- output ------------------------------------------------------------------
+    def _member(self, cand: Candidate) -> dict:
+        rec = path_fields(cand.path)
+        rec["host"] = cand.host
+        rec["mtime_ns"] = cand.mtime_ns
+        if cand.ctime_ns is not None:
+            rec["ctime_ns"] = cand.ctime_ns
+        if cand.dev is not None:
+            rec["dev"] = cand.dev
+        if cand.inode is not None:
+            rec["inode"] = cand.inode
+        if cand.links:
+            links = [path_fields(p) for p in cand.links]
+            rec["links"] = [f["path"] for f in links]
+            if any("path_b64" in f for f in links):
+                rec["links_b64"] = [f.get("path_b64") for f in links]
+        return rec
+
+    def _record(self, group: list[Candidate]) -> dict:
+        keeper, rule, pattern = self.opts.rules.choose(group)
+        ordered = [keeper] + sorted((c for c in group if c is not keeper), key=lambda c: c.path)
+        size = group[0].size
+        waste = size * (len(group) - 1)
+        self.stats.groups += 1
+        self.stats.duplicates += len(group) - 1
+        self.stats.waste += waste
+        rec = {
+            "kind": "dupgroup",
+            "blake3": group[0].full.hex(),  # type: ignore[union-attr]
+            "size": size,
+            "count": len(group),
+            "waste": waste,
+            "members": [self._member(c) for c in ordered],
+            "keeper": self._member(keeper),
+            "keeper_rule": rule,
+        }
+        if pattern is not None:
+            rec["keeper_pattern"] = pattern
+        return rec
+
+
+def elapsed_since(start: float) -> float:
+    return round(time.perf_counter() - start, 3)
+
+
+def local_paths_records(paths: list[str], host: str) -> Iterator[dict]:
+    """`file` records for paths given on the command line (directories are walked)."""
+    from hafs_cli.fs.walk import ScanOptions, Walker
+
+    walker = Walker(ScanOptions(host=host))
+    yield from walker.walk([os.fsencode(p) for p in paths])

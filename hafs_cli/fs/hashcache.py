@@ -1,0 +1,102 @@
+"""The persistent hash cache: SQLite under the XDG cache directory.
+
+An entry is keyed by (dev, inode) and valid only while size, mtime_ns and ctime_ns are
+all unchanged. ctime cannot be set by users, so a rewrite that restores the mtime still
+misses the cache. Files changed less than RACY_NS before they were hashed are not stored:
+within one timestamp tick a second write could leave every key field unchanged.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from hafs_cli import xdg
+
+RACY_NS = 1_000_000_000
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS hashes (
+    dev INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
+    edges BLOB,
+    full BLOB,
+    PRIMARY KEY (dev, inode)
+) WITHOUT ROWID
+"""
+
+# (dev, inode, size, mtime_ns, ctime_ns)
+Key = tuple[int, int, int, int, int]
+
+
+def default_path() -> Path:
+    return xdg.cache_dir() / "hashes.sqlite3"
+
+
+class HashCache:
+    """Look up and store (edges, full) digests for file identities."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = path or default_path()
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute(SCHEMA)
+        self.hits = 0
+        self.stored = 0
+
+    def close(self) -> None:
+        self.db.close()
+
+    def lookup(self, keys: Sequence[Key]) -> dict[int, tuple[bytes | None, bytes | None]]:
+        """{index in keys: (edges, full)} for the keys whose entry is still valid."""
+        if not keys:
+            return {}
+        db = self.db
+        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (i INTEGER PRIMARY KEY, dev, inode)")
+        db.execute("DELETE FROM wanted")
+        db.execute("BEGIN")
+        db.executemany(
+            "INSERT INTO wanted VALUES (?, ?, ?)", ((i, k[0], k[1]) for i, k in enumerate(keys))
+        )
+        db.execute("COMMIT")
+        found: dict[int, tuple[bytes | None, bytes | None]] = {}
+        rows = db.execute(
+            "SELECT w.i, h.size, h.mtime_ns, h.ctime_ns, h.edges, h.full "
+            "FROM wanted w JOIN hashes h ON h.dev = w.dev AND h.inode = w.inode"
+        )
+        for i, size, mtime_ns, ctime_ns, edges, full in rows:
+            k = keys[i]
+            if k[2] == size and k[3] == mtime_ns and k[4] == ctime_ns:
+                found[i] = (edges, full)
+        self.hits += len(found)
+        return found
+
+    def store(self, entries: Iterable[tuple[Key, bytes | None, bytes | None]]) -> None:
+        """Remember digests; keeps a known digest that this entry lacks (same identity)."""
+        now = time.time_ns()
+        rows = [(*key, edges, full) for key, edges, full in entries if now - key[4] >= RACY_NS]
+        if not rows:
+            return
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "INSERT INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (dev, inode) DO UPDATE SET "
+                "edges = coalesce(excluded.edges, CASE WHEN (size, mtime_ns, ctime_ns) = "
+                "(excluded.size, excluded.mtime_ns, excluded.ctime_ns) THEN edges END), "
+                "full = coalesce(excluded.full, CASE WHEN (size, mtime_ns, ctime_ns) = "
+                "(excluded.size, excluded.mtime_ns, excluded.ctime_ns) THEN full END), "
+                "size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns",
+                rows,
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self.stored += len(rows)

@@ -1,0 +1,91 @@
+"""Content hashes: a cheap head+tail digest to split candidates, then full blake3.
+
+Each hashing function opens the file once and checks it against the metadata the caller
+expects (size, mtime_ns, ctime_ns); a file that changed since it was listed raises
+`Changed` instead of getting a hash, so no caller can pair old metadata with new content.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import blake3
+
+EDGE = 4096  # bytes hashed at each end of a file in the head+tail stage
+SMALL = 2 * EDGE  # files up to this size are read whole in the first stage
+CHUNK = 1 << 20
+
+
+class Changed(Exception):
+    """The file's size, mtime or ctime differ from what the caller expected."""
+
+
+@dataclass(frozen=True)
+class Expect:
+    """The identity a file must still have when it is hashed."""
+
+    path: bytes
+    size: int
+    mtime_ns: int
+    ctime_ns: int | None = None
+
+
+def _check(st: os.stat_result, want: Expect) -> None:
+    if (
+        st.st_size != want.size
+        or st.st_mtime_ns != want.mtime_ns
+        or (want.ctime_ns is not None and st.st_ctime_ns != want.ctime_ns)
+    ):
+        raise Changed(want.path)
+
+
+def edges_digest(want: Expect) -> tuple[bytes, bytes | None]:
+    """(head+tail digest, full digest when the file is small enough to be read whole)."""
+    fd = os.open(want.path, os.O_RDONLY)
+    try:
+        _check(os.fstat(fd), want)
+        if want.size <= SMALL:
+            data = os.pread(fd, want.size + 1, 0)
+            if len(data) != want.size:
+                raise Changed(want.path)
+            full = blake3.blake3(data).digest()
+            return full[:16], full
+        head = os.pread(fd, EDGE, 0)
+        tail = os.pread(fd, EDGE, want.size - EDGE)
+        return blake3.blake3(head + tail).digest()[:16], None
+    finally:
+        os.close(fd)
+
+
+def full_digest(want: Expect) -> bytes:
+    """The full blake3 digest (32 bytes); `Changed` if the file changes while it is read."""
+    fd = os.open(want.path, os.O_RDONLY)
+    try:
+        _check(os.fstat(fd), want)
+        hasher = blake3.blake3()
+        buf = bytearray(min(CHUNK, max(want.size, 1)))
+        view = memoryview(buf)
+        total = 0
+        while True:
+            n = os.readv(fd, [buf])
+            if not n:
+                break
+            hasher.update(view[:n])
+            total += n
+        if total != want.size:
+            raise Changed(want.path)
+        _check(os.fstat(fd), want)
+        return hasher.digest()
+    finally:
+        os.close(fd)
+
+
+def hash_file(path: bytes) -> tuple[os.stat_result, str]:
+    """(lstat, blake3 hex) of a file as it is now, verified unchanged while read (for apply).
+
+    A symlink never matches: its lstat size is not the size of what open() reads.
+    """
+    st = os.lstat(path)
+    want = Expect(path, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return st, full_digest(want).hex()
