@@ -126,3 +126,41 @@ def test_missing_input_file_is_a_clear_error(hafs, tmp_path):
     assert result.exit_code == 2
     assert b"cannot read" in result.stderr and b"nope.jsonl" in result.stderr
     assert b"Traceback" not in result.stderr
+
+
+def test_progress_is_drawn_only_when_stderr_is_a_terminal(tmp_path):
+    import io
+    import os
+    import pty
+
+    from hafs_cli.pipe import Pipe, _NullProgress, _RichProgress
+
+    quiet = Pipe("t", (), fmt="jsonl", out=io.StringIO(), err=io.StringIO())
+    assert isinstance(quiet.progress("hashing"), _NullProgress)
+    master, slave = pty.openpty()
+    try:
+        with os.fdopen(slave, "w") as tty:
+            loud = Pipe("t", (), fmt="jsonl", out=io.StringIO(), err=tty)
+            with loud.progress("hashing", total=3) as bar:
+                assert isinstance(bar, _RichProgress)
+                bar.advance(1, bytes=10)
+    finally:
+        os.close(master)
+
+
+def test_progress_can_be_turned_off_in_config(tmp_path, monkeypatch):
+    import io
+    import os
+    import pty
+
+    from hafs_cli.pipe import Pipe, _NullProgress
+
+    (tmp_path / "hafs.toml").write_text("[output]\nprogress = false\n")
+    monkeypatch.chdir(tmp_path)
+    master, slave = pty.openpty()
+    try:
+        with os.fdopen(slave, "w") as tty:
+            pipe = Pipe("t", (), fmt="jsonl", out=io.StringIO(), err=tty)
+            assert isinstance(pipe.progress("x"), _NullProgress)
+    finally:
+        os.close(master)
