@@ -166,6 +166,7 @@ def run(hook, hook_args, fmt, repo) -> None:
         summary = {"kind": "summary", "command": f"hooks run {hook}", "steps": len(results),
                    "failed": len(failed), "problems": problems}  # fmt: skip
         out.write(records.dumps(summary).decode())
+        out.flush()
     elif failed:
         what = "commit blocked" if hook == "pre-commit" else f"{hook} failed"
         click.echo(
