@@ -14,6 +14,7 @@ from hafs_cli.ai.errors import BAD_REQUEST, AIError
 from hafs_cli.ai.request import Request
 from hafs_cli.ai.sandbox import Sandbox, ToolError
 
+CONTEXT_NOTE = "Context files (read-only, from hafs):\n\n"
 MIN_USEFUL_TOKENS = 32  # below this, a cut file is dropped rather than kept as a stub
 
 
@@ -61,6 +62,8 @@ def build_context(
     tool_tokens = estimate_tokens(json.dumps(tools)) if tools else 0
     messages, dropped_messages = fit_messages(base_messages(req), budget - tool_tokens)
     used = message_tokens(messages) + tool_tokens
+    if req.context:  # the context message's own header and per-message overhead
+        used += estimate_tokens(CONTEXT_NOTE) + 4
     report: dict = {"num_ctx": num_ctx, "budget": budget, "dropped": []}
     if dropped_messages:
         report["dropped"].append({"messages": dropped_messages, "reason": "over_budget"})
@@ -97,7 +100,7 @@ def build_context(
         else:
             report["dropped"].append({"path": path, "reason": "no_budget", "tokens": need})
     if parts:
-        note = "Context files (read-only, from hafs):\n\n" + "\n".join(parts)
+        note = CONTEXT_NOTE + "\n".join(parts)
         first_user = next((i for i, m in enumerate(messages) if m.get("role") != "system"), 0)
         messages.insert(first_user, {"role": "system", "content": note})
     report["used"] = used

@@ -1,0 +1,120 @@
+"""`hafs orchestrate run` and `log` through the CLI, against test servers."""
+
+from __future__ import annotations
+
+import orjson
+
+from hafs_cli.schemas import validate_record
+
+
+def lines(*recs: dict) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in recs)
+
+
+def test_run_forwards_input_and_adds_one_result_per_request(hafs, ollama_server, write_config):
+    srv = ollama_server(["m"], slots=2)
+    write_config({"local": (srv, {})})
+    stdin = lines(
+        {"kind": "file", "path": "a.txt", "size": 1},
+        {"kind": "request", "id": "q1", "model": "m", "prompt": "hello there"},
+        {
+            "kind": "request",
+            "id": "q2",
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+        },
+    )
+    r = hafs("orchestrate", "run", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    kinds = [rec["kind"] for rec in r.records]
+    assert kinds.count("request") == 2 and kinds.count("file") == 1 and kinds.count("result") == 2
+    results = {rec["id"]: rec for rec in r.records if rec["kind"] == "result"}
+    assert results["q1"]["content"] == "echo: hello there"
+    assert results["q2"]["content"] == "echo: hi"
+    for rec in r.records:
+        if rec["kind"] == "result":
+            assert validate_record(rec) == []
+
+
+def test_run_only_with_events_validates_and_fails_bad_requests(hafs, ollama_server, write_config):
+    srv = ollama_server(["m"])
+    write_config({"local": (srv, {})})
+    stdin = (
+        lines(
+            {"kind": "request", "id": "good", "model": "m", "prompt": "x"},
+            {"kind": "request", "id": "bad", "prompt": "no model"},
+            {"kind": "request", "id": "prio", "model": "m", "prompt": "x", "priority": "urgent"},
+        )
+        + b"not json\n"
+    )
+    r = hafs("orchestrate", "run", "--only", "--events", input=stdin)
+    assert r.exit_code == 2  # a bad input line outranks failed requests
+    assert {rec["kind"] for rec in r.records} == {"result", "event"}
+    for rec in r.records:
+        assert validate_record(rec) == [], rec
+    results = {rec["id"]: rec for rec in r.records if rec["kind"] == "result"}
+    assert results["good"]["ok"]
+    assert results["bad"]["error"] == {
+        "code": "bad_request",
+        "message": "request bad: `model` is required (a model name)",
+    }
+    assert results["prio"]["error"]["code"] == "bad_request"
+    assert len(r.errors) == 1
+
+
+def test_run_exit_1_when_some_fail_and_3_when_no_host_answers(hafs, ollama_server, write_config):
+    srv = ollama_server(["m"])
+    write_config({"local": (srv, {})})
+    r = hafs("orchestrate", "run", "--only", input=lines(
+        {"kind": "request", "id": "1", "model": "m", "prompt": "x"},
+        {"kind": "request", "id": "2", "model": "absent", "prompt": "x"},
+    ))  # fmt: skip
+    assert r.exit_code == 1
+    srv.kill()
+    r = hafs("orchestrate", "run", "--only", input=lines({"kind": "request", "id": "3", "model": "m", "prompt": "x"}),
+             env={"HAFS_ORCHESTRATE__WAIT_FOR_HOST_S": "0.2"})  # fmt: skip
+    assert r.exit_code == 3
+    assert r.records[0]["error"]["code"] == "host_unreachable"
+
+
+def test_log_lists_ledger_entries_and_totals(hafs, ollama_server, write_config):
+    srv = ollama_server(["m"])
+    write_config({"local": (srv, {})})
+    hafs("orchestrate", "run", input=lines(
+        {"kind": "request", "id": "a", "model": "m", "prompt": "one two", "priority": "interactive"},
+        {"kind": "request", "id": "b", "model": "nope", "prompt": "x"},
+    ))  # fmt: skip
+    r = hafs("orchestrate", "log")
+    assert r.exit_code == 0, r.stderr
+    got = {rec["id"]: rec for rec in r.records}
+    assert got["a"]["ok"] and got["a"]["host"] == "local" and got["a"]["priority"] == "interactive"
+    assert got["a"]["tokens_in"] == 2 and got["a"]["tokens_out"] == 3
+    assert got["b"]["error"]["code"] == "no_host"
+    assert all(validate_record(rec) == [] for rec in r.records)
+    r = hafs("orchestrate", "log", "--failed")
+    assert [rec["id"] for rec in r.records] == ["b"]
+    r = hafs("orchestrate", "log", "--totals")
+    (summary,) = r.records
+    assert (summary["requests"], summary["ok"], summary["failed"]) == (2, 1, 1)
+    assert summary["tokens_in"] == 2 and validate_record(summary) == []
+
+
+def test_log_without_ledger_is_a_clear_error(hafs, write_config, ollama_server):
+    write_config({"local": (ollama_server(["m"]), {})})
+    r = hafs("orchestrate", "log")
+    assert r.exit_code == 2
+    assert b"no ledger at" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_status_without_daemon_exits_3(hafs, write_config, ollama_server):
+    write_config({"local": (ollama_server(["m"]), {})})
+    r = hafs("orchestrate", "status")
+    assert r.exit_code == 3
+    assert b"start `hafs orchestrate serve`" in r.stderr
+
+
+def test_help_has_examples_and_exit_statuses(hafs):
+    for sub in ("run", "serve", "submit", "status", "cancel", "log", "index"):
+        r = hafs("orchestrate", sub, "--help")
+        assert r.exit_code == 0
+        assert b"Examples:" in r.stdout and b"Exit status:" in r.stdout

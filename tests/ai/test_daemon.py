@@ -1,0 +1,118 @@
+"""The daemon: shared queue over a Unix socket (and HTTP), submit/status/cancel, client.chat."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+import pytest
+
+from hafs_cli.ai import client
+from hafs_cli.ai.daemon import Daemon, ask, submit_many
+from hafs_cli.ai.errors import AIError
+from hafs_cli.ai.session import build_engine
+from hafs_cli.config import load_config
+from hafs_cli.schemas import validate_record
+
+
+@pytest.fixture
+def daemon(ollama_server, write_config, tmp_path):
+    srv = ollama_server(["m"], slots=1)
+    write_config({"local": (srv, {})})
+    config = load_config()
+    engine = build_engine(config, origin="daemon").start()
+    d = Daemon(engine, tmp_path / "orch.sock", http="127.0.0.1:0", token="s3cret").start()
+    yield d, srv
+    d.stop(0.5)
+
+
+def test_submit_over_the_socket_returns_results(daemon):
+    d, srv = daemon
+    got = []
+    reqs = [{"kind": "request", "id": f"s{i}", "model": "m", "prompt": f"p{i}"} for i in range(5)]
+    assert submit_many(d.path, reqs, got.append) == 5
+    assert sorted(r["id"] for r in got) == [f"s{i}" for i in range(5)]
+    assert all(r["ok"] and validate_record(r) == [] for r in got)
+
+
+def test_cli_submit_and_status_talk_to_the_daemon(daemon, hafs):
+    d, _ = daemon
+    stdin = orjson.dumps({"kind": "request", "id": "c1", "model": "m", "prompt": "hey"}) + b"\n"
+    r = hafs("orchestrate", "submit", "--only", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    assert r.records[0]["content"] == "echo: hey"
+    r = hafs("orchestrate", "status")
+    (status,) = r.records
+    assert status["event"] == "status" and status["hosts"][0]["host"] == "local"
+    assert status["counts"]["accepted"] >= 1 and validate_record(status) == []
+    r = hafs("orchestrate", "cancel", "nope")
+    assert r.exit_code == 1 and r.records[0]["found"] is False
+
+
+def test_client_chat_goes_through_the_daemon_when_it_runs(daemon):
+    d, srv = daemon
+    answer = client.chat(
+        [{"role": "user", "content": "via daemon"}], model="m", priority="interactive"
+    )
+    assert answer["via"] == "daemon" and answer["content"] == "echo: via daemon"
+    assert answer["host"] == "local"
+    status = ask(d.path, {"op": "status"})
+    assert status["counts"]["ok"] >= 1
+
+
+def test_client_chat_calls_ollama_directly_without_daemon(ollama_server, write_config):
+    srv = ollama_server(["m"])
+    write_config({"local": (srv, {})})
+    answer = client.chat([{"role": "user", "content": "direct"}], model="m", format="json")
+    assert answer["via"] == "direct" and answer["content"] == "{}"
+    body = srv.bodies[-1]
+    assert body["stream"] is False and body["options"]["num_ctx"] == 8192
+    with pytest.raises(AIError) as err:
+        client.chat([{"role": "user", "content": "x"}], model="missing")
+    assert err.value.code == "model_not_found"
+    srv.kill()
+    with pytest.raises(AIError) as err:
+        client.chat([{"role": "user", "content": "x"}], model="m", timeout=1)
+    assert err.value.code == "host_unreachable"
+
+
+def test_http_listener_requires_the_token(daemon):
+    d, _ = daemon
+    url = d.http_address
+    assert httpx.get(url + "/v1/status").status_code == 401
+    assert (
+        httpx.get(url + "/v1/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
+    ok = httpx.post(
+        url + "/v1/requests",
+        headers={"Authorization": "Bearer s3cret"},
+        json={"kind": "request", "id": "h1", "model": "m", "prompt": "over http"},
+    )
+    assert ok.status_code == 200 and ok.json()["content"] == "echo: over http"
+
+
+def test_a_second_daemon_on_the_same_socket_is_refused(daemon):
+    d, _ = daemon
+    with pytest.raises(AIError, match="already serves"):
+        Daemon(d.engine, d.path).start()
+
+
+def test_stopping_the_daemon_answers_every_accepted_request(ollama_server, write_config, tmp_path):
+    srv = ollama_server(["m"], slots=1, delay=0.3)
+    write_config({"local": (srv, {})})
+    engine = build_engine(load_config(), origin="daemon").start()
+    d = Daemon(engine, tmp_path / "drain.sock").start()
+    got = []
+    import threading
+
+    reqs = [{"kind": "request", "id": f"d{i}", "model": "m", "prompt": "x"} for i in range(5)]
+    t = threading.Thread(target=submit_many, args=(d.path, reqs, got.append))
+    t.start()
+    from tests.fixtures.ollama_server import wait_until
+
+    assert wait_until(lambda: srv.active == 1)
+    d.stop(0.1)
+    t.join(5)
+    assert len(got) == 5
+    codes = sorted((r.get("error") or {}).get("code", "ok") for r in got)
+    assert "shutdown" in codes
+    assert not d.path.exists()
