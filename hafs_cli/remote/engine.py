@@ -134,6 +134,7 @@ class SyncRun:
         self.bytes = 0
         self.errors = 0
         self.transport_name = ""
+        self.identical: set[bytes] = set()  # differing time-stamps, same content
 
     # -- records -----------------------------------------------------------------------
     def record(self, op: str, rel: bytes, direction: str, type_: str, size=None, **extra) -> None:
@@ -282,7 +283,6 @@ class SyncRun:
             self.error(text)
         both = self.p.direction == "both"
         previous = manifest_mod.load(self.p.name, self.p.local, self.p.remote) if both else {}
-        self._guard_planned(local, remote, previous)
         if both:
             plan = plan_both(
                 local,
@@ -294,11 +294,14 @@ class SyncRun:
                 self.p.delete,
             )
             if plan.to_compare:
-                resolve_compared(plan, transport.differing(plan.to_compare, self.error))
+                self.identical = resolve_compared(
+                    plan, transport.differing(plan.to_compare, self.error)
+                )
         elif self.p.direction == "push":
             plan = plan_oneway(local, remote, "push", self.p.delete)
         else:
             plan = plan_oneway(remote, local, "pull", self.p.delete)
+        self._guard_planned(local, remote, previous, plan)
         if self.p.max_delete > 0 and plan.deletions() > self.p.max_delete:
             raise HafsError(
                 f"sync {self.p.name}: the plan deletes {plan.deletions()} items, more than "
@@ -316,13 +319,14 @@ class SyncRun:
             self._save_manifest(transport, previous)
         return exits.RUNTIME if self.errors else exits.OK
 
-    def _guard_planned(self, local: Listing, remote: Listing, previous: dict) -> None:
+    def _guard_planned(self, local: Listing, remote: Listing, previous: dict, plan: Plan) -> None:
+        """Refuse when a missing or empty source root would delete things on the other side."""
         sides = [
-            ("local", local, self.p.local),
-            ("remote", remote, f"{self.p.host.name}:{self.p.remote_path}"),
+            ("local", local, self.p.local, "push"),
+            ("remote", remote, f"{self.p.host.name}:{self.p.remote_path}", "pull"),
         ]
         source_sides = {"push": ["local"], "pull": ["remote"], "both": ["local", "remote"]}
-        for side, listing, where in sides:
+        for side, listing, where, deleting_towards in sides:
             if side not in source_sides[self.p.direction]:
                 continue
             if not listing.exists and (self.p.direction != "both" or previous):
@@ -331,10 +335,10 @@ class SyncRun:
                     "path (is the disk mounted?)",
                     exits.USAGE,
                 )
-            if not listing.entries and (previous or (self.p.direction != "both" and self.p.delete)):
+            if not listing.entries and plan.of("delete", deleting_towards):
                 raise HafsError(
-                    f"sync {self.p.name}: {where} is empty but was synced before; refusing to "
-                    "propagate the deletion of everything. If that is really wanted, delete the "
+                    f"sync {self.p.name}: {where} is empty; refusing to propagate the deletion "
+                    "of everything; nothing was changed. If that is really wanted, delete the "
                     "files on the other side by hand",
                     exits.USAGE,
                 )
@@ -429,7 +433,9 @@ class SyncRun:
         to_hash = []
         for rel, lentry in local.entries.items():
             rentry = remote.entries.get(rel)
-            if rentry is None or not lentry.same_as(rentry):
+            if rentry is None:
+                continue
+            if not lentry.same_as(rentry) and not (rel in self.identical and lentry.type == "f"):
                 continue
             old = previous.get(rel)
             digest = old.blake3 if old and lentry.same_as(old.local) else ""

@@ -146,6 +146,10 @@ def _decide(rel, lnow, rnow, ls, rs, plan: Plan) -> Op | None:
         return Op("copy", rel, "push", lnow, reason="changed locally, deleted remotely")
     # present on both sides and new or changed on both
     assert lnow is not None and rnow is not None
+    if ls == rs == "changed" and lnow.type == rnow.type == "f" and lnow.size == rnow.size:
+        # both edited since the last sync: equal size and time-stamp prove nothing
+        plan.to_compare.append(rel)
+        return Op("conflict", rel, "push", lnow)
     if lnow.same_as(rnow):
         return None
     if lnow.type != rnow.type:
@@ -185,8 +189,9 @@ def _add_dir_deletes(plan: Plan, dir_deletes: list[Op], local: Listing, remote: 
             plan.ops.append(op)
 
 
-def resolve_compared(plan: Plan, differing: set[bytes]) -> None:
-    """Drop the conflicts whose content turned out to be identical."""
+def resolve_compared(plan: Plan, differing: set[bytes]) -> set[bytes]:
+    """Drop the conflicts whose content turned out to be identical; return those paths."""
     same = set(plan.to_compare) - differing
     plan.ops = [o for o in plan.ops if not (o.op == "conflict" and o.path in same)]
     plan.to_compare = []
+    return same

@@ -122,7 +122,16 @@ class RsyncTransport:
         if not paths:
             return set()
         argv = rsync.base_argv(self.host, dry_run=True) + ["--checksum"]
-        return self._transfer([*argv, self._local(), self._remote()], paths, on_error)
+        argv += [self._local(), self._remote()]
+        differ: set[bytes] = set()
+
+        def on_item(item: rsync.Item) -> None:
+            if item.op == "copy" or item.code[2:3] == "c":  # 'c': the checksum differs
+                differ.add(item.path)
+
+        code = rsync.run(argv, self.host, on_item, on_error, paths)
+        rsync.check_exit(code, f"comparing with {self.host.name}")
+        return differ
 
     def close(self) -> None:
         return None
