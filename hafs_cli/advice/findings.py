@@ -105,12 +105,7 @@ def action_record(finding: Finding, target: Entry, finding_id: str) -> dict:
     if target.host:
         rec["host"] = target.host
     rec["size"] = target.size
-    extra = target.extra or {}
-    for key in ("mtime_ns", "ctime_ns", "dev", "inode"):
-        if key in extra:
-            rec[key] = extra[key]
-    if "mtime_ns" not in rec and target.mtime_ns:
-        rec["mtime_ns"] = target.mtime_ns
+    rec.update(target.identity())
     if target.digest:
         rec["blake3"] = target.digest
     keeper = finding.keeper
@@ -118,9 +113,8 @@ def action_record(finding: Finding, target: Entry, finding_id: str) -> dict:
         k = path_fields(os.fsencode(keeper.path))
         if keeper.host:
             k["host"] = keeper.host
-        for key in ("mtime_ns", "dev", "inode"):
-            if key in (keeper.extra or {}):
-                k[key] = keeper.extra[key]
+        k.update(keeper.identity())
+        k.pop("ctime_ns", None)
         rec["keeper"] = k
     rec["rule"] = finding.rule
     rec["reason"] = finding.reason

@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 
-from hafs_cli.advice.inventory import Inventory
+from hafs_cli.advice.inventory import Inventory, parent_of
 
 GIT_TIMEOUT_S = 60
 PATHSPECS_PER_CALL = 1000  # well under ARG_MAX; --pathspec-from-file is not in every git
@@ -33,7 +33,7 @@ class Git:
         if (host, directory) in self.inv.git_roots_seen:
             return True
         if self.inv.is_local(host):
-            return os.path.lexists(os.path.join(os.fsencode(directory), b".git"))
+            return os.path.lexists(directory.rstrip("/") + "/.git")
         return False
 
     def repo_root(self, host: str, path: str) -> str | None:
@@ -49,8 +49,8 @@ class Git:
             if self.has_git_dir(host, cur):
                 found = cur
                 break
-            parent = posixpath.dirname(cur)
-            if parent == cur:
+            parent = parent_of(cur)
+            if parent == cur or not cur:
                 found = None
                 break
             cur = parent

@@ -1,14 +1,13 @@
 """What recommend knows about the scanned trees: the file, dir and dupgroup records it read.
 
 Paths are kept as text with undecodable bytes as surrogates (os.fsdecode), so any raw
-path round-trips through `os.fsencode` and posixpath works on all of them. Every key
-is (host, path): the same path on two machines is two places.
+path round-trips through `os.fsencode` and string operations work on all of them. Every
+key is (host, path): the same path on two machines is two places.
 """
 
 from __future__ import annotations
 
 import os
-import posixpath
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,7 +28,10 @@ class Entry:
     mtime_ns: int
     atime_ns: int = 0
     digest: str | None = None  # content hash, from the record or from a dupgroup
-    extra: dict | None = None  # the record's identity fields that actions repeat
+    # identity fields that action records repeat so `hafs apply` can re-verify the file
+    ctime_ns: int | None = None
+    dev: int | None = None
+    inode: int | None = None
 
     @property
     def place(self) -> Place:
@@ -39,6 +41,26 @@ class Entry:
     def touched_ns(self) -> int:
         """Last use we can see: the later of modification and (when scanned) access."""
         return self.mtime_ns if self.mtime_ns >= self.atime_ns else self.atime_ns
+
+    def identity(self) -> dict:
+        out = {"mtime_ns": self.mtime_ns} if self.mtime_ns else {}
+        for key in ("ctime_ns", "dev", "inode"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+def parent_of(path: str) -> str:
+    """posixpath.dirname for the normalised paths scan writes, several times faster."""
+    i = path.rfind("/")
+    if i > 0:
+        return path[:i]
+    return "/" if i == 0 else ""
+
+
+def basename(path: str) -> str:
+    return path[path.rfind("/") + 1 :]
 
 
 @dataclass(slots=True)
@@ -58,7 +80,6 @@ class DupGroup:
     members: list[Entry]
     keeper: Entry | None
     keeper_rule: str | None
-    record: dict
 
 
 @dataclass
@@ -69,51 +90,70 @@ class Inventory:
     files: dict[Place, Entry] = field(default_factory=dict)
     dirs: set[Place] = field(default_factory=set)
     dupgroups: list[DupGroup] = field(default_factory=list)
+    # (host, dir) -> the files directly in it
+    by_dir: dict[Place, list[Entry]] = field(default_factory=dict)
     # directories whose name the regenerable rule watches: (host, dir) -> files below it
     named_dirs: dict[Place, list[Entry]] = field(default_factory=dict)
     # a `.git` seen in the input marks its parent as a repository root
     git_roots_seen: set[Place] = field(default_factory=set)
-    skipped: int = 0
     _dirstats: dict[Place, DirStats] | None = None
 
     def is_local(self, host: str) -> bool:
         return host in ("", self.local_host)
 
     def add_file(self, rec: dict, watch_names: frozenset[str]) -> None:
-        host, path = place_of(rec)
-        size = int(rec.get("size") or 0)
-        mtime_ns = int(rec.get("mtime_ns") or 0)
-        atime_ns = int(rec.get("atime_ns") or 0)
-        digest = rec.get("blake3") or rec.get("hash")
+        get = rec.get
+        host = get("host") or ""
+        path = get("path")
+        if "path_b64" in rec or not isinstance(path, str):
+            path = os.fsdecode(record_path(rec))
+        digest = get("blake3")
+        ctime_ns, dev, inode = get("ctime_ns"), get("dev"), get("inode")
         entry = Entry(
-            host, path, size, mtime_ns, atime_ns, digest if isinstance(digest, str) else None
+            host,
+            path,
+            int(get("size") or 0),
+            int(get("mtime_ns") or 0),
+            int(get("atime_ns") or 0),
+            digest if isinstance(digest, str) else None,
+            None if ctime_ns is None else int(ctime_ns),
+            None if dev is None else int(dev),
+            None if inode is None else int(inode),
         )
-        entry.extra = {k: rec[k] for k in _IDENTITY if k in rec}
-        self.files[(host, path)] = entry
+        self._index(entry)
         if "/.git/" in path:
             self.git_roots_seen.add((host, path[: path.index("/.git/")] or "/"))
         parts = path.split("/")
-        if not watch_names.isdisjoint(parts[:-1]):
-            for i, part in enumerate(parts[:-1]):
-                if part in watch_names and i > 0:
+        del parts[-1]
+        if not watch_names.isdisjoint(parts):
+            for i, part in enumerate(parts):
+                if part in watch_names:
                     self.named_dirs.setdefault((host, "/".join(parts[: i + 1])), []).append(entry)
+
+    def _index(self, entry: Entry) -> None:
+        host, path = entry.host, entry.path
+        self.files[(host, path)] = entry
+        i = path.rfind("/")
+        parent = (host, path[:i] if i > 0 else ("/" if i == 0 else ""))
+        siblings = self.by_dir.get(parent)
+        if siblings is None:
+            self.by_dir[parent] = [entry]
+        else:
+            siblings.append(entry)
 
     def add_dir(self, rec: dict) -> None:
         host, path = place_of(rec)
         self.dirs.add((host, path))
-        if posixpath.basename(path) == ".git":
-            self.git_roots_seen.add((host, posixpath.dirname(path)))
+        if basename(path) == ".git":
+            self.git_roots_seen.add((host, parent_of(path)))
 
-    def add_dupgroup(self, rec: dict) -> DupGroup | None:
+    def add_dupgroup(self, rec: dict) -> None:
         """Attach a dupgroup to the files it names (members missing from the input are added)."""
-        digest = str(rec.get("blake3") or rec.get("hash") or "")
+        digest = str(rec.get("blake3") or "")
+        group_host = str(rec.get("host") or "")
         members: list[Entry] = []
         for m in rec.get("members") or []:
-            if isinstance(m, str):
-                m = {"path": m}
-            if not isinstance(m, dict) or ("path" not in m and "path_b64" not in m):
-                continue
-            host, path = place_of(m, default_host=str(rec.get("host") or ""))
+            host, path = place_of(m, default_host=group_host)
             entry = self.files.get((host, path))
             if entry is None:
                 entry = Entry(
@@ -121,91 +161,66 @@ class Inventory:
                     path,
                     int(m.get("size") or rec.get("size") or 0),
                     int(m.get("mtime_ns") or 0),
+                    dev=_int_or_none(m.get("dev")),
+                    inode=_int_or_none(m.get("inode")),
                 )
-                entry.extra = {k: m[k] for k in _IDENTITY if k in m}
-                self.files[(host, path)] = entry
+                self._index(entry)
             entry.digest = digest or entry.digest
             members.append(entry)
         if len(members) < 2:
-            self.skipped += 1
-            return None
+            raise ValueError("a dupgroup needs at least two members")
         keeper = None
-        if rec.get("keeper") is not None:
-            k = rec["keeper"]
-            k = {"path": k} if isinstance(k, str) else k
-            if isinstance(k, dict):
-                kp = place_of(k, default_host=str(rec.get("host") or ""))
-                keeper = next((e for e in members if e.place == kp), None)
-        group = DupGroup(
-            digest,
-            int(rec.get("size") or members[0].size),
-            members,
-            keeper,
-            rec.get("keeper_rule") or rec.get("rule"),
-            rec,
-        )
-        self.dupgroups.append(group)
-        return group
-
-    def exists(self, host: str, path: str) -> bool:
-        return (host, path) in self.files or (host, path) in self.dirs
+        if isinstance(rec.get("keeper"), dict):
+            kp = place_of(rec["keeper"], default_host=group_host)
+            keeper = next((e for e in members if e.place == kp), None)
+        size = int(rec.get("size") or members[0].size)
+        self.dupgroups.append(DupGroup(digest, size, members, keeper, rec.get("keeper_rule")))
 
     # -- directory totals ---------------------------------------------------------
     def dirstats(self) -> dict[Place, DirStats]:
-        """Totals for every directory that holds input files, computed once."""
+        """Totals for every directory that holds input files (at any depth), computed once."""
         if self._dirstats is not None:
             return self._dirstats
-        direct: dict[Place, DirStats] = {}
-        for (host, path), e in self.files.items():
-            parent = (host, posixpath.dirname(path))
-            st = direct.get(parent)
-            if st is None:
-                st = direct[parent] = DirStats()
-            st.bytes += e.size
-            st.files += 1
-            st.direct_files += 1
-            # git's own files change on fetch and gc; the work is what counts as a change
-            if e.touched_ns > st.newest_ns and "/.git/" not in path:
-                st.newest_ns = e.touched_ns
         total: dict[Place, DirStats] = {}
-        for (host, d), st in direct.items():
-            cur = d
-            while True:
-                agg = total.get((host, cur))
-                if agg is None:
-                    agg = total[(host, cur)] = DirStats()
-                agg.bytes += st.bytes
-                agg.files += st.files
-                if cur == d:
-                    agg.direct_files = st.direct_files
-                if st.newest_ns > agg.newest_ns:
-                    agg.newest_ns = st.newest_ns
-                parent = posixpath.dirname(cur)
-                if parent == cur:
-                    break
-                cur = parent
+        for place, entries in self.by_dir.items():
+            st = total[place] = DirStats(
+                bytes=sum(e.size for e in entries), files=len(entries), direct_files=len(entries)
+            )
+            # git's own files change on fetch and gc; the work is what counts as a change
+            if "/.git/" not in place[1] + "/":
+                st.newest_ns = max(e.touched_ns for e in entries)
+        # Roll each directory into its parent once, deepest first.
+        by_depth: dict[int, list[Place]] = {}
+        for place in total:
+            by_depth.setdefault(place[1].count("/"), []).append(place)
+        for depth in range(max(by_depth, default=0), 0, -1):
+            for host, d in by_depth.get(depth, []):
+                parent = parent_of(d)
+                if parent == d or not d:
+                    continue
+                st = total[(host, d)]
+                up = total.get((host, parent))
+                if up is None:
+                    up = total[(host, parent)] = DirStats()
+                    by_depth.setdefault(parent.count("/"), []).append((host, parent))
+                up.bytes += st.bytes
+                up.files += st.files
+                if st.newest_ns > up.newest_ns:
+                    up.newest_ns = st.newest_ns
         self._dirstats = total
         return total
 
-    def files_under(self, host: str, directory: str) -> list[Entry]:
-        """Input files below a directory (a linear pass; used for a handful of directories)."""
-        prefix = directory.rstrip("/") + "/"
-        return [e for (h, p), e in self.files.items() if h == host and p.startswith(prefix)]
 
-
-# Fields of a file record that let `hafs apply` re-verify the file before acting.
-_IDENTITY = ("dev", "inode", "mtime_ns", "ctime_ns", "size", "blake3", "host")
+def _int_or_none(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
 
 
 def place_of(rec: dict, default_host: str = "") -> Place:
     """(host, path) of a record, the path decoded losslessly."""
     host = rec.get("host") or default_host
-    if "path_b64" in rec:
+    path = rec.get("path")
+    if "path_b64" in rec or not isinstance(path, str):
         path = os.fsdecode(record_path(rec))
-    else:
-        path = rec.get("path")
-        if not isinstance(path, str):
-            path = os.fsdecode(record_path(rec))
     return (str(host), path)
 
 
@@ -216,14 +231,17 @@ def ingest(records: Iterable[dict], watch_names: frozenset[str], forward, on_bad
     still forwarded (it is not recommend's to drop).
     """
     inv = Inventory()
-    add = {"file": lambda r: inv.add_file(r, watch_names), "dir": inv.add_dir}
-    add["dupgroup"] = inv.add_dupgroup
+    add = {
+        "file": lambda r: inv.add_file(r, watch_names),
+        "dir": inv.add_dir,
+        "dupgroup": inv.add_dupgroup,
+    }
     for rec in records:
         handler = add.get(rec.get("kind"))
         if handler is not None:
             try:
                 handler(rec)
-            except (HafsError, TypeError, ValueError, AttributeError) as exc:
+            except (HafsError, TypeError, ValueError, AttributeError, KeyError) as exc:
                 on_bad(rec, getattr(exc, "message", None) or str(exc))
         forward(rec)
     return inv

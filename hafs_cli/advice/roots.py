@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import posixpath
-
 from hafs_cli.advice.context import Context
-from hafs_cli.advice.inventory import Entry, Place
+from hafs_cli.advice.inventory import Entry, Place, parent_of
 
 # Directories whose insides are never a project of their own (vendored or generated copies).
 NOT_PROJECTS = frozenset({".git", "node_modules", "site-packages", ".venv", "venv", ".tox"})
@@ -57,7 +55,7 @@ class RootIndex:
             if key in self.roots:
                 found = key
                 break
-            parent = posixpath.dirname(cur)
+            parent = parent_of(cur)
             if parent == cur:
                 break
             cur = parent
@@ -67,10 +65,10 @@ class RootIndex:
 
     def files_by_root(self, ctx: Context) -> dict[Place, list[Entry]]:
         out: dict[Place, list[Entry]] = {}
-        for (host, path), e in ctx.inv.files.items():
-            root = self.root_of_dir(host, posixpath.dirname(path))
+        for (host, d), entries in ctx.inv.by_dir.items():
+            root = self.root_of_dir(host, d)
             if root is not None:
-                out.setdefault(root, []).append(e)
+                out.setdefault(root, []).extend(entries)
         return out
 
     def inside(self, host: str, path: str) -> bool:

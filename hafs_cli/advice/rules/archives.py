@@ -13,7 +13,7 @@ import zipfile
 
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import MEDIUM, Finding, plural
-from hafs_cli.advice.inventory import Entry
+from hafs_cli.advice.inventory import Entry, basename, parent_of
 from hafs_cli.pipe import human_bytes
 
 SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip")
@@ -77,8 +77,8 @@ def list_members(path: str) -> dict[str, int]:
 
 def _extracted_into(ctx: Context, archive: Entry, members: dict[str, int]) -> str | None:
     """The directory beside the archive that holds every member with the same size."""
-    parent = posixpath.dirname(archive.path)
-    stem = archive_stem(posixpath.basename(archive.path)) or ""
+    parent = parent_of(archive.path)
+    stem = archive_stem(basename(archive.path)) or ""
     files = ctx.inv.files
     for base in (parent, posixpath.join(parent, stem)):
         ok = True
@@ -97,7 +97,9 @@ def find(ctx: Context) -> list[Finding]:
     limit = int(cfg.get("max_archive_bytes", 4 << 30))
     out = []
     candidates = [
-        e for (host, path), e in ctx.inv.files.items() if archive_stem(path.rpartition("/")[2])
+        e
+        for (_host, path), e in ctx.inv.files.items()
+        if path.lower().endswith(SUFFIXES) and archive_stem(basename(path))
     ]
     for archive in sorted(candidates, key=lambda e: (e.host, e.path)):
         if not ctx.inv.is_local(archive.host):

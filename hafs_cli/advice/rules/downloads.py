@@ -27,8 +27,10 @@ def find(ctx: Context) -> list[Finding]:
     installer_days = int(cfg.get("installer_days", 14))
     old: dict[tuple[str, str], list[Entry]] = {}
     installers: dict[tuple[str, str], list[Entry]] = {}
+    needles = tuple(f"/{n}/" for n in names)
     for (host, path), e in ctx.inv.files.items():
-        if not names.isdisjoint(p.lower() for p in path.split("/")[:-1]):
+        low = "/" + path.lower()
+        if any(n in low for n in needles):
             folder = _downloads_folder(path, names)
             if folder is None:
                 continue

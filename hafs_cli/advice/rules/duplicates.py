@@ -35,13 +35,7 @@ def _keeper(group: DupGroup, taken: set) -> tuple[Entry, str] | None:
 
 
 def _same_file(a: Entry, b: Entry) -> bool:
-    ea, eb = a.extra or {}, b.extra or {}
-    return (
-        a.host == b.host
-        and "inode" in ea
-        and ea.get("inode") == eb.get("inode")
-        and ea.get("dev") == eb.get("dev")
-    )
+    return a.host == b.host and a.inode is not None and (a.dev, a.inode) == (b.dev, b.inode)
 
 
 def find(ctx: Context) -> list[Finding]:

@@ -7,7 +7,7 @@ import posixpath
 
 from hafs_cli.advice.context import NS_PER_DAY, Context, name_matcher
 from hafs_cli.advice.findings import LOW, MEDIUM, Finding, day, plural
-from hafs_cli.advice.inventory import Place
+from hafs_cli.advice.inventory import Place, parent_of
 from hafs_cli.advice.roots import RootIndex, _vendored, git_roots, outermost
 from hafs_cli.pipe import human_bytes
 
@@ -74,7 +74,7 @@ def _checkpoints(ctx: Context, covered: RootIndex) -> list[Finding]:
         if not ctx.older_than_days(e.touched_ns, days):
             ctx.skip("checkpoints_recent")
             continue
-        if covered.inside(host, posixpath.dirname(path)):
+        if covered.inside(host, parent_of(path)):
             continue
         out.append(
             Finding(

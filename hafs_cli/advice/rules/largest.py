@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import heapq
-import posixpath
 
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import FACT, Finding, plural
+from hafs_cli.advice.inventory import parent_of
 from hafs_cli.pipe import human_bytes
 
 # A directory is shown through its child when that child holds this share of its bytes.
@@ -38,7 +38,7 @@ def find(ctx: Context) -> list[Finding]:
     stats = ctx.inv.dirstats()
     biggest_child: dict[tuple[str, str], int] = {}
     for (host, d), st in stats.items():
-        parent = posixpath.dirname(d)
+        parent = parent_of(d)
         if parent != d:
             key = (host, parent)
             if st.bytes > biggest_child.get(key, -1):

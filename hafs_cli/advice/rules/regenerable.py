@@ -6,7 +6,7 @@ import posixpath
 
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import HIGH, MEDIUM, Finding, plural
-from hafs_cli.advice.inventory import Entry, Place
+from hafs_cli.advice.inventory import Entry, Place, basename, parent_of
 from hafs_cli.pipe import human_bytes
 
 
@@ -21,10 +21,10 @@ def watched_names(settings: dict) -> frozenset[str]:
 def _qualifies(ctx: Context, host: str, directory: str) -> str | None:
     """Why this directory is regenerable (or None): a cache name, or build output beside its project file."""
     cfg = ctx.cfg("regenerable")
-    name = posixpath.basename(directory)
+    name = basename(directory)
     if name in cfg.get("cache_dirs", []):
         return f"{name} is a cache that its tool recreates"
-    parent = posixpath.dirname(directory)
+    parent = parent_of(directory)
     for marker in cfg.get("build_dirs", {}).get(name, []):
         if (host, posixpath.join(parent, marker)) in ctx.inv.files:
             return f"{name} is build output of the project whose {marker} sits beside it"
@@ -62,7 +62,7 @@ def find(ctx: Context) -> list[Finding]:
     for host, d in dirs:
         files = sorted(inv.named_dirs[(host, d)], key=lambda e: e.path)
         size = sum(e.size for e in files)
-        is_cache = posixpath.basename(d) in cfg.get("cache_dirs", [])
+        is_cache = basename(d) in cfg.get("cache_dirs", [])
         out.append(
             Finding(
                 rule="regenerable",
@@ -84,11 +84,11 @@ def find(ctx: Context) -> list[Finding]:
 
 def _inside(place: Place, dirs: set[Place]) -> bool:
     host, path = place
-    cur = posixpath.dirname(path)
+    cur = parent_of(path)
     while True:
         if (host, cur) in dirs:
             return True
-        parent = posixpath.dirname(cur)
+        parent = parent_of(cur)
         if parent == cur:
             return False
         cur = parent
