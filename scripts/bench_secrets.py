@@ -48,10 +48,15 @@ def run_hafs(corpus: Path) -> tuple[set[tuple[str, int]], float]:
 def run_detect_secrets(corpus: Path) -> tuple[set[tuple[str, int]], float] | None:
     exe = shutil.which("detect-secrets") or str(Path(sys.executable).parent / "detect-secrets")
     if not Path(exe).exists():
-        print("detect-secrets not installed: .venv/bin/pip install detect-secrets==1.5.0", file=sys.stderr)
+        print(
+            "detect-secrets not installed: .venv/bin/pip install detect-secrets==1.5.0",
+            file=sys.stderr,
+        )
         return None
     start = time.perf_counter()
-    proc = subprocess.run([exe, "scan", "--all-files", "."], cwd=corpus, capture_output=True, check=False)
+    proc = subprocess.run(
+        [exe, "scan", "--all-files", "."], cwd=corpus, capture_output=True, check=False
+    )
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"detect-secrets failed: {proc.stderr.decode()[-2000:]}")
@@ -92,7 +97,9 @@ def main() -> int:
               f"{s.lookalike_false_positives} on look-alike lines = {s.lookalike_fp_per_1000():.2f} "
               f"per 1,000 ({s.lookalike_lines}); wall {elapsed:.2f} s")  # fmt: skip
     if len(names) == 2:
-        print(f"\nwall-time ratio detect-secrets / hafs: {scores[names[1]][1] / scores[names[0]][1]:.1f}x")
+        print(
+            f"\nwall-time ratio detect-secrets / hafs: {scores[names[1]][1] / scores[names[0]][1]:.1f}x"
+        )
     return 0
 
 

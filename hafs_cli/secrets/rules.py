@@ -77,8 +77,8 @@ def _url_credentials(m: re.Match[str], line: str) -> bool:
 
 
 def _slack(m: re.Match[str], line: str) -> bool:
-    last = re.split(r"[-/]", m.group("secret"))[-1]
-    return not filters.is_placeholder(m.group("secret")) and shannon(last) >= 3.0
+    last = re.split(r"[-/]", m.group("secret"))[-1]  # the random part; the rest are ids
+    return not filters.is_placeholder(last) and shannon(last) >= 3.0
 
 
 RULES: tuple[Rule, ...] = (
@@ -274,7 +274,16 @@ SECRET_PAIRS = frozenset(
     )
 )
 # Run-together names: APITOKEN, dbpassword, AUTHSECRET.
-SECRET_SUFFIXES = ("token", "secret", "password", "passwd", "apikey", "accesskey", "secretkey", "privatekey")
+SECRET_SUFFIXES = (
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+)
 NOT_SECRET_WORDS = frozenset(
     [
         "tokens",

@@ -71,7 +71,9 @@ def huggingface(r):
 def slack(r):
     kind = r.randrange(3)
     if kind == 0:
-        return f"xoxb-{r.randrange(10**11, 10**12)}-{r.randrange(10**12, 10**13)}-{rand(r, ALNUM, 24)}"
+        return (
+            f"xoxb-{r.randrange(10**11, 10**12)}-{r.randrange(10**12, 10**13)}-{rand(r, ALNUM, 24)}"
+        )
     if kind == 1:
         return f"xoxp-{r.randrange(10**11, 10**12)}-{r.randrange(10**11, 10**12)}-{r.randrange(10**12, 10**13)}-{rand(r, HEX, 32)}"
     return f"https://hooks.slack.com/services/T{rand(r, UPPER_NUM, 8)}/B{rand(r, UPPER_NUM, 10)}/{rand(r, ALNUM, 24)}"
@@ -102,7 +104,9 @@ def jwt(r):
 def url_credentials(r):
     user = r.choice(["app", "admin", "deploy", "postgres", "svc_trainer", "root"])
     password = rand(r, ALNUM, r.randrange(12, 28))
-    host = r.choice(["db.internal", "10.0.3.17", "redis-prod", "cluster0.x7kq2.mongodb.net", "nas.lan"])
+    host = r.choice(
+        ["db.internal", "10.0.3.17", "redis-prod", "cluster0.x7kq2.mongodb.net", "nas.lan"]
+    )
     scheme = r.choice(["postgres", "postgresql", "mysql", "redis", "mongodb+srv", "amqp", "https"])
     return f"{scheme}://{user}:{password}@{host}/{r.choice(['app', 'metrics', '0', 'data'])}"
 
@@ -129,7 +133,13 @@ def pem_body(r, label: str) -> list[str]:
     return body
 
 
-PEM_LABELS = ("RSA PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "PGP PRIVATE KEY BLOCK", "PRIVATE KEY")
+PEM_LABELS = (
+    "RSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "OPENSSH PRIVATE KEY",
+    "PGP PRIVATE KEY BLOCK",
+    "PRIVATE KEY",
+)
 
 
 @dataclass(frozen=True)
@@ -141,8 +151,15 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    Kind("aws-access-key-id", aws_key_id, ("AWS_ACCESS_KEY_ID", "aws_access_key_id", "accessKeyId")),
-    Kind("aws-secret-access-key", aws_secret, ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "SecretAccessKey"), False),
+    Kind(
+        "aws-access-key-id", aws_key_id, ("AWS_ACCESS_KEY_ID", "aws_access_key_id", "accessKeyId")
+    ),
+    Kind(
+        "aws-secret-access-key",
+        aws_secret,
+        ("AWS_SECRET_ACCESS_KEY", "aws_secret_access_key", "SecretAccessKey"),
+        False,
+    ),
     Kind("github", github, ("GITHUB_TOKEN", "GH_TOKEN", "github_token", "token")),
     Kind("github-fine-grained", github_fine, ("GITHUB_PAT", "GH_TOKEN", "github_token")),
     Kind("openai", openai, ("OPENAI_API_KEY", "openai_api_key", "apiKey")),
@@ -154,7 +171,12 @@ KINDS: tuple[Kind, ...] = (
     Kind("tailscale", tailscale, ("TS_AUTHKEY", "TAILSCALE_AUTH_KEY", "tailscale_key")),
     Kind("jwt", jwt, ("ACCESS_TOKEN", "id_token", "authToken")),
     Kind("url-credentials", url_credentials, ("DATABASE_URL", "REDIS_URL", "broker_url", "remote")),
-    Kind("generic", generic, ("SECRET_KEY", "client_secret", "db_password", "apiToken", "signing_key", "WEBHOOK_SECRET"), False),
+    Kind(
+        "generic",
+        generic,
+        ("SECRET_KEY", "client_secret", "db_password", "apiToken", "signing_key", "WEBHOOK_SECRET"),
+        False,
+    ),
 )
 PEM_KIND = "private-key"
 ALL_KINDS = tuple(k.name for k in KINDS) + (PEM_KIND,)
@@ -192,7 +214,10 @@ BARE: dict[str, tuple[Callable[[str], str], ...]] = {
         lambda v: f"    client = Client('{v}')",
     ),
     ".yaml": (lambda v: f"  - {v}", lambda v: f'  args: ["--auth", "{v}"]'),
-    ".js": (lambda v: f"fetch(url, {{ headers: {{ 'X-Api-Key': '{v}' }} }});", lambda v: f"  '{v}',"),
+    ".js": (
+        lambda v: f"fetch(url, {{ headers: {{ 'X-Api-Key': '{v}' }} }});",
+        lambda v: f"  '{v}',",
+    ),
     ".env": (lambda v: f"# {v}",),
 }
 
@@ -239,7 +264,9 @@ def _lookalikes(r: random.Random) -> list[Callable[[], str]]:
         lambda: "  password: changeme",
         lambda: "git clone https://user:password@example.com/org/repo.git",
         lambda: "SLACK_BOT_TOKEN=xoxb-your-bot-token",
-        lambda: "SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+        lambda: (
+            "SLACK_WEBHOOK_URL=https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
+        ),
         lambda: 'GOOGLE_API_KEY="AIzaSy-your-google-api-key-goes-here"',
         lambda: f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{b64(43)} {word()}@laptop",
         lambda: f"ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQ{b64(300)}= deploy@ci",
@@ -271,7 +298,9 @@ def _lookalikes(r: random.Random) -> list[Callable[[], str]]:
         lambda: "http://localhost:8080/api?token=${TOKEN}",
         lambda: f"  channel: C{rand(r, UPPER_NUM, 10)}",
         lambda: f"role_arn = arn:aws:iam::{r.randrange(10**11, 10**12)}:role/{word()}-deployer",
-        lambda: f"client_id = {r.randrange(10**11, 10**12)}-{rand(r, HEX, 32)}.apps.googleusercontent.com",
+        lambda: (
+            f"client_id = {r.randrange(10**11, 10**12)}-{rand(r, HEX, 32)}.apps.googleusercontent.com"
+        ),
         lambda: f'version = "{r.randrange(3)}.{r.randrange(30)}.{r.randrange(20)}"',
         lambda: f'secret_name = "{word()}/database/password"',
         lambda: f"  key: {word()}-cache-{r.randrange(100)}",
@@ -299,7 +328,7 @@ FILLER = (
     "  replicas: 2",
     "set -euo pipefail",
     '    "name": "trainer",',
-    "log_level = \"info\"",
+    'log_level = "info"',
 )
 
 FILE_TYPES = (".env", ".py", ".yaml", ".json", ".sh", ".toml", ".js", ".md")
@@ -312,7 +341,11 @@ class Manifest:
     lines_total: int = 0
 
     def to_json(self) -> dict:
-        return {"planted": self.planted, "lookalike": self.lookalike, "lines_total": self.lines_total}
+        return {
+            "planted": self.planted,
+            "lookalike": self.lookalike,
+            "lines_total": self.lines_total,
+        }
 
 
 def _pem_lines(r: random.Random, label: str, ext: str) -> list[str]:
@@ -345,7 +378,11 @@ def generate(root: Path, seed: int = 7, per_kind: int = 150, lookalikes: int = 2
         nonlocal file_lines, file_no, ext
         if not file_lines:
             return
-        name = f"project{file_no % 40}/conf{file_no}{ext}" if ext != ".env" else f"project{file_no % 40}/.env.{file_no}"
+        name = (
+            f"project{file_no % 40}/conf{file_no}{ext}"
+            if ext != ".env"
+            else f"project{file_no % 40}/.env.{file_no}"
+        )
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(file_lines) + "\n", encoding="utf-8")
