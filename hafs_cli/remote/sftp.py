@@ -10,11 +10,43 @@ from __future__ import annotations
 import os
 import posixpath
 import stat
+import time
 from collections.abc import Iterable
 
 from hafs_cli.remote.listing import PART_PREFIX, Entry
 
 CHUNK = 1 << 20
+_UNITS = {"": 1024, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def parse_rate(text: str) -> int:
+    """rsync's --bwlimit syntax (default unit KiB/s) -> bytes per second (0: unlimited)."""
+    text = (text or "").strip().upper().removesuffix("IB").removesuffix("B") or ""
+    if not text:
+        return 0
+    unit = text[-1] if text[-1] in _UNITS else ""
+    number = text[: -1 if unit else None]
+    try:
+        return int(float(number) * _UNITS[unit])
+    except ValueError:
+        raise ValueError(f"bad bandwidth limit {text!r}; write e.g. 500K or 5M") from None
+
+
+class Throttle:
+    """Sleep as needed to keep to a byte rate (0: no limit)."""
+
+    def __init__(self, rate: int):
+        self.rate = rate
+        self.start = time.monotonic()
+        self.sent = 0
+
+    def __call__(self, n: int) -> None:
+        if not self.rate:
+            return
+        self.sent += n
+        ahead = self.sent / self.rate - (time.monotonic() - self.start)
+        if ahead > 0:
+            time.sleep(ahead)
 
 
 def _part_name(path: bytes) -> bytes:
@@ -47,7 +79,9 @@ def makedirs_remote(sftp, path: bytes) -> None:
                 raise
 
 
-def upload(sftp, local_root: bytes, remote_root: str, rel: bytes, entry: Entry) -> None:
+def upload(
+    sftp, local_root: bytes, remote_root: str, rel: bytes, entry: Entry, throttle=None
+) -> None:
     """Copy one local item to the remote tree (temporary name, then posix-rename)."""
     target = rjoin(remote_root, rel)
     makedirs_remote(sftp, posixpath.dirname(target))
@@ -69,6 +103,8 @@ def upload(sftp, local_root: bytes, remote_root: str, rel: bytes, entry: Entry) 
             out.set_pipelined(True)
             while chunk := fh.read(CHUNK):
                 out.write(chunk)
+                if throttle:
+                    throttle(len(chunk))
         sftp.chmod(part, stat.S_IMODE(st.st_mode))
         sftp.utime(part, (int(st.st_atime), int(st.st_mtime)))
         sftp.posix_rename(part, target)
@@ -80,7 +116,9 @@ def upload(sftp, local_root: bytes, remote_root: str, rel: bytes, entry: Entry) 
         raise
 
 
-def download(sftp, local_root: bytes, remote_root: str, rel: bytes, entry: Entry) -> None:
+def download(
+    sftp, local_root: bytes, remote_root: str, rel: bytes, entry: Entry, throttle=None
+) -> None:
     """Copy one remote item into the local tree (temporary name, then rename)."""
     target = os.path.join(local_root, rel)
     os.makedirs(os.path.dirname(target) or b".", exist_ok=True)
@@ -100,6 +138,8 @@ def download(sftp, local_root: bytes, remote_root: str, rel: bytes, entry: Entry
             fh.prefetch(attrs.st_size)
             while chunk := fh.read(CHUNK):
                 out.write(chunk)
+                if throttle:
+                    throttle(len(chunk))
             out.flush()
             os.fsync(out.fileno())
         os.chmod(part, stat.S_IMODE(attrs.st_mode or 0o644))

@@ -149,6 +149,10 @@ class SftpTransport:
         self.local_root = local_root
         self.remote_root = remote_root_path(remote_root).rstrip("/") or "/"
         self.excludes = excludes
+        try:
+            self.throttle = sftp.Throttle(sftp.parse_rate(bwlimit))
+        except ValueError as exc:
+            raise HafsError(str(exc), exits.USAGE) from None
         self.client = connect(host)
         self.sftp = self.client.open_sftp()
 
@@ -179,7 +183,9 @@ class SftpTransport:
         return self._each(
             paths,
             entries,
-            lambda rel, e: sftp.upload(self.sftp, self.local_root, self.remote_root, rel, e),
+            lambda rel, e: sftp.upload(
+                self.sftp, self.local_root, self.remote_root, rel, e, self.throttle
+            ),
             on_error,
         )
 
@@ -188,7 +194,7 @@ class SftpTransport:
         return self._each(
             paths,
             entries,
-            lambda rel, e: sftp.download(self.sftp, root, self.remote_root, rel, e),
+            lambda rel, e: sftp.download(self.sftp, root, self.remote_root, rel, e, self.throttle),
             on_error,
         )
 

@@ -1,0 +1,89 @@
+"""Host keys: unknown keys are refused before anything is sent; ssh config is honoured."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from hafs_cli.remote.hosts import host_from_table
+from hafs_cli.remote.ssh import resolve
+
+
+def server_fingerprint(server) -> str:
+    out = subprocess.run(
+        ["ssh-keygen", "-l", "-f", f"{server.host_key}.pub"], capture_output=True, text=True
+    ).stdout
+    return out.split()[1]
+
+
+def untrusting_config(server, tmp_path):
+    """The server's ssh config, but with an empty known_hosts file."""
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    text = server.ssh_config.read_text().replace(str(server.known_hosts), str(empty))
+    config = tmp_path / "ssh_config_untrusted"
+    config.write_text(text)
+    return config
+
+
+@pytest.mark.parametrize("transport", ["rsync", "sftp"])
+def test_unknown_host_key_is_refused_with_nothing_sent(hafs, setup, write, tmp_path, transport):
+    write(setup.local, "secret.txt", "must not leave this machine")
+    config = untrusting_config(setup.server, tmp_path)
+    setup.config.write_text(
+        f'[hosts.stranger]\naddress = "{setup.server.alias}"\nssh_config = "{config}"\n'
+    )
+    setup.profile("p", remote=f"stranger:{setup.remote}", direction="push", transport=transport)
+    logins_before = setup.server.accepted_logins()
+    r = hafs("sync", "p")
+    assert r.exit_code == 3, r.stderr
+    message = r.stderr.decode()
+    assert "is not known" in message
+    assert server_fingerprint(setup.server) in message  # the fingerprint to check
+    assert "ssh-keyscan" in message and "accept-new" in message  # how to trust it
+    assert list(setup.remote.iterdir()) == []
+    assert setup.server.accepted_logins() == logins_before  # never authenticated
+
+
+def test_accept_new_policy_trusts_on_first_use(hafs, setup, write, tmp_path):
+    write(setup.local, "f", "x")
+    config = untrusting_config(setup.server, tmp_path)
+    known = tmp_path / "empty_known_hosts"
+    setup.config.write_text(
+        f'[hosts.tofu]\naddress = "{setup.server.alias}"\nssh_config = "{config}"\n'
+        'host_key_policy = "accept-new"\n'
+    )
+    setup.profile("p", remote=f"tofu:{setup.remote}", direction="push", transport="sftp")
+    r = hafs("sync", "p")
+    assert r.exit_code == 0, r.stderr
+    assert f"[127.0.0.1]:{setup.server.port} ssh-ed25519 " in known.read_text()
+    assert (setup.remote / "f").read_text() == "x"
+
+
+def test_ssh_config_values_are_honoured(sshd, tmp_path):
+    config = tmp_path / "config"
+    config.write_text(
+        "Host viaalias\n    HostName 127.0.0.1\n    Port 2222\n    User someone\n"
+        "    IdentityFile /keys/id_test\n    ProxyJump jumpbox\n"
+    )
+    host = host_from_table("lab", {"address": "viaalias", "ssh_config": str(config)})
+    got = resolve(host)
+    assert (got.hostname, got.port, got.user) == ("127.0.0.1", 2222, "someone")
+    assert got.identity_files[0] == "/keys/id_test"
+    assert got.proxy_jump == "jumpbox"
+    # [hosts] values win over the ssh config
+    host = host_from_table("lab", {"address": "viaalias", "ssh_config": str(config), "port": 22})
+    assert resolve(host).port == 22
+
+
+def test_unreachable_host_is_a_runtime_error(hafs, setup, write):
+    write(setup.local, "f", "x")
+    setup.config.write_text(
+        '[hosts.down]\naddress = "127.0.0.1"\nport = 1\nconnect_timeout = 2\n'
+        'host_key_policy = "reject"\n'
+    )
+    setup.profile("p", remote="down:/tmp/x", direction="push", transport="sftp")
+    r = hafs("sync", "p")
+    assert r.exit_code == 3
+    assert b"cannot reach down" in r.stderr
