@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import RULES, Finding, plural
+from hafs_cli.advice.gitinfo import in_git_dir
 from hafs_cli.advice.rules import (
     archives,
     downloads,
@@ -61,25 +62,31 @@ def run_rules(ctx: Context) -> list[Finding]:
 
 
 def _guard_tracked(ctx: Context, findings: list[Finding]) -> list[Finding]:
-    guarded = [f for f in findings if f.rule in GIT_GUARDED and f.action == "trash"]
-    tracked, unknown = ctx.git.protected({t.place for f in guarded for t in f.targets})
-    keep_out = tracked | unknown
-    if not keep_out:
-        return findings
+    """Drop trash targets git tracks (or cannot vouch for), and any target inside `.git/`."""
+    guarded = {id(f) for f in findings if f.rule in GIT_GUARDED and f.action == "trash"}
+    tracked, unknown = ctx.git.protected(
+        {t.place for f in findings if id(f) in guarded for t in f.targets}
+    )
     ctx.skip("tracked_by_git", len(tracked))
     ctx.skip("git_unavailable", len(unknown))
+    keep_out = tracked | unknown
     out = []
     for f in findings:
-        if f in guarded:
-            left = [t for t in f.targets if t.place not in keep_out]
+        if f.action and f.rule != "abandoned-experiments":
+            left = [
+                t
+                for t in f.targets
+                if not in_git_dir(t.path) and (id(f) not in guarded or t.place not in keep_out)
+            ]
             if not left:
                 continue
             if len(left) < len(f.targets):
-                f.reason += (
-                    f" ({plural(len(f.targets) - len(left), 'file')} tracked by git left out.)"
-                )
+                gone = len(f.targets) - len(left)
+                f.reason += f" ({plural(gone, 'file')} tracked by git or inside .git left out.)"
+                kept = {t.place for t in left}
                 f.targets = left
-                f.paths = [p for p in f.paths if (f.host, p) not in keep_out]
+                if f.rule in GIT_GUARDED:
+                    f.paths = [p for p in f.paths if (f.host, p) in kept]
         out.append(f)
     return out
 

@@ -18,6 +18,11 @@ GIT_TIMEOUT_S = 60
 PATHSPECS_PER_CALL = 1000  # well under ARG_MAX; --pathspec-from-file is not in every git
 
 
+def in_git_dir(path: str) -> bool:
+    """Inside a repository's own `.git` directory (never cleaned file by file)."""
+    return "/.git/" in path or path.startswith(".git/")
+
+
 class GitUnavailable(Exception):
     """git could not answer for a repository (not installed, not local, or it failed)."""
 

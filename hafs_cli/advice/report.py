@@ -108,8 +108,9 @@ def markdown(rows: list[dict]) -> str:
             out.append(line)
         out.append("")
     out += [
-        "Nothing has been changed. To carry out the actions, review this report, then run "
-        "`hafs recommend --only | hafs apply` (a dry run until you add `--yes`).",
+        "Nothing has been changed. To carry out the actions, review this report, then end "
+        "the same pipeline with `hafs recommend --only | hafs apply` (a dry run until you "
+        "add `--yes`).",
         "",
     ]
     if summary and summary.get("by_rule"):

@@ -6,6 +6,7 @@ import posixpath
 
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import HIGH, Finding, plural
+from hafs_cli.advice.gitinfo import in_git_dir
 from hafs_cli.advice.inventory import DupGroup, Entry
 from hafs_cli.pipe import human_bytes
 
@@ -24,7 +25,7 @@ def file_type(path: str) -> str:
 def _keeper(group: DupGroup, taken: set) -> tuple[Entry, str] | None:
     """dedup's keeper, unless another finding already removes it; then the oldest free copy."""
     if group.keeper is not None and group.keeper.place not in taken:
-        return group.keeper, group.keeper_rule or "chosen by dedup"
+        return group.keeper, (group.keeper_rule or "chosen by dedup").replace("_", " ")
     free = [e for e in group.members if e.place not in taken]
     if not free:
         return None
@@ -46,6 +47,19 @@ def find(ctx: Context) -> list[Finding]:
     members = [m.place for g in ctx.inv.dupgroups for m in g.members]
     tracked, unknown = ctx.git.protected(members)
     for group in ctx.inv.dupgroups:
+        # A repository's own files are git's business: never a keeper, never removed.
+        outside = [m for m in group.members if not in_git_dir(m.path)]
+        if len(outside) < 2:
+            ctx.skip("duplicates_inside_git_dirs")
+            continue
+        if len(outside) < len(group.members):
+            group = DupGroup(
+                group.digest,
+                group.size,
+                outside,
+                group.keeper if any(group.keeper is m for m in outside) else None,
+                group.keeper_rule,
+            )
         chosen = _keeper(group, taken)
         if chosen is None:
             ctx.skip("duplicates_all_copies_covered")
