@@ -1,0 +1,273 @@
+"""hafs apply: re-verify, journal, act; undo restores the tree byte for byte."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from urllib.parse import quote
+
+import orjson
+import pytest
+
+from hafs_cli.paths import path_fields, record_path
+
+from .conftest import BAD_NAME, assert_valid, blob, file_digest, snapshot, write
+
+HOST = socket.gethostname()
+
+
+def lines(records) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def action(kind: str, path: bytes, keeper: bytes | None = None, **extra) -> dict:
+    st = os.lstat(path)
+    rec = {"kind": "action", "action": kind, **path_fields(path), "host": HOST}
+    rec.update(size=st.st_size, mtime_ns=st.st_mtime_ns, blake3=file_digest(path))
+    if keeper is not None:
+        rec["keeper"] = {**path_fields(keeper), "host": HOST}
+    rec.update(extra)
+    return rec
+
+
+def results(r) -> list[dict]:
+    return [rec for rec in r.records if rec["kind"] == "action_result"]
+
+
+def summary(r) -> dict:
+    return next(r for r in r.records if r["kind"] == "summary" and r["command"] == "apply")
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A keeper and two copies of it (one under an invalid UTF-8 name)."""
+    root = tmp_path / "data"
+    data = blob(1, 70_000)
+    keeper = write(root / "keep/photo.jpg", data)
+    copy = write(root / "copies/photo (1).jpg", data)
+    odd = write(os.path.join(os.fsencode(root), b"copies", BAD_NAME), data)
+    os.chmod(copy, 0o640)
+    os.utime(copy, ns=(1_500_000_000_000_000_000, 1_600_000_000_000_000_000))
+    return {"root": os.fsencode(root), "keeper": keeper, "copy": copy, "odd": odd, "data": data}
+
+
+def test_dry_run_is_the_default_and_changes_nothing(hafs, pair):
+    before = snapshot(pair["root"])
+    acts = [action("trash", pair["copy"], pair["keeper"])]
+    r = hafs("apply", "--format", "jsonl", input=lines(acts))
+    assert r.exit_code == 0, r.stderr
+    (res,) = results(r)
+    assert res["status"] == "planned"
+    assert res["bytes_freed"] == 70_000
+    assert summary(r)["dry_run"] is True
+    assert snapshot(pair["root"]) == before
+    assert_valid(r.records)
+
+
+def test_trash_moves_into_quarantine_keeping_the_path_and_undo_restores(hafs, pair, tmp_path):
+    before = snapshot(pair["root"])
+    journal = tmp_path / "j.jsonl"
+    acts = [action("trash", p, pair["keeper"]) for p in (pair["copy"], pair["odd"])]
+    r = hafs("apply", "--yes", "--journal", str(journal), "--format", "jsonl", input=lines(acts))
+    assert r.exit_code == 0, r.stderr
+    done = results(r)
+    assert [d["status"] for d in done] == ["done", "done"]
+    assert_valid(r.records)
+    for d, src in zip(done, (pair["copy"], pair["odd"]), strict=True):
+        dest = record_path(d, "dest")
+        assert dest.endswith(src)  # quarantine/RUN/<absolute path>
+        assert not os.path.lexists(src)
+        with open(dest, "rb") as fh:
+            assert fh.read() == pair["data"]
+    assert os.lstat(pair["keeper"])
+    u = hafs("apply", "--undo", str(journal), "--format", "jsonl")
+    assert u.exit_code == 0, u.stderr
+    assert [x["status"] for x in results(u)] == ["undone", "undone"]
+    assert snapshot(pair["root"]) == before
+
+
+def test_hardlink_replaces_atomically_and_undo_gives_back_an_independent_file(hafs, pair, tmp_path):
+    before = snapshot(pair["root"])
+    journal = tmp_path / "j.jsonl"
+    acts = [action("hardlink", pair["copy"], pair["keeper"])]
+    r = hafs("apply", "--yes", "--journal", str(journal), "--format", "jsonl", input=lines(acts))
+    assert [x["status"] for x in results(r)] == ["done"], r.stdout
+    assert os.path.samestat(os.stat(pair["copy"]), os.stat(pair["keeper"]))
+    assert not [n for n in os.listdir(os.path.dirname(pair["copy"])) if n.startswith(b".hafs-")]
+    hafs("apply", "--undo", str(journal))
+    assert not os.path.samestat(os.stat(pair["copy"]), os.stat(pair["keeper"]))
+    assert snapshot(pair["root"]) == before  # bytes, mode and mtime
+
+
+def test_symlink_points_at_the_keeper_and_undo_restores(hafs, pair, tmp_path):
+    before = snapshot(pair["root"])
+    journal = tmp_path / "j.jsonl"
+    acts = [action("symlink", pair["odd"], pair["keeper"])]
+    r = hafs("apply", "--yes", "--journal", str(journal), input=lines(acts))
+    assert r.exit_code == 0, r.stderr
+    assert os.readlink(pair["odd"]) == pair["keeper"]
+    hafs("apply", "--undo", str(journal))
+    assert snapshot(pair["root"]) == before
+
+
+def test_reflink_either_shares_blocks_or_fails_leaving_the_file_untouched(hafs, pair, tmp_path):
+    before = snapshot(pair["root"])
+    acts = [action("reflink", pair["copy"], pair["keeper"])]
+    r = hafs(
+        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
+    )
+    (res,) = results(r)
+    if res["status"] == "failed":  # ext4, tmpfs: no FICLONE
+        assert r.exit_code == 3
+        assert res["errno"] in (95, 18, 22, 25)  # EOPNOTSUPP, EXDEV, EINVAL, ENOTTY
+        assert snapshot(pair["root"]) == before
+    else:
+        assert res["status"] == "done"
+        assert snapshot(pair["root"]) == before  # same bytes, mode and mtime
+
+
+def test_changed_file_is_skipped_with_the_reason(hafs, pair, tmp_path):
+    acts = [action("trash", pair["copy"], pair["keeper"])]
+    st = os.stat(pair["copy"])
+    changed = bytearray(pair["data"])
+    changed[35_000] ^= 1
+    write(pair["copy"], bytes(changed))
+    os.utime(pair["copy"], ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime
+    r = hafs(
+        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
+    )
+    (res,) = results(r)
+    assert (res["status"], res["reason"]) == (
+        "skipped",
+        "content changed since it was hashed (blake3 differs)",
+    )
+    assert r.exit_code == 1
+    assert os.path.exists(pair["copy"])
+
+
+def test_missing_or_changed_keeper_blocks_the_action(hafs, pair, tmp_path):
+    acts = [action("hardlink", pair["copy"], pair["keeper"])]
+    write(pair["keeper"], blob(9, 70_000))
+    r = hafs(
+        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
+    )
+    assert results(r)[0]["reason"] == "keeper's content differs from this file's: refusing"
+    os.unlink(pair["keeper"])
+    r = hafs(
+        "apply", "--yes", "--journal", str(tmp_path / "j2"), "--format", "jsonl", input=lines(acts)
+    )
+    assert results(r)[0]["reason"] == "keeper no longer exists: refusing to remove the last copy"
+    with open(pair["copy"], "rb") as fh:
+        assert fh.read() == pair["data"]
+
+
+def test_never_removes_the_last_copy_when_actions_point_at_each_other(hafs, pair, tmp_path):
+    a, b = pair["copy"], pair["keeper"]
+    acts = [action("trash", a, b), action("trash", b, a)]
+    r = hafs(
+        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
+    )
+    assert [x["status"] for x in results(r)] == ["done", "skipped"]
+    assert os.path.exists(b)
+
+
+def test_links_need_a_keeper(hafs, pair, tmp_path):
+    acts = [action("hardlink", pair["copy"])]
+    r = hafs(
+        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
+    )
+    assert results(r)[0]["reason"] == "no keeper named: a link needs a verified keeper"
+
+
+def test_os_trash_writes_trashinfo_and_undo_removes_it(hafs, pair, tmp_path):
+    journal = tmp_path / "j.jsonl"
+    before = snapshot(pair["root"])
+    acts = [action("trash", pair["copy"], pair["keeper"])]
+    r = hafs(
+        "apply",
+        "--yes",
+        "--trash",
+        "os",
+        "--journal",
+        str(journal),
+        "--format",
+        "jsonl",
+        input=lines(acts),
+    )
+    (res,) = results(r)
+    dest = record_path(res, "dest")
+    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash"
+    assert dest == os.fsencode(trash / "files" / "photo (1).jpg")
+    info = (trash / "info" / "photo (1).jpg.trashinfo").read_text()
+    assert f"Path={quote(pair['copy'])}\n" in info
+    hafs("apply", "--undo", str(journal))
+    assert not (trash / "info" / "photo (1).jpg.trashinfo").exists()
+    assert snapshot(pair["root"]) == before
+
+
+def test_move_and_archive(hafs, pair, tmp_path):
+    journal = tmp_path / "j.jsonl"
+    before = snapshot(pair["root"])
+    target = os.fsencode(tmp_path / "elsewhere/moved.jpg")
+    archive = tmp_path / "archive"
+    (tmp_path / "hafs.toml").write_text(f'[apply]\narchive_dir = "{archive}"\n')
+    acts = [
+        action("move", pair["copy"], **path_fields(target, key="target")),
+        action("archive", pair["odd"]),
+    ]
+    r = hafs(
+        "apply",
+        "--yes",
+        "--journal",
+        str(journal),
+        "--format",
+        "jsonl",
+        input=lines(acts),
+        cwd=tmp_path,
+    )
+    assert [x["status"] for x in results(r)] == ["done", "done"], r.stdout
+    assert Path(os.fsdecode(target)).read_bytes() == pair["data"]
+    archived = record_path(results(r)[1], "dest")
+    assert archived.startswith(os.fsencode(archive)) and archived.endswith(pair["odd"])
+    hafs("apply", "--undo", str(journal))
+    assert snapshot(pair["root"]) == before
+    assert not os.path.exists(target)
+
+
+def test_other_records_pass_through_and_actions_are_replaced(hafs, pair):
+    other = {"kind": "dupgroup-ish", "n": 1}
+    r = hafs("apply", "--format", "jsonl", input=lines([other, action("keep", pair["copy"])]))
+    assert r.records[0] == other
+    assert [x["kind"] for x in r.records] == ["dupgroup-ish", "action_result", "summary"]
+
+
+def test_undo_twice_is_harmless(hafs, pair, tmp_path):
+    journal = tmp_path / "j.jsonl"
+    before = snapshot(pair["root"])
+    acts = [action("trash", pair["copy"], pair["keeper"])]
+    hafs("apply", "--yes", "--journal", str(journal), input=lines(acts))
+    assert hafs("apply", "--undo", str(journal)).exit_code == 0
+    again = hafs("apply", "--undo", str(journal), "--format", "jsonl")
+    assert again.exit_code == 0
+    assert results(again) == []
+    assert snapshot(pair["root"]) == before
+
+
+def test_pipeline_scan_dedup_suggest_apply_then_undo(hafs, tmp_path):
+    root = tmp_path / "t"
+    for i in range(3):
+        write(root / f"d{i}/same.bin", blob(5, 30_000))
+    write(root / "unique.bin", blob(6, 30_000))
+    before = snapshot(os.fsencode(root))
+    scan = hafs("scan", str(root), "--format", "jsonl")
+    dd = hafs("dedup", "--suggest", "hardlink", "--format", "jsonl", input=scan.stdout)
+    journal = tmp_path / "j.jsonl"
+    r = hafs("apply", "--yes", "--journal", str(journal), "--format", "jsonl", input=dd.stdout)
+    assert r.exit_code == 0, r.stderr
+    assert summary(r)["done"] == 2
+    assert summary(r)["bytes_freed"] == 60_000
+    inodes = {os.stat(root / f"d{i}/same.bin").st_ino for i in range(3)}
+    assert len(inodes) == 1
+    hafs("apply", "--undo", str(journal))
+    assert snapshot(os.fsencode(root)) == before

@@ -1,0 +1,306 @@
+"""hafs dedup: the groups are exactly the duplicates, found in stages, cached safely."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import orjson
+import pytest
+
+from hafs_cli.paths import path_fields, record_path
+
+from .conftest import (
+    BAD_NAME,
+    assert_valid,
+    blob,
+    dupgroup_paths,
+    file_digest,
+    groups_by_inode,
+    jdupes_groups,
+    run_hafs,
+    write,
+)
+
+HOST = socket.gethostname()
+
+
+def lines(records: list[dict]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def scan(hafs, root, *args) -> list[dict]:
+    r = hafs("scan", os.fsdecode(root), "--format", "jsonl", *args)
+    assert r.exit_code == 0, r.stderr
+    return r.records
+
+
+def dedup(hafs, records, *args):
+    return hafs("dedup", "--format", "jsonl", *args, input=lines(records))
+
+
+def groups_of(result) -> list[dict]:
+    return [r for r in result.records if r["kind"] == "dupgroup"]
+
+
+def summary_of(result) -> dict:
+    return next(r for r in result.records if r["kind"] == "summary")
+
+
+def test_groups_are_exactly_the_known_duplicates(hafs, tree):
+    r = dedup(hafs, scan(hafs, tree["root"]), "--only")
+    assert r.exit_code == 0, r.stderr
+    found = [dupgroup_paths(g) for g in groups_of(r)]
+    assert groups_by_inode(found) == groups_by_inode(tree["groups"])
+    assert_valid(r.records)
+
+
+def test_groups_are_exactly_jdupes_groups(hafs, tree):
+    r = dedup(hafs, scan(hafs, tree["root"]), "--only")
+    ours = groups_by_inode(dupgroup_paths(g) for g in groups_of(r))
+    theirs = groups_by_inode(jdupes_groups(tree["root"]))
+    assert ours == theirs
+    assert len(ours) == 3
+
+
+def test_dupgroup_record_names_size_waste_members_and_keeper(hafs, tmp_path):
+    old = write(tmp_path / "old.txt", b"same bytes\n")
+    new = write(tmp_path / "sub/new.txt", b"same bytes\n")
+    os.utime(old, ns=(1_000_000_000, 1_000_000_000))
+    os.utime(new, ns=(2_000_000_000, 2_000_000_000))
+    r = hafs("dedup", str(tmp_path), "--only", "--format", "jsonl")
+    (group,) = groups_of(r)
+    assert group["blake3"] == file_digest(old)
+    assert group["size"] == 11
+    assert group["count"] == 2
+    assert group["waste"] == 11
+    assert [m["path"] for m in group["members"]] == [old.decode(), new.decode()]
+    assert group["keeper"]["path"] == old.decode()
+    assert group["keeper_rule"] == "oldest"
+    assert group["members"][0]["host"] == HOST
+    assert group["members"][0]["mtime_ns"] == 1_000_000_000
+
+
+def test_hard_links_of_one_file_are_not_duplicates(hafs, tmp_path):
+    a = write(tmp_path / "a", blob(1, 9000))
+    os.link(a, tmp_path / "b")
+    os.link(a, tmp_path / "c")
+    r = hafs("dedup", str(tmp_path), "--only", "--format", "jsonl")
+    assert groups_of(r) == []
+    assert summary_of(r)["hard_links"] == 2
+    assert summary_of(r)["edges_hashed"] == 0  # a size group of one file is never read
+
+
+def test_hard_link_names_are_listed_on_their_member(hafs, tree):
+    r = dedup(hafs, scan(hafs, tree["root"]), "--only")
+    mid = next(g for g in groups_of(r) if g["size"] == 20_000)
+    names = {n for m in mid["members"] for n in [m["path"], *m.get("links", [])]}
+    root = tree["root"].decode()
+    assert names == {f"{root}/a/mid.dat", f"{root}/d/mid-copy.dat", f"{root}/d/mid-hardlink.dat"}
+
+
+def test_empty_files_only_with_empty_flag(hafs, tree):
+    records = scan(hafs, tree["root"])
+    assert all(g["size"] > 0 for g in groups_of(dedup(hafs, records, "--only")))
+    with_empty = groups_of(dedup(hafs, records, "--only", "--empty"))
+    empty = [g for g in with_empty if g["size"] == 0]
+    assert len(empty) == 1
+    assert {os.path.basename(m["path"]) for m in empty[0]["members"]} == {"empty-1", "empty-2"}
+
+
+def test_symlinks_are_never_members(hafs, tree):
+    records = scan(hafs, tree["root"], "--symlinks")
+    assert any(r["kind"] == "symlink" for r in records)
+    r = dedup(hafs, records, "--only")
+    members = {m["path"] for g in groups_of(r) for m in g["members"]}
+    assert not any("link-to" in p for p in members)
+
+
+def test_stages_read_only_what_they_must(hafs, tree):
+    r = dedup(hafs, scan(hafs, tree["root"]), "--only", "--no-cache")
+    s = summary_of(r)
+    # size groups with >1 file: big(3) small(2) mid(2) same-size(2) head(2) edges(2) = 13
+    assert s["candidates"] == 13
+    assert s["edges_hashed"] == 13
+    # full hash only where head+tail matched on files above 8 KiB: big(3) mid(2) edges(2)
+    assert s["full_hashed"] == 7
+    assert s["groups"] == 3
+
+
+def test_size_limits(hafs, tree):
+    records = scan(hafs, tree["root"])
+    sizes = {g["size"] for g in groups_of(dedup(hafs, records, "--only", "--min-size", "100"))}
+    assert sizes == {300_000, 20_000}
+    sizes = {g["size"] for g in groups_of(dedup(hafs, records, "--only", "--max-size", "20000"))}
+    assert sizes == {16, 20_000}
+
+
+def test_every_input_record_is_passed_on_in_order(hafs, tree):
+    records = scan(hafs, tree["root"]) + [{"kind": "mystery", "x": [1, 2]}]
+    r = dedup(hafs, records)
+    passed = [
+        rec for rec in r.records if rec["kind"] != "dupgroup" and rec.get("command") != "dedup"
+    ]
+    assert passed == records
+
+
+def test_invalid_utf8_member_round_trips(hafs, tree):
+    r = dedup(hafs, scan(hafs, tree["root"]), "--only")
+    small = next(g for g in groups_of(r) if g["size"] == 16)
+    raw = {record_path(m) for m in small["members"]}
+    assert os.path.join(tree["root"], b"b", BAD_NAME) in raw
+
+
+def test_second_run_hashes_nothing(hafs, tree):
+    records = scan(hafs, tree["root"])
+    time.sleep(1.1)  # out of the racy window: files changed <1 s ago are not cached
+    first = dedup(hafs, records, "--only")
+    second = dedup(hafs, records, "--only")
+    assert summary_of(first)["edges_hashed"] == 13
+    s = summary_of(second)
+    assert (s["edges_hashed"], s["full_hashed"], s["bytes_hashed"]) == (0, 0, 0)
+    assert s["cache_hits"] == 13
+    assert groups_of(second) == groups_of(first)
+
+
+def test_same_size_rewrite_with_restored_mtime_is_not_served_a_stale_hash(hafs, tmp_path):
+    a = write(tmp_path / "a.bin", blob(1, 50_000))
+    b = write(tmp_path / "b.bin", blob(1, 50_000))
+    time.sleep(1.1)
+    assert len(groups_of(hafs("dedup", str(tmp_path), "--only", "--format", "jsonl"))) == 1
+    st = os.stat(b)
+    changed = bytearray(blob(1, 50_000))
+    changed[25_000] ^= 0xFF  # same size, same head and tail
+    write(b, bytes(changed))
+    os.utime(b, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert os.stat(b).st_mtime_ns == st.st_mtime_ns
+    r = hafs("dedup", str(tmp_path), "--only", "--format", "jsonl")
+    assert groups_of(r) == []
+    assert summary_of(r)["full_hashed"] == 1
+    assert summary_of(r)["cache_hits"] == 1  # a.bin, unchanged
+    assert file_digest(a) != file_digest(b)
+
+
+def test_records_changed_since_scan_are_reported_not_hashed(hafs, tmp_path):
+    write(tmp_path / "a.bin", blob(1, 9000))
+    b = write(tmp_path / "b.bin", blob(1, 9000))
+    records = scan(hafs, tmp_path)
+    write(b, blob(2, 9000))
+    r = dedup(hafs, records, "--only")
+    assert groups_of(r) == []
+    assert [e["reason"] for e in r.errors] == ["file changed since it was scanned; scan again"]
+    assert r.exit_code == 2
+
+
+def test_records_with_a_hash_from_another_host_join_local_groups(hafs, tmp_path):
+    data = blob(3, 40_000)
+    local = write(tmp_path / "photo.jpg", data)
+    records = scan(hafs, tmp_path)
+    remote = {
+        "kind": "file",
+        "path": "/srv/photos/photo.jpg",
+        "host": "nas",
+        "size": len(data),
+        "mtime_ns": 5,
+        "dev": 1,
+        "inode": 1,
+        "blake3": file_digest(local),
+    }
+    other = dict(remote, path="/srv/photos/other.jpg", inode=2, blake3="0" * 64)
+    unhashed = dict(remote, path="/srv/photos/x.jpg", inode=3, blake3=None)
+    del unhashed["blake3"]
+    r = dedup(hafs, records + [remote, other, unhashed], "--only")
+    (group,) = groups_of(r)
+    assert {(m["host"], m["path"]) for m in group["members"]} == {
+        (HOST, local.decode()),
+        ("nas", "/srv/photos/photo.jpg"),
+    }
+    assert summary_of(r)["remote_unhashed"] == 1
+    assert_valid(r.records)
+
+
+@pytest.mark.parametrize(
+    ("args", "keeper", "rule"),
+    [
+        ((), "Downloads/x.bin", "oldest"),
+        (("--prefer", "Code"), "Code/proj/x.bin", "prefer"),
+        (("--avoid", "Downloads"), "Code/proj/x.bin", "avoid"),
+    ],
+)
+def test_keeper_rules(hafs, tmp_path, args, keeper, rule):
+    code = write(tmp_path / "Code/proj/x.bin", b"payload")
+    dl = write(tmp_path / "Downloads/x.bin", b"payload")
+    os.utime(dl, ns=(10, 10))
+    os.utime(code, ns=(20, 20))
+    (group,) = groups_of(hafs("dedup", str(tmp_path), "--only", "--format", "jsonl", *args))
+    assert group["keeper"]["path"] == str(tmp_path / keeper)
+    assert group["keeper_rule"] == rule
+
+
+def test_keeper_rule_prefer_from_config_with_home(hafs, tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write(tmp_path / "Code/x.bin", b"payload")
+    write(tmp_path / "backup/deep/er/x.bin", b"payload")
+    os.utime(tmp_path / "Code/x.bin", ns=(50, 50))
+    os.utime(tmp_path / "backup/deep/er/x.bin", ns=(10, 10))
+    (tmp_path / "hafs.toml").write_text('[dedup]\nprefer = ["~/Code"]\n')
+    r = hafs(
+        "dedup",
+        str(tmp_path / "Code"),
+        str(tmp_path / "backup"),
+        "--only",
+        "--format",
+        "jsonl",
+        cwd=tmp_path,
+    )
+    (group,) = groups_of(r)
+    assert group["keeper"]["path"] == str(tmp_path / "Code/x.bin")
+    assert (group["keeper_rule"], group["keeper_pattern"]) == ("prefer", "~/Code")
+
+
+def test_shortest_path_then_path_order_break_ties(hafs, tmp_path):
+    for name in ("bb/x", "a/x", "ccc/x"):
+        write(tmp_path / name, b"tie")
+        os.utime(tmp_path / name, ns=(7, 7))
+    (group,) = groups_of(hafs("dedup", str(tmp_path), "--only", "--format", "jsonl"))
+    assert group["keeper"]["path"] == str(tmp_path / "a/x")
+    assert group["keeper_rule"] == "shortest_path"
+    os.rename(tmp_path / "bb", tmp_path / "b")
+    (group,) = groups_of(hafs("dedup", str(tmp_path), "--only", "--format", "jsonl"))
+    assert group["keeper_rule"] == "path_order"
+
+
+def test_suggest_emits_valid_actions_for_every_removable_name(hafs, tree):
+    r = dedup(hafs, scan(hafs, tree["root"]), "--only", "--suggest", "trash")
+    actions = [rec for rec in r.records if rec["kind"] == "action"]
+    assert_valid(actions)
+    # big: 2 copies, small: 1, mid: copy (the hard-linked pair is one copy or the keeper)
+    groups = groups_of(r)
+    keepers = {record_path(g["keeper"]) for g in groups}
+    assert not keepers & {record_path(a) for a in actions}
+    assert len(actions) in (4, 5)
+    for action in actions:
+        assert action["blake3"] == file_digest(record_path(action))
+        assert action["keeper"]["path"] != action["path"]
+
+
+def test_unreadable_files_become_errors_and_jdupes_agrees(tmp_path):
+    root = tmp_path / "t"
+    write(root / "ok-1", b"readable twin")
+    write(root / "ok-2", b"readable twin")
+    locked = write(root / "locked", b"readable twin")
+    os.chmod(locked, 0)
+    r = run_hafs(["dedup", str(root), "--only", "--format", "jsonl"], unprivileged_run=True)
+    out = [orjson.loads(line) for line in r.stdout.splitlines()]
+    errors = [orjson.loads(line) for line in r.stderr.splitlines() if line.startswith(b"{")]
+    assert r.returncode == 2, r.stderr
+    assert [(e["path"], e["errno"]) for e in errors] == [(locked.decode(), 13)]
+    (group,) = [g for g in out if g["kind"] == "dupgroup"]
+    ours = {record_path(m) for m in group["members"]}
+    assert ours == {os.fsencode(root / "ok-1"), os.fsencode(root / "ok-2")}
+    assert jdupes_groups(os.fsencode(root), unprivileged_run=True) == [ours]
+
+
+def test_paths_fields_helper_matches_records():
+    assert path_fields(b"\xff")["path_b64"] == "/w=="
