@@ -1,0 +1,348 @@
+"""One behaviour per test: the rules' edges, safety guards, pass-through and reports."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+
+from hafs_cli.records import dumps
+from hafs_cli.schemas import validate_record
+
+from .conftest import (
+    DAY_NS,
+    NOW_ARG,
+    NOW_NS,
+    blob,
+    dedup,
+    findings_of,
+    git_repo,
+    jsonl,
+    make_zip,
+    planted_set,
+    put,
+    scan,
+)
+from .test_planted import RULES_BUT_LARGEST, SMALL_CHECKPOINTS, build_tree
+
+
+def actions_of(result) -> list[dict]:
+    return [r for r in result.records if r.get("kind") == "action"]
+
+
+def rec(path: str, size: int = 10, age_days: float = 0, host: str | None = None, **kw) -> dict:
+    r = {"kind": "file", "path": path, "size": size, "mtime_ns": NOW_NS - int(age_days * DAY_NS)}
+    if host:
+        r["host"] = host
+    r.update(kw)
+    return r
+
+
+def test_undecodable_path_round_trips_into_finding_and_action(tmp_path, run_recommend):
+    raw = os.fsencode(tmp_path) + b"/caf\xe9-\xff.tmp"
+    put(raw, b"old", age_days=30)
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "temporary")
+    (finding,) = findings_of(r)
+    (action,) = actions_of(r)
+    assert base64.b64decode(finding["paths_b64"][0]) == raw
+    assert base64.b64decode(action["path_b64"]) == raw
+    assert "\ufffd" in action["path"]
+
+
+def test_every_input_record_passes_through_unchanged_and_first(tmp_path, run_recommend):
+    put(tmp_path / "x.tmp", b"1", age_days=30)
+    inputs = [
+        {"kind": "weird", "z": [1, 2], "a": None},
+        *[{**r, "extra_field": {"k": "v"}} for r in scan(tmp_path)],
+        {"kind": "summary", "command": "scan", "files": 1},
+    ]
+    r = run_recommend(inputs)
+    assert r.exit_code == 0
+    lines = r.stdout.splitlines(keepends=True)
+    assert lines[: len(inputs)] == [dumps(x) for x in inputs]
+    assert [x["kind"] for x in r.records[len(inputs) :]] == [
+        "finding",
+        "action",
+        "finding",  # largest file
+        "finding",  # largest directory
+        "summary",
+    ]
+
+
+def test_only_writes_findings_actions_and_summary(tmp_path, run_recommend):
+    put(tmp_path / "x.tmp", b"1", age_days=30)
+    r = run_recommend(scan(tmp_path), "--only")
+    assert {x["kind"] for x in r.records} == {"finding", "action", "summary"}
+
+
+def test_a_file_inside_a_cache_gets_one_action_only(tmp_path, run_recommend):
+    put(tmp_path / "p/__pycache__/x.tmp", b"1", age_days=30)
+    put(tmp_path / "p/__pycache__/m.pyc", b"22")
+    r = run_recommend(scan(tmp_path), "--only")
+    paths = [a["path"] for a in actions_of(r)]
+    assert sorted(paths) == sorted(set(paths)) and len(paths) == 2
+    assert {f["rule"] for f in findings_of(r) if f["action"]} == {"regenerable"}
+
+
+def test_no_action_ever_removes_every_copy(tmp_path, run_recommend):
+    # the keeper dedup chose sits in a regenerable cache: another copy must become keeper
+    put(tmp_path / "web/package.json", b"{}")
+    put(tmp_path / "web/node_modules/lib/data.bin", blob(1, 500), age_days=50)
+    put(tmp_path / "keep/data.bin", blob(1, 500), age_days=2)
+    put(tmp_path / "other/data.bin", blob(1, 500), age_days=1)
+    files = scan(tmp_path)
+    groups = dedup(files)
+    assert groups[0]["keeper"]["path"].endswith("node_modules/lib/data.bin")
+    r = run_recommend(files + groups, "--only")
+    acted = {a["path"] for a in actions_of(r)}
+    members = {m["path"] for m in groups[0]["members"]}
+    assert members - acted == {f"{tmp_path}/keep/data.bin"}  # the oldest free copy
+    (dup,) = [f for f in findings_of(r) if f["rule"] == "duplicates"]
+    assert "covered by another finding" in dup["reason"]
+    (dup_action,) = [a for a in actions_of(r) if a["rule"] == "duplicates"]
+    assert dup_action["keeper"]["path"] == f"{tmp_path}/keep/data.bin"
+    assert dup_action["blake3"] == groups[0]["blake3"]
+
+
+def test_git_tracked_duplicate_is_kept(tmp_path, run_recommend):
+    put(tmp_path / "repo/LICENSE", blob(2, 300), age_days=1)
+    git_repo(tmp_path / "repo", ["LICENSE"])
+    put(tmp_path / "loose/LICENSE", blob(2, 300), age_days=9)
+    files = scan(tmp_path)
+    r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates")
+    assert [a["path"] for a in actions_of(r)] == []
+    assert findings_of(r) == []
+    # and the untracked copy goes when the tracked one is the keeper
+    put(tmp_path / "loose/LICENSE", blob(2, 300), age_days=0)
+    files = scan(tmp_path)
+    r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates")
+    assert [a["path"] for a in actions_of(r)] == [f"{tmp_path}/loose/LICENSE"]
+
+
+def test_hard_links_of_the_keeper_are_not_duplicates_to_remove(tmp_path, run_recommend):
+    put(tmp_path / "a/f.bin", blob(3, 100), age_days=5)
+    os.makedirs(tmp_path / "b")
+    os.link(tmp_path / "a/f.bin", tmp_path / "b/f.bin")
+    put(tmp_path / "c/f.bin", blob(3, 100), age_days=1)
+    files = scan(tmp_path)
+    r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates")
+    assert [a["path"] for a in actions_of(r)] == [f"{tmp_path}/c/f.bin"]
+
+
+def test_nothing_inside_dot_git_is_ever_acted_on(tmp_path, run_recommend):
+    for name in ("one", "two"):
+        put(tmp_path / name / "README", blob(4, 50))
+        git_repo(tmp_path / name, ["README"])
+    files = scan(tmp_path, skip_git=False)
+    r = run_recommend(files + dedup(files), "--only")
+    assert not [a for a in actions_of(r) if "/.git/" in a["path"]]
+
+
+def test_without_git_caches_inside_repositories_are_left_alone(tmp_path, hafs):
+    put(tmp_path / "repo/a.py", b"x")
+    git_repo(tmp_path / "repo", ["a.py"])
+    put(tmp_path / "repo/__pycache__/a.pyc", b"y")
+    put(tmp_path / "loose/__pycache__/b.pyc", b"z")
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(jsonl(scan(tmp_path)))
+    env = {**os.environ, "PATH": "/nonexistent"}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hafs_cli",
+            "recommend",
+            "--only",
+            "--rule",
+            "regenerable",
+            str(src),
+        ],
+        capture_output=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = [__import__("json").loads(x) for x in proc.stdout.splitlines()]
+    assert [f["paths"] for f in out if f["kind"] == "finding"] == [
+        [f"{tmp_path}/loose/__pycache__"]
+    ]
+    summary = out[-1]
+    assert summary["skipped"]["regenerable_git_unavailable"] == 1
+    assert summary["git_failures"][0]["path"] == f"{tmp_path}/repo"
+
+
+def test_remote_host_repository_seen_in_input_protects_its_caches(run_recommend):
+    recs = [
+        rec("/srv/app/.git/HEAD", host="gpu-box"),
+        rec("/srv/app/pyproject.toml", host="gpu-box"),
+        rec("/srv/app/build/lib.so", 5000, host="gpu-box"),
+        rec("/srv/tools/__pycache__/t.pyc", 700, host="gpu-box"),
+    ]
+    r = run_recommend(recs, "--only", "--rule", "regenerable")
+    (finding,) = findings_of(r)
+    assert finding["paths"] == ["/srv/tools/__pycache__"] and finding["host"] == "gpu-box"
+    assert actions_of(r)[0]["host"] == "gpu-box"
+    assert r.records[-1]["git_failures"][0] == {
+        "host": "gpu-box",
+        "path": "/srv/app",
+        "reason": "repository /srv/app is on gpu-box, which git here cannot ask",
+    }
+
+
+def test_same_project_on_two_hosts_by_shared_content(run_recommend):
+    h = "ab" * 32
+    recs = [
+        rec("/home/me/Code/site/pyproject.toml", 30, blake3=h),
+        rec("/home/me/Code/site/app.py", 40, blake3="cd" * 32),
+        rec("/data/site/pyproject.toml", 30, host="nas", blake3=h),
+        rec("/data/site/app.py", 40, host="nas", blake3="cd" * 32),
+        rec("/data/site/extra.py", 40, host="nas"),
+    ]
+    r = run_recommend(recs, "--only", "--rule", "projects")
+    (finding,) = findings_of(r)
+    assert finding["paths"] == ["/home/me/Code/site", "/data/site"]
+    assert finding["hosts"] == ["", "nas"]
+    assert finding["action"] is None and finding["bytes"] == 0
+    assert "2 identical files" in finding["reason"]
+
+
+def test_same_name_with_too_little_shared_content_is_not_one_project(run_recommend):
+    recs = [rec(f"/a/site/f{i}.py", 10, blake3=f"{i:064x}") for i in range(4)]
+    recs += [rec("/a/site/package.json", 5)]
+    recs += [rec(f"/b/site/g{i}.py", 10) for i in range(4)] + [rec("/b/site/package.json", 5)]
+    recs += [rec("/b/site/f0.py", 10, blake3=f"{0:064x}")]
+    r = run_recommend(recs, "--only", "--rule", "projects")
+    assert findings_of(r) == []  # 1 of 5 files shared < 0.5
+
+
+def test_unsafe_archive_member_names_prove_nothing(tmp_path, run_recommend):
+    make_zip(tmp_path / "evil.zip", {"../outside.txt": b"12345"})
+    put(tmp_path / "outside.txt", b"12345")
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "archives")
+    assert findings_of(r) == []
+    assert r.records[-1]["skipped"] == {"archives_unreadable": 1}
+
+
+def test_an_archive_whose_members_are_partly_missing_is_not_extracted(tmp_path, run_recommend):
+    make_zip(tmp_path / "a.zip", {"x.txt": b"1", "y.txt": b"22"})
+    put(tmp_path / "a/x.txt", b"1")
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "archives")
+    assert findings_of(r) == []
+
+
+def test_thresholds_and_switches_come_from_configuration(tmp_path, run_recommend):
+    put(tmp_path / "x.tmp", b"1", age_days=30)
+    recs = scan(tmp_path)
+    base = ["--only", "--rule", "temporary"]
+    assert len(findings_of(run_recommend(recs, *base))) == 1
+    env = {"HAFS_RECOMMEND__TEMPORARY__DAYS": "60"}
+    assert findings_of(run_recommend(recs, *base, env=env)) == []
+    (tmp_path / "hafs.toml").write_text("[recommend.temporary]\nenabled = false\n")
+    r = run_recommend(recs, "--only", env={"HAFS_CONFIG": str(tmp_path / "hafs.toml")})
+    assert not [f for f in findings_of(r) if f["rule"] == "temporary"]
+
+
+def test_largest_lists_files_and_the_directories_that_hold_the_bytes(run_recommend):
+    recs = [
+        rec("/d/big/sub/a.bin", 1000),
+        rec("/d/big/sub/b.bin", 900),
+        rec("/d/small/c.bin", 50),
+        rec("/d/top.txt", 1),
+    ]
+    r = run_recommend(recs, "--only", "--rule", "largest")
+    got = [(f["what"], f["paths"][0], f["size"]) for f in findings_of(r)]
+    # /d is not listed: /d/big holds over 90% of it (and /d/big only through /d/big/sub)
+    assert got == [
+        ("directory", "/d/big/sub", 1900),
+        ("file", "/d/big/sub/a.bin", 1000),
+        ("file", "/d/big/sub/b.bin", 900),
+        ("directory", "/d/small", 50),
+        ("file", "/d/small/c.bin", 50),
+        ("file", "/d/top.txt", 1),
+    ]
+
+
+def test_a_record_recommend_cannot_use_is_reported_and_still_forwarded(run_recommend):
+    bad = {"kind": "file", "path": "/x/y.tmp", "size": "lots", "mtime_ns": 1}
+    r = run_recommend([bad, rec("/x/z.tmp", age_days=40)])
+    assert r.exit_code == 2
+    assert r.records[0] == bad
+    (err,) = r.errors
+    assert err["path"] == "/x/y.tmp" and "unusable file record" in err["reason"]
+    assert [f["paths"] for f in findings_of(r) if f["rule"] == "temporary"] == [["/x/z.tmp"]]
+
+
+def test_bad_now_is_a_usage_error(run_recommend):
+    r = run_recommend([], "--now", "last tuesday")
+    assert r.exit_code == 2
+    assert b"--now 'last tuesday'" in r.stderr
+
+
+def test_markdown_report_groups_by_rule_with_totals(tmp_path, hafs):
+    put(tmp_path / "x.tmp", b"1" * 2048, age_days=30)
+    put(tmp_path / "p/__pycache__/m.pyc", b"2" * 100)
+    r = hafs("recommend", "--now", NOW_ARG, "--format", "markdown", input=jsonl(scan(tmp_path)))
+    text = r.text
+    assert r.exit_code == 0
+    assert "## regenerable: 1 finding, 100 B reclaimable" in text
+    assert "## temporary: 1 finding, 2.0 KiB reclaimable" in text
+    assert f"- `{tmp_path}/x.tmp`" in text
+    assert text.index("## regenerable") < text.index("## temporary") < text.index("## largest")
+    assert '"kind"' not in text
+
+
+def test_table_output_is_grouped_by_rule(tmp_path, hafs):
+    put(tmp_path / "x.tmp", b"1" * 2048, age_days=30)
+    r = hafs("recommend", "--now", NOW_ARG, "--format", "table", input=jsonl(scan(tmp_path)))
+    assert r.exit_code == 0
+    assert "temporary: 1 finding, 2.0 KiB reclaimable" in r.text
+    assert "reclaimable by 1 actions" in r.text
+
+
+def test_json_format_is_one_valid_array(tmp_path, hafs):
+    put(tmp_path / "x.tmp", b"1", age_days=30)
+    r = hafs(
+        "recommend", "--now", NOW_ARG, "--only", "--format", "json", input=jsonl(scan(tmp_path))
+    )
+    doc = __import__("json").loads(r.stdout)
+    assert [x["kind"] for x in doc][-1] == "summary"
+    assert all(validate_record(x) == [] for x in doc)
+
+
+def _real_pipeline(hafs, root):
+    scanned = hafs("scan", root)
+    assert scanned.exit_code == 0, scanned.stderr
+    deduped = hafs("dedup", input=scanned.stdout)
+    assert deduped.exit_code == 0, deduped.stderr
+    return deduped.stdout
+
+
+def test_planted_findings_survive_a_real_scan_and_dedup(tmp_path, hafs):
+    root = tmp_path / "t"
+    expected = build_tree(root)
+    stream = _real_pipeline(hafs, root)
+    r = hafs(
+        "recommend",
+        "--now",
+        NOW_ARG,
+        "--only",
+        *RULES_BUT_LARGEST,
+        input=stream,
+        env=SMALL_CHECKPOINTS,
+    )
+    assert r.exit_code == 0, r.stderr
+    assert planted_set(r) == expected
+
+
+def test_apply_accepts_every_action_as_planned(tmp_path, hafs):
+    root = tmp_path / "t"
+    build_tree(root)
+    stream = _real_pipeline(hafs, root)
+    r = hafs("recommend", "--now", NOW_ARG, "--only", input=stream, env=SMALL_CHECKPOINTS)
+    planned = hafs("apply", "--only", input=r.stdout)
+    assert planned.exit_code == 0, planned.stderr
+    results = [x for x in planned.records if x["kind"] == "action_result"]
+    assert len(results) == len(actions_of(r)) > 20
+    assert {x["status"] for x in results} == {"planned"}
+    summary = next(x for x in planned.records if x["kind"] == "summary")
+    assert summary["bytes_freed"] == r.records[-1]["bytes"]
