@@ -32,13 +32,13 @@ NO_ARGS = frozenset(
         "else",
         "endwhile",
         "endfor",
-        "endspcblock",
         "includeonce",
         "header",
     ]
 )
 FREE_FORM = frozenset(
     [
+        "endspcblock",
         "print",
         "warn",
         "error",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass
 
 from hafs_cli.asm import opcodes as op
@@ -36,6 +37,14 @@ _KIND_TEXT = {
     "a": "A",
 }
 _SUFFIX_WIDTH = {"b": 1, "w": 2, "l": 3}
+_SIMPLE_HEX = re.compile(r"\$([0-9A-Fa-f]{1,6})")
+
+
+def _width(inner: str) -> int | None:
+    simple = _SIMPLE_HEX.fullmatch(inner)
+    return (len(simple.group(1)) + 1) // 2 if simple else literal_width(inner)
+
+
 _WIDTH_NAME = {1: "8-bit", 2: "16-bit", 3: "24-bit", 4: "32-bit"}
 _JUMP_LONG_ALIAS = {"JMP": "JML"}  # asar assembles JMP.l / JMP long as JML
 
@@ -185,7 +194,27 @@ def _closes_at_end(operand: str) -> bool:
     return True  # unbalanced: let the expression check report it
 
 
+_CACHE: dict[tuple, tuple[list[Problem], Checked]] = {}
+_CACHE_LIMIT = 50_000
+
+
 def check_instruction(
+    mnemonic: str, suffix: str | None, operand: str, *, widths_known: bool = True
+) -> tuple[list[Problem], Checked]:
+    """Problems with one instruction, and what the width tracker needs about it (memoized).
+
+    Callers must not modify what is returned: the same objects answer the same question.
+    """
+    key = (mnemonic, suffix, operand, widths_known)
+    hit = _CACHE.get(key)
+    if hit is None:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        hit = _CACHE[key] = _check_instruction(mnemonic, suffix, operand, widths_known=widths_known)
+    return hit
+
+
+def _check_instruction(
     mnemonic: str, suffix: str | None, operand: str, *, widths_known: bool = True
 ) -> tuple[list[Problem], Checked]:
     """Problems with one instruction, and what the width tracker needs about it.
@@ -261,7 +290,7 @@ def check_instruction(
             problems.append(_bad_mode(mnemonic, odd))
             return problems, checked
 
-    error = syntax_error(inner)
+    error = None if _SIMPLE_HEX.fullmatch(inner) else syntax_error(inner)
     if error is not None:
         problems.append(
             Problem("malformed-operand", f"{mnemonic} {operand}: {error}", legal_text(mnemonic))
@@ -297,7 +326,7 @@ def check_instruction(
             return problems, checked
         checked.syntax = widths[width]
     else:
-        width = literal_width(inner) if widths_known else None
+        width = _width(inner) if widths_known else None
         if width is not None and width > max(widths):
             if mnemonic in ("JSR",) and kind == "abs":
                 checked.syntax = op.ABS  # asar keeps the bank for JSR; width is not checkable
@@ -336,7 +365,7 @@ def _check_immediate(
             )
         )
         return problems
-    error = syntax_error(inner)
+    error = None if _SIMPLE_HEX.fullmatch(inner) else syntax_error(inner)
     if error is not None:
         problems.append(
             Problem("malformed-operand", f"{mnemonic} #{inner}: {error}", legal_text(mnemonic))
@@ -352,9 +381,7 @@ def _check_immediate(
         problems.append(_bad_mode(mnemonic, "#const"))
         return problems
     short_only = op.IMM not in modes
-    width = (
-        _SUFFIX_WIDTH[sfx] if sfx is not None else literal_width(inner) if widths_known else None
-    )
+    width = _SUFFIX_WIDTH[sfx] if sfx is not None else _width(inner) if widths_known else None
     limit = 1 if short_only else 2
     if width is not None and width > limit:
         if sfx is not None:

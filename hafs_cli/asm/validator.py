@@ -31,7 +31,14 @@ from hafs_cli.asm.source import (
 
 _DEFINE_USE = re.compile(r"!(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 _MACRO_ARG = re.compile(r"<([A-Za-z0-9_]+)>")
+_VARIADIC = re.compile(r"<\.\.\.\[([^\]]+)\]>")
 _MACRO_DEF = re.compile(r"([A-Za-z0-9_]+)[ \t]*\(([^)]*)\)[ \t]*$")
+_LABEL_STARTS = frozenset(".+-?#")
+# the commonest line: [Label:] MNEMONIC[.s] [operand]  -- no defines, macros, strings or ' : '
+_FAST_INSTRUCTION = re.compile(
+    r"[ \t]*(?:(#?[A-Za-z_][A-Za-z0-9_]*)[ \t]*:[ \t]*)?([A-Za-z]{3})(?:\.([A-Za-z]))?"
+    r"(?:[ \t]+([^!%:\"';<\s][^!%:\"';<]*?))?[ \t]*$"
+)
 _ANON = re.compile(r"(\??)(\++|-+)$")
 _SUBREF = re.compile(r"(\??)(\.+)([A-Za-z0-9_]+)$")
 _NAME = re.compile(r"\??[A-Za-z_][A-Za-z0-9_]*$")
@@ -109,7 +116,9 @@ class Session:
         self.label_path: list[str] = [""]
         self.anon_plus: dict[str, int] = {}
         self.anon_minus: dict[str, int] = {}
-        self.macro_stack: list[tuple[str, int, str]] = []  # (name, call id, called from)
+        self.macro_stack: list[
+            tuple[str, int, str, list[str]]
+        ] = []  # name, call id, from, variadic args
         self.macro_calls = 0
         self.recording: _Macro | None = None
         self.skipping_macro = False
@@ -144,10 +153,10 @@ class Session:
             )
             self.recording = None
         widths.analyse(
-            self.events,
+            widths.drop_unreferenced_labels(self.events),
             self._width_report,
             calls_preserve_width=self.opts.calls_preserve_width,
-            initial=widths.State(self.opts.m, self.opts.x),
+            initial=(self.opts.m, self.opts.x, None, None),
         )
         self.events = []
         order = {p: i for i, p in enumerate(self.files)}
@@ -174,6 +183,18 @@ class Session:
         if not code or code.isspace():
             return
         live = not self.frames or self.frames[-1].live
+        if live and self.arch65816 and not self.skipping_macro:
+            fast = _FAST_INSTRUCTION.match(code)
+            if fast is not None:
+                label, word, suffix, operand = fast.groups()
+                upper = word.upper()
+                if upper in INSTRUCTIONS and (upper != "REP" or not operand or operand[0] == "#"):
+                    self.uncertain = False
+                    if label is not None:
+                        self._main_label(label)
+                    col = fast.start(2) + 1
+                    self._instruction(upper, suffix, operand or "", lineno, col, original)
+                    return
         for col, stmt in split_statements(code):
             if not stmt or stmt.isspace():
                 continue
@@ -213,6 +234,8 @@ class Session:
             return
         if "!" in stmt:
             stmt = self._expand(stmt, lineno, col + 1 + len(stmt) - len(stmt.lstrip()))
+            if "<...[" in stmt and self.macro_stack:
+                stmt = _VARIADIC.sub(self._variadic_arg, stmt)
             if " : " in stmt or "\t:" in stmt or ":\t" in stmt:
                 uncertain = self.uncertain
                 for sub_col, sub in split_statements(stmt):
@@ -223,12 +246,14 @@ class Session:
 
     def _plain_statement(self, stmt: str, lineno: int, col: int, original: str) -> None:  # noqa: C901
         rest = stmt
-        while True:
+        head = stmt.lstrip()[:1]
+        while head in _LABEL_STARTS or ":" in rest:
             m = LABEL.match(rest)
             if not m or m.end() == 0:
                 break
             self._label(m)
             rest = rest[m.end() :]
+            head = rest.lstrip()[:1]
         s = rest.strip()
         if not s:
             return
@@ -310,17 +335,20 @@ class Session:
         if fatal:
             self.events.append((widths.INSN, upper, None, None, None, None))
             return
-        imm_width = (
-            checked.imm_width if (upper in IMM_FOLLOWS_M or upper in IMM_FOLLOWS_X) else None
-        )
-        if self.uncertain:
-            imm_width = None
-        ref = (self._path, lineno, col, original.strip(), upper, operand, self._context())
+        imm_width = checked.imm_width
+        ref = None
+        if imm_width is not None:
+            if self.uncertain or (upper not in IMM_FOLLOWS_M and upper not in IMM_FOLLOWS_X):
+                imm_width = None
+            else:
+                context = self._context() if self.macro_stack else None
+                ref = (self._path, lineno, col, original, upper, suffix, operand, context)
         target = self._target_key(checked.target) if checked.target else None
         self.events.append((widths.INSN, upper, imm_width, checked.imm_value, target, ref))
 
     def _width_report(self, ref: tuple, register: str, imm_width: int, known: int | None) -> None:
-        path, lineno, col, text, mnem, operand, context = ref
+        path, lineno, col, text, upper, suffix, operand, context = ref
+        mnem = f"{upper}.{suffix}" if suffix else upper
         name = "A" if register == "M" else "X/Y"
         flag = "$20" if register == "M" else "$10"
         if known is None:
@@ -343,12 +371,9 @@ class Session:
     def _label(self, m: re.Match) -> None:
         main, sub, anon = m.group("main"), m.group("sub"), m.group("anon")
         if main is not None:
-            keep_scope = main.startswith("#")
-            name = main.lstrip("#")
-            key = self._macro_local(name)
-            if not keep_scope and not name.startswith("?"):
-                self.label_path = [name]
-        elif sub is not None:
+            self._main_label(main)
+            return
+        if sub is not None:
             key = self._sub_key(sub.lstrip("#"), define=not sub.startswith("#"))
         else:
             macro, signs = _ANON.match(anon).groups()
@@ -361,6 +386,15 @@ class Session:
                 count[tag] = count.get(tag, 0) + 1
                 key = f"{tag}:{count[tag]}"
         self.events.append((widths.LABEL, key))
+
+    def _main_label(self, main: str) -> None:
+        if main[0] == "#":
+            name = main[1:]  # '#' labels leave the sublabel scope alone
+        else:
+            name = main
+            if name[0] != "?":
+                self.label_path = [name]
+        self.events.append((widths.LABEL, self._macro_local(name) if name[0] == "?" else name))
 
     def _sub_key(self, sub: str, define: bool) -> str:
         macro = sub.startswith("?")
@@ -442,6 +476,15 @@ class Session:
         return f"__undefined_{name}"
 
     # -- macros ----------------------------------------------------------------------------
+    def _variadic_arg(self, m: re.Match) -> str:
+        extra = self.macro_stack[-1][3]
+        try:
+            index = int(evaluate(m.group(1)))
+        except (Unknown, ValueError, TypeError, OverflowError, ZeroDivisionError):
+            self.uncertain = True
+            return "__variadic_argument"
+        return extra[index] if 0 <= index < len(extra) else "__variadic_argument"
+
     def _start_macro(self, args: str, lineno: int, col: int, original: str) -> None:
         m = _MACRO_DEF.match(args)
         if not m:
@@ -511,7 +554,7 @@ class Session:
         extra = args[want:]
 
         def substitute(text: str) -> str:
-            if "<" not in text:
+            if "<" not in text and "sizeof" not in text:
                 return text
             text = _MACRO_ARG.sub(lambda a: values.get(a.group(1), a.group(0)), text)
             if macro.variadic and "<...[" in text:
@@ -525,7 +568,7 @@ class Session:
             return text.replace("sizeof(...)", str(len(extra)))
 
         self.macro_calls += 1
-        self.macro_stack.append((name, self.macro_calls, f"{self._path}:{lineno}"))
+        self.macro_stack.append((name, self.macro_calls, f"{self._path}:{lineno}", extra))
         saved_path = self._path
         self._path = macro.path
         try:
@@ -726,7 +769,7 @@ class Session:
     def _context(self) -> dict:
         if not self.macro_stack:
             return {}
-        name, _, called_from = self.macro_stack[-1]
+        name, _, called_from, _ = self.macro_stack[-1]
         return {"macro": name, "called_from": called_from}
 
     def _report(self, lineno: int, col: int, code: str, message: str, suggestion: str | None,
