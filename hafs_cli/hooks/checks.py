@@ -42,6 +42,7 @@ class Problem:
         return f"{os.fsdecode(self.path)}:{self.line}:{self.column}: {self.check}: {self.message}"
 
 
+ASM_SUFFIXES = (".asm", ".s")
 Check = Callable[[list[StagedFile], dict], list[Problem]]
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
@@ -99,10 +100,12 @@ def check_asm(files: list[StagedFile], config: dict) -> list[Problem]:
 
     The staged text is checked; files it includes are read from the working tree.
     """
+    if not _named(files, *ASM_SUFFIXES):
+        return []  # do not pay for importing the assembler library
     validate_text = asm_validator()
     root = config.get("root", ".")
     problems = []
-    for f in _named(files, ".asm", ".s"):
+    for f in _named(files, *ASM_SUFFIXES):
         base = os.path.join(root, os.path.dirname(f.name))
         diags = validate_text(f.text(), f.name, base_dir=base, config=config.get("validate-asm"))
         for d in diags:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hafs_cli.exits import HafsError
-from hafs_cli.hooks.checks import CHECKS, Problem, asm_validator
+from hafs_cli.hooks.checks import ASM_SUFFIXES, CHECKS, Problem, asm_validator
 
 HOOKS = ("pre-commit", "pre-push", "post-merge", "post-checkout", "post-training")
 
@@ -114,7 +114,11 @@ def run_hook(ctx: HookContext, report: Callable[[StepResult], None]) -> list[Ste
 
 
 def _run_check(ctx: HookContext, name: str, staged) -> StepResult:
-    if name == "asm" and asm_validator() is None:
+    if (
+        name == "asm"
+        and any(f.name.endswith(ASM_SUFFIXES) for f in staged)
+        and asm_validator() is None
+    ):
         return StepResult(
             ctx.hook, name, "skipped", reason="validate-asm is not part of this build"
         )

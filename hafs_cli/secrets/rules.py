@@ -26,7 +26,7 @@ class Rule:
     description: str
     pattern: re.Pattern[str]
     check: Callable[[re.Match[str], str], bool] | None = None  # (match, line text) -> keep?
-    context: str | None = None  # a cheap substring the text must contain to bother
+    context: tuple[str, ...] = ()  # the lower-cased text must hold one of these to bother
 
 
 # Boundaries: the secret may not continue into neighbouring token characters.
@@ -90,6 +90,7 @@ RULES: tuple[Rule, ...] = (
             r"(?<![A-Za-z0-9])(?P<secret>(?P<prefix>AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16})(?![A-Za-z0-9])"
         ),
         _not_placeholder(2.5),
+        ("akia", "asia", "abia", "acca", "a3t"),
     ),
     Rule(
         "aws-secret-access-key",
@@ -100,6 +101,7 @@ RULES: tuple[Rule, ...] = (
             r"[\"']?\s*(?::=|=>|[:=])\s*[\"'`]?(?P<secret>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
         ),
         _aws_secret,
+        ("aws", "secret"),
     ),
     Rule(
         "github-token",
@@ -109,7 +111,7 @@ RULES: tuple[Rule, ...] = (
             _L + r"(?P<secret>(?P<prefix>gh[pousr]_)[A-Za-z0-9]{36,251})" + r"(?![A-Za-z0-9_])"
         ),
         _not_placeholder(),
-        "gh",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
     ),
     Rule(
         "github-fine-grained-token",
@@ -119,7 +121,7 @@ RULES: tuple[Rule, ...] = (
             _L + r"(?P<secret>(?P<prefix>github_pat_)[A-Za-z0-9_]{60,251})" + r"(?![A-Za-z0-9_])"
         ),
         _not_placeholder(),
-        "github_pat_",
+        ("github_pat_",),
     ),
     Rule(
         "anthropic-key",
@@ -129,7 +131,7 @@ RULES: tuple[Rule, ...] = (
             _L + r"(?P<secret>(?P<prefix>sk-ant-[a-z]{2,8}\d{0,3}-)[A-Za-z0-9_\-]{32,200})" + _R
         ),
         _not_placeholder(),
-        "sk-ant-",
+        ("sk-ant-",),
     ),
     Rule(
         "openai-key",
@@ -142,7 +144,7 @@ RULES: tuple[Rule, ...] = (
             r"|(?<=sk-)[A-Za-z0-9]{32,64}))" + _R
         ),
         _not_placeholder(3.5),
-        "sk-",
+        ("sk-",),
     ),
     Rule(
         "google-api-key",
@@ -150,7 +152,7 @@ RULES: tuple[Rule, ...] = (
         "Google API key (AIza)",
         re.compile(_L + r"(?P<secret>(?P<prefix>AIza)[0-9A-Za-z_\-]{35})" + _R),
         _not_placeholder(),
-        "AIza",
+        ("aiza",),
     ),
     Rule(
         "huggingface-token",
@@ -160,7 +162,7 @@ RULES: tuple[Rule, ...] = (
             r"(?<![A-Za-z0-9_])(?P<secret>(?P<prefix>hf_|api_org_)[A-Za-z0-9]{30,40})(?![A-Za-z0-9_])"
         ),
         _not_placeholder(3.5),
-        "_",
+        ("hf_", "api_org_"),
     ),
     Rule(
         "slack-token",
@@ -171,7 +173,7 @@ RULES: tuple[Rule, ...] = (
             r"|(?P<hook>https://hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9_/]{20,})"
         ),
         _slack,
-        "x",
+        ("xox", "xapp-", "hooks.slack.com"),
     ),
     Rule(
         "stripe-key",
@@ -181,7 +183,7 @@ RULES: tuple[Rule, ...] = (
             r"(?<![A-Za-z0-9_])(?P<secret>(?P<prefix>(?:sk|rk)_(?:live|test)_|whsec_)[0-9A-Za-z]{24,247})(?![A-Za-z0-9_])"
         ),
         _not_placeholder(),
-        "_",
+        ("sk_live_", "rk_live_", "sk_test_", "rk_test_", "whsec_"),
     ),
     Rule(
         "tailscale-key",
@@ -191,7 +193,7 @@ RULES: tuple[Rule, ...] = (
             _L + r"(?P<secret>(?P<prefix>tskey-(?:[a-z]+-)?)[A-Za-z0-9]{6,}-[A-Za-z0-9]{16,})" + _R
         ),
         _not_placeholder(),
-        "tskey-",
+        ("tskey-",),
     ),
     Rule(
         "jwt",
@@ -203,7 +205,7 @@ RULES: tuple[Rule, ...] = (
             + _R
         ),
         _jwt,
-        "eyJ",
+        ("eyj",),
     ),
     Rule(
         "url-credentials",
@@ -214,7 +216,7 @@ RULES: tuple[Rule, ...] = (
             r":(?P<secret>[^\s:/?#@'\"`<>]{1,256})@(?P<host>[A-Za-z0-9.\-_\[\]]+)"
         ),
         _url_credentials,
-        "://",
+        ("://",),
     ),
 )
 

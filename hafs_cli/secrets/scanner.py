@@ -23,8 +23,9 @@ from hafs_cli.secrets.rules import (
 ALLOW_LINE = ("hafs: allow-secret", "pragma: allowlist secret", "pragma: whitelist secret")
 ALLOW_NEXT_LINE = ("hafs: allow-secret-next-line", "pragma: allowlist nextline secret")
 
+# Names being assigned to (name = …, name: …, "name": …); the keyword test runs on these only.
+_ASSIGNED_NAME = re.compile(r"(?<![\w.$@-])[\w.$@-]{1,120}(?=[\"'`\]]?[ \t]*(?::=|=>|[:=]))")
 _KEYWORD = re.compile(r"(?i)secret|token|passw|pwd|pass|key|credential")
-_IDENT_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-$@")
 _ASSIGN = re.compile(
     r"[\"'`\]]?[ \t]*(?::=|=>|[:=])[ \t]*(?:[A-Za-z0-9]{0,12}\()?[ \t]*"
     r"(?P<quote>[\"'`]?)(?P<secret>[^\s\"'`,;<>]{8,512})"
@@ -113,8 +114,9 @@ def scan_text(
         found.append(Finding(rule, lineno, column, secret, shown, fingerprint(secret), last))
         taken.append((start, end))
 
+    lowered = text.lower()
     for rule in RULES:
-        if rule.id in skip or (rule.context and rule.context not in text):
+        if rule.id in skip or (rule.context and not any(c in lowered for c in rule.context)):
             continue
         for m in rule.pattern.finditer(text):
             line = doc.line_text(doc.line_of(m.start()))
@@ -178,32 +180,19 @@ def _body_below(doc: _Text, header_line: int) -> tuple[str, int]:
 def _generic(doc: _Text):
     """High-entropy literals assigned to secret-like names: (start, end, value)."""
     text = doc.text
-    last_end = -1
-    n = len(text)
-    for k in _KEYWORD.finditer(text):
-        if k.start() < last_end:
+    for ident in _ASSIGNED_NAME.finditer(text):
+        name = ident.group()
+        if not _KEYWORD.search(name) or not secret_like_name(name.lstrip("$@")):
             continue
-        s = k.start()
-        while s > 0 and text[s - 1] in _IDENT_CHARS and k.start() - s < 80:
-            s -= 1
-        e = k.end()
-        while e < n and text[e] in _IDENT_CHARS and e - k.end() < 40:
-            e += 1
-        last_end = e
-        name = text[s:e]
-        if not secret_like_name(name.lstrip("$@")):
-            continue
-        m = _ASSIGN.match(text, e)
+        m = _ASSIGN.match(text, ident.end())
         if m is None:
             continue
         value = m.group("secret")
-        quote = m.group("quote")
-        if not quote:
+        if not m.group("quote"):
             value = value.rstrip(".)")
         line = doc.line_text(doc.line_of(m.start("secret")))
-        if generic_value_is_secret(value, bool(quote), line):
+        if generic_value_is_secret(value, bool(m.group("quote")), line):
             start = m.start("secret")
-            last_end = start + len(value)
             yield start, start + len(value), value
 
 
