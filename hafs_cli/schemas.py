@@ -20,7 +20,13 @@ def records_dir() -> Path:
 
 def record_kinds() -> list[str]:
     """Every record kind that has a schema, sorted."""
-    return sorted(p.name[: -len(SUFFIX)] for p in records_dir().glob(f"*{SUFFIX}"))
+    return list(_kinds())
+
+
+@functools.cache
+def _kinds() -> tuple[str, ...]:
+    # Cached: validate_record runs per record, and a directory glob per call dominated it.
+    return tuple(sorted(p.name[: -len(SUFFIX)] for p in records_dir().glob(f"*{SUFFIX}")))
 
 
 @functools.cache
@@ -55,7 +61,7 @@ def validate_record(rec: dict) -> list[str]:
     kind = rec.get("kind")
     if not isinstance(kind, str):
         return ["record has no string `kind` field"]
-    if kind not in record_kinds():
+    if kind not in _kinds():
         return [f"unknown record kind '{kind}' (no schema in schemas/records/)"]
     errors = sorted(_validator(kind).iter_errors(rec), key=lambda e: list(map(str, e.path)))
     out = []
