@@ -1,28 +1,18 @@
 """Cleanup and consolidation advice over scan/dedup records (`hafs recommend`).
 
-`advise(records, settings, forward)` reads the stream once (forwarding every record),
-runs the rules in `hafs_cli.advice.rules`, and returns the findings in a stable order.
+`hafs_cli.advice.run.advise(records, settings, now_ns)` reads the stream once, runs the
+rules in `hafs_cli.advice.rules` and returns the findings in a stable order. This module
+stays import-free so that the command's options cost nothing at start-up.
 """
 
-from __future__ import annotations
-
-from collections.abc import Callable, Iterable
-
-from hafs_cli.advice.context import Context
-from hafs_cli.advice.engine import run_rules
-from hafs_cli.advice.findings import Finding
-from hafs_cli.advice.inventory import ingest
-from hafs_cli.advice.rules.regenerable import watched_names
-
-
-def advise(
-    records: Iterable[dict],
-    settings: dict,
-    now_ns: int,
-    forward: Callable[[dict], None] = lambda rec: None,
-    on_bad: Callable[[dict, str], None] = lambda rec, reason: None,
-) -> tuple[list[Finding], Context]:
-    """Findings for a stream of file/dir/dupgroup records (other kinds pass to `forward`)."""
-    inv = ingest(records, watched_names(settings), forward, on_bad)
-    ctx = Context(inv=inv, settings=settings, now_ns=now_ns)
-    return run_rules(ctx), ctx
+# The [recommend] sub-tables that hold one rule family each (and --rule's choices).
+RULE_SECTIONS = (
+    "duplicates",
+    "regenerable",
+    "temporary",
+    "downloads",
+    "archives",
+    "projects",
+    "experiments",
+    "largest",
+)

@@ -85,6 +85,31 @@ class Finding:
         return out
 
 
+def acting_on(
+    rule: str,
+    targets: list[Entry],
+    reason: str,
+    confidence: float,
+    action: str,
+    paths: list[str] | None = None,
+    **details: object,
+) -> Finding:
+    """A finding whose action applies to `targets` (one host); its paths default to theirs."""
+    files = sorted(targets, key=lambda e: e.path)
+    return Finding(
+        rule=rule,
+        reason=reason,
+        host=files[0].host,
+        paths=paths if paths is not None else [e.path for e in files],
+        confidence=confidence,
+        action=action,
+        reversible=True,
+        targets=files,
+        size=sum(e.size for e in files),
+        details=dict(details),
+    )
+
+
 def _paths_fields(paths: list[str]) -> dict:
     texts, raws, any_raw = [], [], False
     for p in paths:

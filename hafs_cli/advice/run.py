@@ -3,24 +3,30 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from hafs_cli import exits
-from hafs_cli.advice import advise
+from hafs_cli.advice import RULE_SECTIONS
 from hafs_cli.advice.context import Context
+from hafs_cli.advice.engine import run_rules
 from hafs_cli.advice.findings import RULES, Finding
+from hafs_cli.advice.inventory import ingest
+from hafs_cli.advice.rules.regenerable import watched_names
 from hafs_cli.exits import HafsError
 
-SECTIONS = (
-    "duplicates",
-    "regenerable",
-    "temporary",
-    "downloads",
-    "archives",
-    "projects",
-    "experiments",
-    "largest",
-)
+
+def advise(
+    records: Iterable[dict],
+    settings: dict,
+    now_ns: int,
+    forward: Callable[[dict], None] = lambda rec: None,
+    on_bad: Callable[[dict, str], None] = lambda rec, reason: None,
+) -> tuple[list[Finding], Context]:
+    """Findings for a stream of file/dir/dupgroup records (every record goes to `forward`)."""
+    inv = ingest(records, watched_names(settings), forward, on_bad)
+    ctx = Context(inv=inv, settings=settings, now_ns=now_ns)
+    return run_rules(ctx), ctx
 
 
 def parse_now(text: str | None) -> int:
@@ -46,7 +52,7 @@ def parse_now(text: str | None) -> int:
 def effective_settings(config, only_rules: tuple[str, ...]) -> dict:
     settings = config.section("recommend")
     if only_rules:
-        for section in SECTIONS:
+        for section in RULE_SECTIONS:
             settings.setdefault(section, {})["enabled"] = section in only_rules
     return settings
 

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import click
 
+from hafs_cli.advice import RULE_SECTIONS
 from hafs_cli.exits import epilog
 from hafs_cli.pipe import pipe_command
-
-RULE_SECTIONS = (
-    "duplicates",
-    "regenerable",
-    "temporary",
-    "downloads",
-    "archives",
-    "projects",
-    "experiments",
-    "largest",
-)
 
 
 @click.command(

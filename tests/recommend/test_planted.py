@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hafs_cli.advice import RULE_SECTIONS
 from hafs_cli.schemas import validate_record
 
 from .conftest import (
@@ -137,18 +138,7 @@ def planted(tmp_path):
     return root, files + dedup(files), expected
 
 
-RULES_BUT_LARGEST = [
-    "--rule=" + r
-    for r in (
-        "duplicates",
-        "regenerable",
-        "temporary",
-        "downloads",
-        "archives",
-        "projects",
-        "experiments",
-    )
-]
+RULES_BUT_LARGEST = ["--rule=" + r for r in RULE_SECTIONS if r != "largest"]
 
 
 def test_planted_tree_yields_exactly_the_planted_findings(planted, run_recommend):

@@ -12,7 +12,7 @@ import tarfile
 import zipfile
 
 from hafs_cli.advice.context import Context
-from hafs_cli.advice.findings import MEDIUM, Finding, plural
+from hafs_cli.advice.findings import MEDIUM, Finding, acting_on, plural
 from hafs_cli.advice.inventory import Entry, basename, parent_of
 from hafs_cli.pipe import human_bytes
 
@@ -119,20 +119,20 @@ def find(ctx: Context) -> list[Finding]:
         if base is None:
             continue
         total = sum(members.values())
+        reason = (
+            f"all {plural(len(members), 'file')} listed in this archive ({human_bytes(total)}) "
+            f"exist in {base} with the same sizes; the archive ({human_bytes(archive.size)}) "
+            "repeats them."
+        )
         out.append(
-            Finding(
-                rule="extracted-archives",
-                reason=f"all {plural(len(members), 'file')} listed in this archive "
-                f"({human_bytes(total)}) exist in {base} with the same sizes; the archive "
-                f"({human_bytes(archive.size)}) repeats them.",
-                host=archive.host,
-                paths=[archive.path],
-                confidence=MEDIUM,
-                action="trash",
-                reversible=True,
-                targets=[archive],
-                size=archive.size,
-                details={"extracted_to": base, "members": len(members)},
+            acting_on(
+                "extracted-archives",
+                [archive],
+                reason,
+                MEDIUM,
+                "trash",
+                extracted_to=base,
+                members=len(members),
             )
         )
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from hafs_cli.advice.context import Context
-from hafs_cli.advice.findings import LOW, MEDIUM, Finding, day, plural
+from hafs_cli.advice.findings import LOW, MEDIUM, Finding, acting_on, day, plural
 from hafs_cli.advice.inventory import Entry
 from hafs_cli.pipe import human_bytes
 
@@ -54,20 +54,13 @@ def find(ctx: Context) -> list[Finding]:
 def _finding(
     host: str, folder: str, files: list[Entry], days: int, what: str, confidence: float
 ) -> Finding:
-    files = sorted(files, key=lambda e: e.path)
     size = sum(e.size for e in files)
     newest = max(e.touched_ns for e in files)
     extra = " (installers are downloaded again when needed)" if what == "installer" else ""
-    return Finding(
-        rule="old-downloads",
-        reason=f"{plural(len(files), what)} in {folder} ({human_bytes(size)}) untouched for more "
-        f"than {days} days, the newest on {day(newest)}{extra}.",
-        host=host,
-        paths=[e.path for e in files],
-        confidence=confidence,
-        action="trash",
-        reversible=True,
-        targets=files,
-        size=size,
-        details={"files": len(files), "folder": folder},
+    reason = (
+        f"{plural(len(files), what)} in {folder} ({human_bytes(size)}) untouched for more "
+        f"than {days} days, the newest on {day(newest)}{extra}."
+    )
+    return acting_on(
+        "old-downloads", files, reason, confidence, "trash", files=len(files), folder=folder
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 
 from hafs_cli.advice.context import NS_PER_DAY, Context, name_matcher
-from hafs_cli.advice.findings import LOW, MEDIUM, Finding, day, plural
+from hafs_cli.advice.findings import LOW, MEDIUM, Finding, acting_on, day, plural
 from hafs_cli.advice.inventory import Place, parent_of
 from hafs_cli.advice.roots import RootIndex, _vendored, git_roots, outermost
 from hafs_cli.pipe import human_bytes
@@ -43,19 +43,20 @@ def find(ctx: Context) -> list[Finding]:
             continue
         what = "git repository" if place in repos else "training-run directory"
         size = sum(e.size for e in entries)
+        reason = (
+            f"{what} with {plural(len(entries), 'file')} ({human_bytes(size)}) unchanged since "
+            f"{day(stats[place].newest_ns)}, more than {months} months ago."
+        )
         out.append(
-            Finding(
-                rule="abandoned-experiments",
-                reason=f"{what} with {plural(len(entries), 'file')} ({human_bytes(size)}) "
-                f"unchanged since {day(stats[place].newest_ns)}, more than {months} months ago.",
-                host=host,
+            acting_on(
+                "abandoned-experiments",
+                entries,
+                reason,
+                LOW,
+                "archive",
                 paths=[path],
-                confidence=LOW,
-                action="archive",
-                reversible=True,
-                targets=entries,
-                size=size,
-                details={"files": len(entries), "what": what.split()[0]},
+                files=len(entries),
+                what=what.split()[0],
             )
         )
     out.extend(_checkpoints(ctx, index))
@@ -76,19 +77,11 @@ def _checkpoints(ctx: Context, covered: RootIndex) -> list[Finding]:
             continue
         if covered.inside(host, parent_of(path)):
             continue
+        reason = (
+            f"checkpoint of {human_bytes(e.size)} untouched since {day(e.touched_ns)}, "
+            f"more than {days} days ago."
+        )
         out.append(
-            Finding(
-                rule="abandoned-experiments",
-                reason=f"checkpoint of {human_bytes(e.size)} untouched since {day(e.touched_ns)}, "
-                f"more than {days} days ago.",
-                host=host,
-                paths=[path],
-                confidence=MEDIUM,
-                action="archive",
-                reversible=True,
-                targets=[e],
-                size=e.size,
-                details={"what": "checkpoint"},
-            )
+            acting_on("abandoned-experiments", [e], reason, MEDIUM, "archive", what="checkpoint")
         )
     return out

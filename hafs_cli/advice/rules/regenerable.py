@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from hafs_cli.advice.context import Context
-from hafs_cli.advice.findings import HIGH, MEDIUM, Finding, plural
+from hafs_cli.advice.findings import HIGH, MEDIUM, Finding, acting_on, plural
 from hafs_cli.advice.inventory import Entry, Place, basename, parent_of
 from hafs_cli.pipe import human_bytes
 
@@ -63,20 +63,13 @@ def find(ctx: Context) -> list[Finding]:
         files = sorted(inv.named_dirs[(host, d)], key=lambda e: e.path)
         size = sum(e.size for e in files)
         is_cache = basename(d) in cfg.get("cache_dirs", [])
+        reason = (
+            f"{reasons[(host, d)]}; {plural(len(files), 'file')}, {human_bytes(size)}, "
+            "none tracked by git."
+        )
+        confidence = HIGH if is_cache else MEDIUM
         out.append(
-            Finding(
-                rule="regenerable",
-                reason=f"{reasons[(host, d)]}; {plural(len(files), 'file')}, "
-                f"{human_bytes(size)}, none tracked by git.",
-                host=host,
-                paths=[d],
-                confidence=HIGH if is_cache else MEDIUM,
-                action="trash",
-                reversible=True,
-                targets=files,
-                size=size,
-                details={"files": len(files)},
-            )
+            acting_on("regenerable", files, reason, confidence, "trash", [d], files=len(files))
         )
     out.extend(_junk_files(ctx, covered))
     return out
@@ -105,25 +98,15 @@ def _junk_files(ctx: Context, covered: set[Place]) -> list[Finding]:
         if name in names and not _inside((host, path), covered):
             found.setdefault((host, name), []).append(e)
     out = []
-    for (host, name), entries in sorted(found.items()):
+    for (_host, name), entries in sorted(found.items()):
         keep = set(_drop_tracked(ctx, [e.place for e in entries]))
         files = sorted((e for e in entries if e.place in keep), key=lambda e: e.path)
         if not files:
             continue
         size = sum(e.size for e in files)
-        out.append(
-            Finding(
-                rule="regenerable",
-                reason=f"{plural(len(files), name + ' file')} ({human_bytes(size)}): folder "
-                "metadata the operating system recreates, none tracked by git.",
-                host=host,
-                paths=[e.path for e in files],
-                confidence=HIGH,
-                action="trash",
-                reversible=True,
-                targets=files,
-                size=size,
-                details={"files": len(files)},
-            )
+        reason = (
+            f"{plural(len(files), name + ' file')} ({human_bytes(size)}): folder metadata the "
+            "operating system recreates, none tracked by git."
         )
+        out.append(acting_on("regenerable", files, reason, HIGH, "trash", files=len(files)))
     return out

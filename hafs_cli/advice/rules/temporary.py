@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hafs_cli.advice.context import Context, name_matcher
-from hafs_cli.advice.findings import MEDIUM, Finding, day
+from hafs_cli.advice.findings import MEDIUM, Finding, acting_on, day
 from hafs_cli.pipe import human_bytes
 
 
@@ -12,24 +12,15 @@ def find(ctx: Context) -> list[Finding]:
     days = int(cfg.get("days", 7))
     matches = name_matcher(cfg.get("patterns", []))
     out = []
-    for (host, path), e in ctx.inv.files.items():
+    for (_host, path), e in ctx.inv.files.items():
         if not matches(path.rpartition("/")[2]):
             continue
         if not ctx.older_than_days(e.touched_ns, days):
             ctx.skip("temporary_recent")
             continue
-        out.append(
-            Finding(
-                rule="temporary",
-                reason=f"temporary file ({human_bytes(e.size)}) last touched {day(e.touched_ns)}, "
-                f"more than {days} days ago.",
-                host=host,
-                paths=[path],
-                confidence=MEDIUM,
-                action="trash",
-                reversible=True,
-                targets=[e],
-                size=e.size,
-            )
+        reason = (
+            f"temporary file ({human_bytes(e.size)}) last touched {day(e.touched_ns)}, "
+            f"more than {days} days ago."
         )
+        out.append(acting_on("temporary", [e], reason, MEDIUM, "trash"))
     return out
