@@ -174,6 +174,10 @@ class Engine:
             if self._model_for(req) is None:
                 self.queue.take(req.id)
                 self._finish(req, self._no_host_result(req))
+            else:  # start it now if a slot is free: one thread hand-off fewer
+                job = self._dispatch_one(self.clock())
+                if job is not None:
+                    self._pool.submit(self._work, *job)
             self._cond.notify_all()
         return req
 
@@ -271,15 +275,23 @@ class Engine:
                 if now - last_sweep >= 0.25:
                     self._sweep_unrunnable(now)
                     last_sweep = now
-                if self._dispatch_one(now):
+                job = self._dispatch_one(now)
+                if job is not None:
+                    self._pool.submit(self._work, *job)
                     continue
                 self._cond.wait(self._next_wake(now))
 
-    def _dispatch_one(self, now: float) -> bool:
+    def _dispatch_one(self, now: float, only: Host | None = None) -> tuple | None:
+        """Take the next request a free host (or `only` that host) may run; None if none.
+
+        Caller holds the lock and runs the returned (request, host, model, why).
+        """
         hosts = self._candidates()
+        if only is not None:
+            hosts = [only] if only in hosts else []
         free = [h for h in hosts if h.up and h.has_free_slot()]
         if not free:
-            return False
+            return None
         prefer = list(self.settings.get("prefer_tags", ["gpu"]))
         picks: dict[int, tuple[Host, str, str]] = {}
 
@@ -295,7 +307,7 @@ class Engine:
 
         req = self.queue.pop_for(eligible, now)
         if req is None:
-            return False
+            return None
         host, why, model = picks[id(req)]
         if model != req.model:
             why += f"; fallback from {req.model}"
@@ -305,8 +317,7 @@ class Engine:
         self._running[req.id] = req
         self._event("started", id=req.id, host=host.name, model=model, routed=why,
                     queue_wait_ms=round((now - req.arrived) * 1000, 3))  # fmt: skip
-        self._pool.submit(self._run, req, host, model, why)
-        return True
+        return req, host, model, why
 
     def _sweep_unrunnable(self, now: float) -> None:
         wait_for = float(self.settings.get("wait_for_host_s", 60))
@@ -352,6 +363,18 @@ class Engine:
             tool_rounds=int(s.get("tool_rounds", 4)),
         )
         return settings, num_ctx, max_tokens
+
+    def _work(self, req: Request, host: Host, model: str, why: str) -> None:
+        """Run a request, then keep this thread on the same host while it has work.
+
+        Taking the host's next request here saves two thread hand-offs per request
+        (worker -> dispatcher -> worker), which is most of the dispatch overhead.
+        """
+        job: tuple | None = (req, host, model, why)
+        while job is not None:
+            self._run(*job)
+            with self._cond:
+                job = None if self._stopped else self._dispatch_one(self.clock(), only=host)
 
     def _run(self, req: Request, host: Host, model: str, why: str) -> None:
         started = self.clock()

@@ -81,7 +81,7 @@ def test_num_ctx_and_num_predict_are_always_set(ollama_server, make_engine):
 
 
 def test_interactive_request_behind_50_scheduled_starts_within_one_job(ollama_server, make_engine):
-    job = 0.15
+    job = 0.3
     srv = ollama_server(["m"], slots=1, delay=job)
     col = Collector()
     eng = make_engine({"a": (srv, {})}, events=col.event, aging_s=0)
@@ -93,7 +93,8 @@ def test_interactive_request_behind_50_scheduled_starts_within_one_job(ollama_se
     started = col.started()
     assert started.index("r-interactive") == 1  # right after the one job already running
     wait_ms = col.by_id()["r-interactive"]["queue_wait_ms"]
-    assert wait_ms < job * 1000 * 1.5  # within one running job's time
+    # within one running job's time (plus slack for a loaded test machine)
+    assert wait_ms < job * 1000 * 1.5
     eng.drain(0)
 
 
