@@ -179,7 +179,7 @@ def throughput(n: int, slots: int, job_s: float, tmp: Path, rounds: int) -> dict
         "direct_rps": d,
         "orchestrated_rps": o,
         "ratio": o / d,
-        "ratios": [b / a for a, b in zip(direct, orch)],
+        "ratios": [b / a for a, b in zip(direct, orch, strict=True)],
     }
 
 
