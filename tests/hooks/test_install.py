@@ -177,3 +177,19 @@ def test_hook_falls_back_to_hafs_on_path(hafs, repo, tmp_path):
     proc = git(repo, "commit", "-q", "-m", "x", check=False, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 1
     assert b"hafs not found" in proc.stderr
+
+
+def test_pre_commit_framework_manifest_entries_run(hafs):
+    """Every entry in .pre-commit-hooks.yaml is a hafs command line that exists."""
+    import re
+    import shlex
+
+    manifest = (Path(__file__).resolve().parents[2] / ".pre-commit-hooks.yaml").read_text()
+    entries = re.findall(r"^  entry: (.+)$", manifest, re.MULTILINE)
+    ids = re.findall(r"^- id: (\S+)$", manifest, re.MULTILINE)
+    assert len(entries) == len(ids) == 4
+    for entry in entries:
+        argv = shlex.split(entry)
+        assert argv[0] == "hafs"
+        r = hafs(*argv[1:], "--help")
+        assert r.exit_code == 0, (entry, r.stderr)
