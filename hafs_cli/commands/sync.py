@@ -7,7 +7,7 @@ import time
 import click
 
 from hafs_cli import exits
-from hafs_cli.exits import epilog
+from hafs_cli.exits import HafsError, epilog
 from hafs_cli.pipe import pipe_command
 
 
@@ -20,7 +20,7 @@ from hafs_cli.pipe import pipe_command
         "hafs sync code --only | hafs schema validate",
     ),
 )
-@click.argument("profile")
+@click.argument("profile", required=False)
 @click.option("--dry-run", "-n", is_flag=True, help="Emit the plan; change nothing on either side.")
 @click.option(
     "--direction",
@@ -46,8 +46,16 @@ from hafs_cli.pipe import pipe_command
     default=None,
     help="rsync over ssh, or SFTP.",
 )
-@pipe_command(produces={"sync_op", "summary"})
-def command(pipe, profile, dry_run, direction, delete, max_delete, bwlimit, transport) -> int:
+@click.option(
+    "--hash-files",
+    is_flag=True,
+    hidden=True,
+    help="Internal (remote scan): add blake3 to the `file` records read on stdin.",
+)
+@pipe_command(produces={"sync_op", "summary", "file"})
+def command(
+    pipe, profile, dry_run, direction, delete, max_delete, bwlimit, transport, hash_files
+) -> int:
     """Sync PROFILE ([sync.profiles.PROFILE] in hafs.toml) with its remote host.
 
     Emits one `sync_op` record per copy, update, delete, conflict or skip, then a
@@ -58,6 +66,13 @@ def command(pipe, profile, dry_run, direction, delete, max_delete, bwlimit, tran
     """
     from hafs_cli.remote.engine import SyncRun, load_profile
 
+    if hash_files:
+        from hafs_cli.remote.rscan import add_hashes
+
+        add_hashes(pipe)
+        return exits.OK
+    if not profile:
+        raise HafsError("name the profile to sync: hafs sync PROFILE (see [sync.profiles])")
     for rec in pipe.records():
         pipe.forward(rec)
     overrides = {

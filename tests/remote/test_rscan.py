@@ -1,0 +1,76 @@
+"""`hafs scan HOST:PATH` against the loopback sshd: remote hafs, SFTP fallback, cross-host dedup."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hafs_cli.schemas import validate_record
+from tests.remote.test_host_keys import untrusting_config
+
+
+def files_of(result) -> dict[str, dict]:
+    return {r["path"]: r for r in result.records if r["kind"] == "file"}
+
+
+def test_remote_scan_runs_hafs_there_and_hashes_files(hafs, setup, write):
+    write(setup.remote, "a.txt", "alpha")
+    write(setup.remote, "sub dir/ü.txt", "unicode")
+    write(setup.remote, "skip/me.log", "no")
+    r = hafs("scan", f"box:{setup.remote}", "--exclude", "skip")
+    assert r.exit_code == 0, r.stderr
+    got = files_of(r)
+    assert set(got) == {f"{setup.remote}/a.txt", f"{setup.remote}/sub dir/ü.txt"}
+    import blake3
+
+    for path, rec in got.items():
+        assert rec["host"] == "box"
+        assert rec["blake3"] == blake3.blake3(Path(path).read_bytes()).hexdigest()
+        assert validate_record(rec) == []
+    assert sum(1 for x in r.records if x["kind"] == "summary") == 1
+
+
+def test_cross_host_duplicates_are_found_without_copying(hafs, setup, write):
+    write(setup.remote, "model.bin", b"\x01" * 50_000)
+    write(setup.local, "copy-of-model.bin", b"\x01" * 50_000)
+    write(setup.local, "other.bin", b"\x02" * 50_000)
+    scan = hafs("scan", f"box:{setup.remote}", str(setup.local))
+    assert scan.exit_code == 0, scan.stderr
+    dedup = hafs("dedup", "--only", input=scan.stdout)
+    assert dedup.exit_code == 0, dedup.stderr
+    groups = [g for g in dedup.records if g["kind"] == "dupgroup"]
+    assert len(groups) == 1
+    members = {(m.get("host"), m["path"]) for m in groups[0]["members"]}
+    assert ("box", f"{setup.remote}/model.bin") in members
+    assert any(p == f"{setup.local}/copy-of-model.bin" for _, p in members)
+
+
+def test_without_remote_hafs_the_tree_is_walked_over_sftp(hafs, setup, write):
+    write(setup.remote, "a.txt", "alpha")
+    write(setup.remote, "d/b.bin", b"12345")
+    os.symlink("a.txt", setup.remote / "link")
+    setup.config.write_text(
+        setup.config.read_text().replace("hafs_command = ", 'hafs_command = "no-such-hafs"\n#')
+    )
+    r = hafs("scan", f"box:{setup.remote}", "--symlinks")
+    assert r.exit_code == 0, r.stderr
+    got = files_of(r)
+    assert set(got) == {f"{setup.remote}/a.txt", f"{setup.remote}/d/b.bin"}
+    rec = got[f"{setup.remote}/d/b.bin"]
+    assert rec["size"] == 5 and rec["host"] == "box" and "blake3" not in rec
+    links = [x for x in r.records if x["kind"] == "symlink"]
+    assert [(x["path"], x["target"]) for x in links] == [(f"{setup.remote}/link", "a.txt")]
+    for x in r.records:
+        assert validate_record(x) == [], x
+
+
+def test_remote_scan_refuses_unknown_host_key(hafs, setup, write, tmp_path):
+    write(setup.remote, "a.txt", "alpha")
+    config = untrusting_config(setup.server, tmp_path)
+    setup.config.write_text(
+        f'[hosts.stranger]\naddress = "{setup.server.alias}"\nssh_config = "{config}"\n'
+    )
+    r = hafs("scan", f"stranger:{setup.remote}")
+    assert r.exit_code == 3
+    assert b"is not known" in r.stderr and b"SHA256:" in r.stderr
+    assert files_of(r) == {}
