@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hafs_cli.ai.errors import AIError
+
 # ToolError codes
 NOT_ADVERTISED = "tool_not_advertised"
 BAD_ARGUMENTS = "bad_arguments"
@@ -28,15 +30,8 @@ BAD_PATTERN = "bad_pattern"
 TIMEOUT = "tool_timeout"
 
 
-class ToolError(Exception):
-    def __init__(self, code: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details
-
-    def to_dict(self) -> dict:
-        return {"code": self.code, "message": self.message, **self.details}
+class ToolError(AIError):
+    """A refused or failed tool call; `code` is one of the constants above."""
 
 
 @dataclass
