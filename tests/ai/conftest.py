@@ -14,6 +14,7 @@ from hafs_cli.ai.ledger import Ledger
 from hafs_cli.ai.sandbox import Sandbox
 from hafs_cli.config import load_config
 from tests.fixtures.ollama_server import ollama_server  # noqa: F401 - a fixture
+from tests.fixtures.sshd import sshd  # noqa: F401 - a fixture
 
 IDLE = "3, 1000, 24576\n"
 BUSY = "97, 20000, 24576\n"
@@ -79,9 +80,11 @@ def make_engine(tmp_path):
     """make_engine({"a": (server, {"tags": ["gpu"]})}, aging_s=0) -> a started Engine."""
     engines = []
 
-    def make(servers: dict, *, roots=None, ledger=False, events=None, **overrides) -> Engine:
+    def make(
+        servers: dict, *, roots=None, ledger=False, events=None, ssh_hosts=None, **overrides
+    ) -> Engine:
         s = settings_for(servers, **overrides)
-        hosts = hosts_from_config(s)
+        hosts = hosts_from_config(s, ssh_hosts)
         book = Ledger(tmp_path / "ledger.sqlite") if ledger else None
         sandbox = Sandbox(roots or [tmp_path])
         eng = Engine(s, hosts, sandbox=sandbox, ledger=book, on_event=events)

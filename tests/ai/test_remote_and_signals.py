@@ -1,0 +1,72 @@
+"""The guard over real SSH, and SIGTERM to a real `hafs orchestrate serve` process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+from hafs_cli.ai.daemon import ping, submit_many
+from tests.ai.conftest import BUSY, IDLE
+from tests.ai.test_engine import Collector, request
+from tests.fixtures.ollama_server import wait_until
+
+
+def test_guard_probes_a_remote_gpu_over_ssh(ollama_server, make_engine, fake_smi, sshd):
+    fake_smi.set(BUSY)
+    remote, local = ollama_server(["m"]), ollama_server(["m"])
+    col = Collector()
+    ssh_hosts = {"box": {"address": sshd.alias, "ssh_config": str(sshd.ssh_config)}}
+    smi = str(fake_smi.state.parent / "nvidia-smi")  # absolute: the ssh session has its own PATH
+    eng = make_engine(
+        {"remote": (remote, {"tags": ["gpu"], "ssh_host": "box"}), "local": (local, {})},
+        ssh_hosts=ssh_hosts,
+        events=col.event,
+        guard={"nvidia_smi": smi, "probe_timeout_s": 5, "interval_s": 0.1},
+    )
+    logins = sshd.accepted_logins()
+    for i in range(6):
+        eng.submit(request(i), col.reply)
+    assert {r["host"] for r in col.wait(6)} == {"local"}
+    assert remote.counts["/api/chat"] == 0
+    fake_smi.set(IDLE)
+    assert wait_until(lambda: any(e["event"] == "guard_clear" for e in col.events), 10)
+    assert sshd.accepted_logins() > logins  # the probe really went over ssh
+    eng.submit(request("after", host="remote"), col.reply)
+    assert col.wait(7)[-1]["host"] == "remote"
+
+
+def test_sigterm_drains_the_daemon_and_every_request_gets_a_result(
+    ollama_server, write_config, tmp_path
+):
+    srv = ollama_server(["m"], slots=1, delay=0.4)
+    write_config({"local": (srv, {})}, extra="")
+    sock = tmp_path / "orch.sock"
+    env = {**os.environ, "HAFS_ORCHESTRATE__DRAIN_TIMEOUT_S": "0.6"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hafs_cli", "orchestrate", "serve", "--socket", str(sock)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert wait_until(lambda: sock.exists() and ping(sock), 15)
+        got: list[dict] = []
+        reqs = [request(i) for i in range(5)]
+        t = threading.Thread(target=submit_many, args=(sock, reqs, got.append))
+        t.start()
+        assert wait_until(lambda: srv.active == 1, 5)
+        proc.send_signal(signal.SIGTERM)
+        t.join(15)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert b"SIGTERM: draining" in err
+    assert sorted(r["id"] for r in got) == [f"r{i}" for i in range(5)]
+    codes = [(r.get("error") or {}).get("code", "ok") for r in got]
+    assert "ok" in codes and "shutdown" in codes
+    assert not sock.exists()
