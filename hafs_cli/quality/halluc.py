@@ -24,6 +24,7 @@ WEIGHTS = {
     "contradiction": 0.5,
     "name_address_mismatch": 0.5,
     "ungrounded_entity": 0.35,
+    "unrelated_routine": 0.35,
     "absent_instruction": 0.3,
     "hedging": 0.1,
 }
@@ -124,11 +125,66 @@ def _pair_mismatches(prose: ProseFacts, graph: KnowledgeGraph, mapper: str) -> l
     return out
 
 
+def _call_claims(prose: ProseFacts, code: CodeFacts, graph: KnowledgeGraph | None) -> list[dict]:
+    """'calls X with JSL' against the code: wrong mnemonic for X, or X never called."""
+    out = []
+    actual: dict[str, set[str]] = {}
+    for mn, target in code.call_pairs:
+        actual.setdefault(target, set()).add(mn)
+    referenced = set(code.symbols) | {lbl.lstrip(".") for lbl in code.labels}
+    for said, target in prose.calls:
+        used = actual.get(target)
+        if used:
+            if said not in used:
+                out.append(
+                    {
+                        "rule": "contradiction",
+                        "message": f"text says {said} {target}; the routine uses {'/'.join(sorted(used))} {target}",
+                        "claim": f"{said} {target}",
+                        "actual": f"{'/'.join(sorted(used))} {target}",
+                    }
+                )
+        elif target not in referenced and code.call_pairs:
+            out.append(
+                {
+                    "rule": "unrelated_routine",
+                    "message": f"text says the routine calls {target}; it calls "
+                    + (", ".join(t for _, t in code.call_pairs) or "nothing"),
+                    "entity": target,
+                }
+            )
+    # Routines the graph knows that the text names but the code never touches.
+    if graph is not None:
+        claimed = {t for _, t in prose.calls}
+        for men in prose.mentions:
+            name = men.name or ""
+            sym = graph.lookup(name) if men.kind == "label" else None
+            if (
+                sym is not None
+                and sym.kind == "routine"
+                and name not in referenced
+                and name not in claimed
+                and code.call_pairs
+            ):
+                out.append(
+                    {
+                        "rule": "unrelated_routine",
+                        "message": f"text names routine {name}, which this routine never calls",
+                        "entity": name,
+                    }
+                )
+                claimed.add(name)
+    return out
+
+
 def _contradictions(prose: ProseFacts, code: CodeFacts, bank: int | None) -> list[dict]:
     out = []
     used = code.mnemonics
+    claimed_calls = {mn for mn, _ in prose.calls}
     for a, b in _PAIRS:
         for said, actual in ((a, b), (b, a)):
+            if said in claimed_calls:
+                continue  # judged per call target by _call_claims
             if said in prose.mnemonics and not used[said] and used[actual]:
                 out.append(
                     {
@@ -199,6 +255,7 @@ def assess(
         )
     if code is not None:
         evidence.extend(_contradictions(prose, code, bank))
+        evidence.extend(_call_claims(prose, code, graph))
     code_checked = False
     if validator is not None:
         for text in code_texts:

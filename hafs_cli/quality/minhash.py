@@ -11,16 +11,19 @@ shingle sets, so the reported similarity is exact, not an estimate.
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 from array import array
+from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 
 MASK = (1 << 64) - 1
 _M1 = 0x9E3779B97F4A7C15
 _M2 = 0xBF58476D1CE4E5B9
 _M3 = 0x94D049BB133111EB
 _WORDS = re.compile(r"[a-z0-9_$#!:.,()\[\]+-]+")
-_EMPTY = (1 << 57) - 1
+_EMPTY = 1 << 64  # above any value a bin can hold
 
 
 class WordHasher:
@@ -44,41 +47,41 @@ def normalise_text(text: str) -> list[str]:
 
 
 def shingles(words: list[str], size: int, hasher: WordHasher) -> array:
-    """Sorted unique 64-bit hashes of the word `size`-grams (whole text when shorter)."""
+    """Sorted unique 64-bit hashes of the word `size`-grams (whole text when shorter).
+
+    A shingle's hash is hash() of its tuple of 64-bit word hashes: ints and tuples of
+    ints hash the same in every process (only str/bytes hashing is salted), mixed by a
+    multiply so that the high bits, which pick the sketch bin, depend on every word.
+    """
     hashes = [hasher(w) for w in words]
     if not hashes:
         return array("Q")
     if len(hashes) <= size:
-        out = {_mix_seq(hashes)}
+        grams = {hash(tuple(hashes))}
     else:
-        out = set()
-        for i in range(len(hashes) - size + 1):
-            out.add(_mix_seq(hashes[i : i + size]))
-    return array("Q", sorted(out))
-
-
-def _mix_seq(hs: list[int]) -> int:
-    h = 0
-    for x in hs:
-        h = ((h ^ x) * _M1 + 0x632BE59BD9B4E019) & MASK
-    h ^= h >> 30
-    h = (h * _M2) & MASK
-    h ^= h >> 27
-    h = (h * _M3) & MASK
-    return h ^ (h >> 31)
+        grams = set(
+            map(
+                hash,
+                zip(*(hashes[i : len(hashes) - size + 1 + i] for i in range(size)), strict=True),
+            )
+        )
+    return array("Q", sorted({(g * _M1) & MASK for g in grams}))
 
 
 def sketch(shingle_hashes: Iterable[int], bins: int) -> tuple[int, ...]:
-    """One-permutation MinHash with `bins` bins (a power of two), densified by rotation."""
-    shift = bins.bit_length() - 1
-    mask = bins - 1
-    sk = [_EMPTY] * bins
-    for h in shingle_hashes:
-        b = h & mask
-        v = h >> shift
-        if v < sk[b]:
-            sk[b] = v
+    """One-permutation MinHash with `bins` bins (a power of two), densified by rotation.
+
+    The top bits of a hash pick its bin, the rest is its value in that bin.
+    """
+    shift = 64 - (bins.bit_length() - 1)
+    low = (1 << shift) - 1
+    ordered = shingle_hashes if isinstance(shingle_hashes, array) else sorted(shingle_hashes)
+    descending = ordered[::-1]
+    # dict() keeps the last value per key: fed in descending order, that is each bin's minimum.
+    firsts = dict(zip(map(operator.rshift, descending, repeat(shift)), descending, strict=False))
+    sk = [firsts[b] & low if b in firsts else _EMPTY for b in range(bins)]
     if _EMPTY in sk and any(v != _EMPTY for v in sk):
+        mask = bins - 1
         filled = list(sk)
         for i in range(bins):
             if sk[i] == _EMPTY:
@@ -96,6 +99,14 @@ def jaccard(a: array, b: array) -> float:
     if not a and not b:
         return 1.0
     sa = set(a)
+    inter = len(sa.intersection(b))
+    return inter / (len(sa) + len(b) - inter)
+
+
+def jaccard_with(sa: set[int], a: array, b: array) -> float:
+    """jaccard(a, b) when set(a) is already built (the hot loop builds it once)."""
+    if not a and not b:
+        return 1.0
     inter = len(sa.intersection(b))
     return inter / (len(sa) + len(b) - inter)
 
@@ -130,6 +141,30 @@ class LSHIndex:
                 buckets[key] = [hit, item]
             else:
                 hit.append(item)
+
+    def best_candidates(self, keys: array, limit: int, crowded: int = 256) -> list[int]:
+        """Up to `limit` items sharing the most bands with `keys`, sorted.
+
+        Sharing more bands means a higher estimated similarity, so the exact check can
+        stop at the few best. A band shared by more than `crowded` items is boilerplate
+        (a stock phrase every answer has) and is skipped: it says nothing about one pair,
+        and counting it would make the search quadratic on templated data.
+        """
+        counts: Counter[int] = Counter()
+        buckets = self._buckets
+        singles = []
+        for key in keys:
+            hit = buckets.get(key)
+            if hit is None:
+                continue
+            if isinstance(hit, int):
+                singles.append(hit)
+            elif len(hit) <= crowded:
+                counts.update(hit)
+        counts.update(singles)
+        if len(counts) > limit:
+            return sorted(item for item, _ in counts.most_common(limit))
+        return sorted(counts)
 
     def candidates(self, keys: array) -> set[int]:
         out: set[int] = set()

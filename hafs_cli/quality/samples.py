@@ -8,6 +8,7 @@ assembly, is kept apart from the prose so each can be checked on its own.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -97,6 +98,7 @@ def prompt_and_response(rec: dict) -> tuple[str, str]:
     return "", ""
 
 
+@functools.lru_cache(maxsize=4096)
 def split_code(text: str) -> tuple[str, str]:
     """(code, prose): fenced blocks are code; so is an unfenced run of lines that reads as asm.
 
@@ -108,10 +110,8 @@ def split_code(text: str) -> tuple[str, str]:
     if blocks:
         return "\n".join(b.rstrip() for b in blocks), _FENCE.sub(" ", text)
     lines = text.splitlines()
-    for start, line in enumerate(lines):
-        if _is_asm(line):
-            break
-    else:
+    start = next((i for i, line in enumerate(lines) if _is_asm(line)), None)
+    if start is None:
         return "", text
     body = [ln for ln in lines[start:] if ln.strip() and not ln.strip().startswith(";")]
     if len(body) >= 2 and sum(1 for ln in body if _is_asm(ln)) * 10 >= len(body) * 8:
@@ -124,7 +124,7 @@ def _is_asm(line: str) -> bool:
     if not stripped or stripped.startswith(";"):
         return False
     return bool(_ASM_LINE.match(line)) or bool(
-        re.fullmatch(r"[A-Za-z_.][\w.]*:?\s*[{}]?", stripped)
+        re.fullmatch(r"(?:[A-Za-z_]\w*:|\.[A-Za-z_]\w*:?)\s*[{}]?", stripped)
     )
 
 

@@ -164,9 +164,12 @@ class ScoreRun:
         self.bins = int(section.get("sketch_bins", 128))
         self.index = minhash.LSHIndex(self.bins, int(section.get("lsh_bands", 32)))
         self.hasher = minhash.WordHasher()
+        self.max_candidates = int(section.get("max_candidates", 16))
         self._policies: dict[str, Policy] = {}
         self.partials: list[Partial] = []
         self.references: list[tuple[str, array, array]] = []
+        self._facts_memo: dict[str, CodeFacts] = {}
+        self._valid_memo: dict[str, list[dict]] = {}
         self.embedder = None  # set to an embed.Embedder for semantic diversity
         self.texts: dict[str, str] = {}
 
@@ -174,6 +177,23 @@ class ScoreRun:
         found = self._policies.get(domain)
         if found is None:
             found = self._policies[domain] = policy_for(self.section, domain)
+        return found
+
+    def _code_facts(self, text: str) -> CodeFacts:
+        """Facts of a routine, memoised: a campaign explains each routine many times."""
+        found = self._facts_memo.get(text)
+        if found is None:
+            found = code_facts(text)
+            if len(self._facts_memo) < 100_000:
+                self._facts_memo[text] = found
+        return found
+
+    def _validate(self, text: str) -> list[dict]:
+        found = self._valid_memo.get(text)
+        if found is None:
+            found = self.validator(text) if self.validator else []
+            if len(self._valid_memo) < 100_000:
+                self._valid_memo[text] = found
         return found
 
     def _diversity_keys(self, text: str) -> tuple[array, array]:
@@ -194,7 +214,7 @@ class ScoreRun:
         policy = self.policy(sample.domain)
         routine = _routine_name(sample)
         code_text = sample.prompt_code
-        code: CodeFacts | None = code_facts(code_text) if code_text else None
+        code: CodeFacts | None = self._code_facts(code_text) if code_text else None
         if code is not None and routine is None and code.labels:
             routine = next((lbl for lbl in code.labels if not lbl.startswith(".")), None)
         graph = self.graph
@@ -204,11 +224,11 @@ class ScoreRun:
             if sym is not None and address is None:
                 address = sym.address
             if code is None and routine in graph.routines:
-                code = code_facts(graph.routines[routine])
+                code = self._code_facts(graph.routines[routine])
         if address is None and code is not None:
             address = code.annotated_address
         if code is None and sample.response_code:
-            code = code_facts(sample.response_code)
+            code = self._code_facts(sample.response_code)
         bank = rom.bank_of(address, self.mapper)
         prose = prose_facts(sample.prose)
         assessment = halluc.assess(
@@ -218,7 +238,7 @@ class ScoreRun:
             graph,
             int(bank[1:], 16) if bank else None,
             self.mapper,
-            self.validator,
+            self._validate if self.validator is not None else None,
         )
         coh = coherence.assess(
             sample.prose, prose.words, code, routine, policy.min_words, policy.max_words
@@ -275,11 +295,12 @@ class ScoreRun:
         for pos, p in enumerate(self.partials, first_sample):
             nearest, penalty, dup_of = None, 0.0, None
             best: tuple[float, str] | None = None
-            for j in sorted(self.index.candidates(p.keys)):
+            own = set(p.shingles)
+            for j in self.index.best_candidates(p.keys, self.max_candidates):
                 if j == pos:
                     continue
                 oid, is_ref, osh, _ = items[j]
-                sim = minhash.jaccard(p.shingles, osh)
+                sim = minhash.jaccard_with(own, p.shingles, osh)
                 if best is None or (-sim, oid) < best:
                     best = (-sim, oid)
                     nearest = {"sample_id": oid, "similarity": round(sim, 4), "reference": is_ref}

@@ -17,21 +17,17 @@ from dataclasses import dataclass, field
 from hafs_cli.quality import instructions
 from hafs_cli.quality.hwregs import REGISTERS
 
-_TOKEN = re.compile(
-    r"""
-    (?P<long>(?<![\#\w$])\$(?P<lb>[0-9A-Fa-f]{2}):(?P<la>[0-9A-Fa-f]{4})(?![0-9A-Fa-f]))
-  | (?P<long6>(?<![\#\w$])\$(?P<l6>[0-9A-Fa-f]{6})(?![0-9A-Fa-f:]))
-  | (?P<abs>(?<![\#\w$])\$(?P<a4>[0-9A-Fa-f]{4})(?![0-9A-Fa-f:]))
-  | (?P<hex0x>(?<![\w])0x(?P<x>[0-9A-Fa-f]{4}|[0-9A-Fa-f]{6})\b)
-  | (?P<define>!(?P<dn>[A-Za-z_]\w*))
-  | (?P<ident>(?<![\w.$!\#])[A-Za-z_][A-Za-z0-9_]*)
-    """,
-    re.X,
+_ADDRESS_OR_DEFINE = re.compile(
+    r"(?<![\#\w$])\$(?:(?P<lb>[0-9A-Fa-f]{2}):(?P<la>[0-9A-Fa-f]{4})|(?P<l6>[0-9A-Fa-f]{6})"
+    r"|(?P<a4>[0-9A-Fa-f]{4}))(?![0-9A-Fa-f:])"
+    r"|(?<!\w)0x(?P<x>[0-9A-Fa-f]{6}|[0-9A-Fa-f]{4})\b"
+    r"|!(?P<dn>[A-Za-z_]\w*)"
 )
+_IDENT = re.compile(r"(?<![\w.$!\#:])[A-Za-z_]\w*")
 _CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|[A-Za-z]\d|\d[A-Za-z]")
 _BACKTICK = re.compile(r"`([^`\n]{1,80})`")
 _PAIR_GAP = re.compile(
-    r"^[\s`'\"]*(?:\(|=|:|@|,|at|is at|lives at|located at|stored at|is stored at)?[\s`'\"(]*$",
+    r"^[\s`'\"]*(?:\(|=|:|@|at|is at|lives at|located at|stored at|is stored at)?[\s`'\"(]*$",
     re.I,
 )
 _INSTR_CLAIM = re.compile(
@@ -44,6 +40,15 @@ _WIDTH_AFTER = re.compile(
     r"\b(accumulator|a|index registers?|x/y|x and y|x|y)\s+(?:is|are|as|to|set to|in|becomes)\s+"
     r"(?:an?\s+)?(8|16)[- ]bits?\b",
     re.I,
+)
+_NAME = r"`?(!?[A-Za-z_][\w]*)`?"
+_CALL_CLAIMS = (
+    re.compile(r"\b(JSR|JSL|JML|JMP)(?:\.[wl])?\s+(?:to\s+|into\s+)?" + _NAME),
+    re.compile(
+        r"\b(?:call\w*|invok\w*|jump\w* to|hands? off to|branch\w* to)\s+"
+        + _NAME
+        + r"\s+(?:with|using|via|through)\s+(?:an?\s+|the\s+)?(JSR|JSL|JML|JMP)\b"
+    ),
 )
 _BANK_CLAIM = re.compile(r"\bbank\s+\$?([0-9A-Fa-f]{2})\b", re.I)
 HEDGES = (
@@ -71,6 +76,7 @@ HEDGES = (
 _HEDGE = re.compile(
     r"\b(" + "|".join(re.escape(h) for h in sorted(HEDGES, key=len, reverse=True)) + r")\b", re.I
 )
+_HEDGE_STEMS = tuple(sorted({max(h.split(), key=len) for h in HEDGES}))
 _WORD = re.compile(r"[a-z0-9_$#:!]+")
 _STOP_IDENTS = frozenset(
     [
@@ -111,6 +117,7 @@ class ProseFacts:
     banks: set[int]
     hedges: list[str]
     words: list[str]
+    calls: list[tuple[str, str]]  # (mnemonic, target) the text says the routine uses
 
 
 def _is_label_like(word: str, quoted: bool) -> bool:
@@ -123,39 +130,39 @@ def _is_label_like(word: str, quoted: bool) -> bool:
 
 def prose_facts(text: str) -> ProseFacts:
     """Entities, claims and hedges in an explanation."""
-    quoted_spans = [(m.start(1), m.end(1)) for m in _BACKTICK.finditer(text)]
-
-    def quoted(pos: int) -> bool:
-        return any(a <= pos < b for a, b in quoted_spans)
+    quoted_words = {q.strip() for q in _BACKTICK.findall(text)}
 
     mentions: list[tuple[int, int, Mention]] = []
     mnemonics: set[str] = set()
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        if kind == "long":
-            addr = int(m["lb"], 16) << 16 | int(m["la"], 16)
-            men = Mention("address", m.group(), address=addr)
-        elif kind == "long6":
+    for m in _ADDRESS_OR_DEFINE.finditer(text):
+        if m["lb"]:
+            men = Mention("address", m.group(), address=int(m["lb"], 16) << 16 | int(m["la"], 16))
+        elif m["l6"]:
             men = Mention("address", m.group(), address=int(m["l6"], 16))
-        elif kind == "abs":
+        elif m["a4"]:
             men = Mention("address", m.group(), address=int(m["a4"], 16), width=2)
-        elif kind == "hex0x":
+        elif m["x"]:
             digits = m["x"]
             men = Mention("address", m.group(), address=int(digits, 16), width=len(digits) // 2)
-        elif kind == "define":
-            men = Mention("define", m.group(), name=m["dn"])
         else:
-            word = m.group()
-            if word in REGISTERS:
-                men = Mention("register", word, name=word, address=REGISTERS[word])
-            elif word in instructions.MNEMONICS:
-                mnemonics.add(word)
-                continue
-            elif _is_label_like(word, quoted(m.start())):
-                men = Mention("label", word, name=word)
-            else:
-                continue
+            men = Mention("define", m.group(), name=m["dn"])
         mentions.append((m.start(), m.end(), men))
+    for m in _IDENT.finditer(text):
+        word = m.group()
+        rest = word[1:]
+        if rest.islower() and "_" not in word and word not in quoted_words:
+            continue  # plain words: the common case, decided without more work
+        if word in REGISTERS:
+            men = Mention("register", word, name=word, address=REGISTERS[word])
+        elif word in instructions.MNEMONICS:
+            mnemonics.add(word)
+            continue
+        elif _is_label_like(word, word in quoted_words):
+            men = Mention("label", word, name=word)
+        else:
+            continue
+        mentions.append((m.start(), m.end(), men))
+    mentions.sort(key=lambda t: t[0])
     pairs = []
     for (_, e1, a), (s2, _, b) in itertools.pairwise(mentions):
         named = {a.kind, b.kind} & {"label", "define", "register"}
@@ -179,7 +186,12 @@ def prose_facts(text: str) -> ProseFacts:
     for reg, bits in _WIDTH_AFTER.findall(text):
         widths[_width_reg(reg)].add(int(bits))
     banks = {int(b, 16) for b in _BANK_CLAIM.findall(text)}
-    hedges = [h.lower() for h in _HEDGE.findall(text)]
+    lower = text.lower()
+    hedges = (
+        [h.lower() for h in _HEDGE.findall(text)] if any(h in lower for h in _HEDGE_STEMS) else []
+    )
+    calls = [(m.group(1), m.group(2)) for m in _CALL_CLAIMS[0].finditer(text)]
+    calls += [(m.group(2), m.group(1)) for m in _CALL_CLAIMS[1].finditer(text)]
     return ProseFacts(
         mentions=[m for _, _, m in mentions],
         pairs=pairs,
@@ -188,7 +200,8 @@ def prose_facts(text: str) -> ProseFacts:
         widths=widths,
         banks=banks,
         hedges=hedges,
-        words=_WORD.findall(text.lower()),
+        words=_WORD.findall(lower),
+        calls=calls,
     )
 
 
@@ -217,6 +230,7 @@ class CodeFacts:
     branches: int = 0
     backward_branches: int = 0
     calls: list[str] = field(default_factory=list)
+    call_pairs: list[tuple[str, str]] = field(default_factory=list)  # (mnemonic, target)
     labels: list[str] = field(default_factory=list)
     symbols: set[str] = field(default_factory=set)  # identifiers used as operands
     addresses: set[int] = field(default_factory=set)  # numeric operand addresses
@@ -278,8 +292,11 @@ def code_facts(code: str) -> CodeFacts:
             target = op.lstrip(".")
             if target in seen_labels or op.startswith("-"):
                 facts.backward_branches += 1
-        if mn in ("JSR", "JSL") and op:
-            facts.calls.append(op.split(",")[0].strip())
+        if mn in ("JSR", "JSL", "JML", "JMP") and op:
+            target = op.split(",")[0].strip()
+            facts.call_pairs.append((mn, target))
+            if mn in ("JSR", "JSL"):
+                facts.calls.append(target)
         if mn in ("REP", "SEP"):
             m2 = re.match(r"#\$?([0-9A-Fa-f]{1,2})", op)
             if m2:

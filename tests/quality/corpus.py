@@ -323,6 +323,13 @@ def _corrupt(rng: random.Random, r: Routine, text: str, how: str, known: set[str
                 if fake not in known:
                     return text.replace(callee, fake)
         return None
+    if how == "swapped_callee":
+        # A real routine name, just not the one called: grounded, so hard to catch.
+        if not r.calls:
+            return None
+        callee = r.calls[0][1]
+        other = rng.choice(sorted(known - {callee, r.name} - {n for n, _ in RAM}))
+        return text.replace(callee, other)
     if how == "jsr_jsl_swap":
         if not r.calls:
             return None
@@ -371,6 +378,7 @@ CORRUPTIONS = [
     "jsr_jsl_swap",
     "wrong_width",
     "wrong_bank",
+    "swapped_callee",
 ]
 
 

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Benchmark and accuracy report for `hafs score`.
+
+    .venv/bin/python scripts/bench_score.py                # 34,500-sample campaign
+    .venv/bin/python scripts/bench_score.py --samples 5000 # quicker
+
+Measures (one process, one core): samples/s and peak memory of `hafs score` on a
+generated campaign over a generated asar source tree; the near-duplicate search
+against its peer, exact all-pairs Jaccard (the brute force that MinHash/LSH replaces),
+as a speed ratio and the share of exact near-duplicate pairs LSH finds; and precision
+and recall of the hallucination and near-duplicate flags on the labelled corpus
+(tests/quality/corpus.py, seed 1, 100 routines).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "quality"))
+
+import corpus as corpus_mod  # noqa: E402
+
+from hafs_cli.quality import minhash  # noqa: E402
+from hafs_cli.quality.samples import normalise  # noqa: E402
+
+HALLUC_RULES = {
+    "halluc_risk",
+    "invalid_code",
+    "unknown_instruction",
+    "contradiction",
+    "name_address_mismatch",
+}
+
+
+def campaign(n_samples: int, work: Path) -> tuple[Path, Path]:
+    routines = min(3000, max(100, n_samples // 11))
+    per = max(1, round(n_samples / routines / 1.07))
+    c = corpus_mod.build(seed=7, n_routines=routines, per_routine=per)
+    samples = c.samples[:n_samples]
+    tree = c.write_tree(work / "src")
+    path = work / "samples.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in samples))
+    return tree, path
+
+
+def run_score(samples: Path, tree: Path, out: Path) -> tuple[float, int, int]:
+    start = time.perf_counter()
+    with out.open("wb") as fh:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "hafs_cli",
+                "score",
+                str(samples),
+                "--source-root",
+                str(tree),
+                "--only",
+            ],
+            stdout=fh,
+            check=True,
+            cwd=out.parent,
+        )
+    elapsed = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    n = sum(1 for _ in out.open("rb"))
+    return elapsed, n, peak_kib
+
+
+def near_dup_peer(samples: Path, limit: int, threshold: float) -> dict:
+    """LSH (as hafs uses it) against exact all-pairs Jaccard on the first `limit` samples."""
+    texts = []
+    for line in samples.open("rb"):
+        texts.append(normalise(orjson.loads(line)).response)
+        if len(texts) >= limit:
+            break
+    hasher = minhash.WordHasher()
+    sh = [minhash.shingles(minhash.normalise_text(t), 3, hasher) for t in texts]
+    t0 = time.perf_counter()
+    sets = [set(s) for s in sh]
+    exact = set()
+    for i, j in itertools.combinations(range(len(sets)), 2):
+        inter = len(sets[i] & sets[j])
+        if inter / (len(sets[i]) + len(sets[j]) - inter) >= threshold:
+            exact.add((i, j))
+    t_exact = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    index = minhash.LSHIndex(128, 32)
+    keys = [index.keys(minhash.sketch(s, 128)) for s in sh]
+    for i, k in enumerate(keys):
+        index.add(i, k)
+    found = set()
+    for i, k in enumerate(keys):
+        own = set(sh[i])
+        for j in index.candidates(k):
+            if j > i and minhash.jaccard_with(own, sh[i], sh[j]) >= threshold:
+                found.add((i, j))
+    t_lsh = time.perf_counter() - t0
+    return {
+        "n": len(texts),
+        "exact_pairs": len(exact),
+        "lsh_pairs": len(found & exact),
+        "recall": len(found & exact) / len(exact) if exact else 1.0,
+        "t_exact": t_exact,
+        "t_lsh": t_lsh,
+    }
+
+
+def accuracy(work: Path) -> dict:
+    c = corpus_mod.build(seed=1, n_routines=100)
+    tree = c.write_tree(work / "acc-src")
+    path = work / "acc.jsonl"
+    path.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in c.samples))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hafs_cli",
+            "score",
+            str(path),
+            "--source-root",
+            str(tree),
+            "--only",
+        ],
+        capture_output=True,
+        check=True,
+        cwd=work,
+    ).stdout
+    truth = {s["sample_id"]: s["truth"] for s in c.samples}
+    scores = [orjson.loads(x) for x in out.splitlines()]
+    h = {"tp": 0, "fp": 0, "fn": 0}
+    d = {"tp": 0, "fp": 0, "fn": 0}
+    for r in scores:
+        t = truth[r["sample_id"]]
+        rules = {x["rule"] for x in r["reasons"]}
+        for flag, actual, counts in (
+            (bool(rules & HALLUC_RULES), t["halluc"], h),
+            ("near_duplicate" in rules, t["duplicate_of"] is not None, d),
+        ):
+            if flag and actual:
+                counts["tp"] += 1
+            elif flag:
+                counts["fp"] += 1
+            elif actual:
+                counts["fn"] += 1
+
+    def pr(c):
+        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+        return {**c, "precision": round(p, 4), "recall": round(r, 4)}
+
+    return {
+        "samples": len(scores),
+        "halluc": pr(h),
+        "near_duplicate": pr(d),
+        "positives": sum(t["halluc"] for t in truth.values()),
+        "duplicates": sum(t["duplicate_of"] is not None for t in truth.values()),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=int, default=34_500)
+    ap.add_argument("--peer-samples", type=int, default=2000)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        tree, samples = campaign(args.samples, work)
+        elapsed, n, peak = run_score(samples, tree, work / "scores.jsonl")
+        print(
+            f"hafs score: {n} samples in {elapsed:.2f} s = {n / elapsed:,.0f} samples/s; peak RSS {peak / 1024:.0f} MiB"
+        )
+        peer = near_dup_peer(samples, args.peer_samples, 0.6)
+        print(
+            f"near-duplicates on {peer['n']} samples: exact all-pairs {peer['t_exact']:.2f} s, "
+            f"MinHash/LSH {peer['t_lsh']:.2f} s (x{peer['t_exact'] / peer['t_lsh']:.1f}); "
+            f"LSH found {peer['lsh_pairs']} of {peer['exact_pairs']} exact pairs >= 0.6 (recall {peer['recall']:.4f})"
+        )
+        acc = accuracy(work)
+        print(
+            f"labelled corpus: {acc['samples']} samples, {acc['positives']} hallucinated, {acc['duplicates']} near-duplicate copies"
+        )
+        for name in ("halluc", "near_duplicate"):
+            a = acc[name]
+            print(
+                f"  {name}: precision {a['precision']:.4f} recall {a['recall']:.4f} (tp {a['tp']} fp {a['fp']} fn {a['fn']})"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
