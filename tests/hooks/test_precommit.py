@@ -203,3 +203,31 @@ def test_non_utf8_file_name_round_trips(hafs, repo):
     from hafs_cli.paths import record_path
 
     assert record_path(finding) == raw
+
+
+def test_commit_all_checks_the_temporary_index(hooked):
+    """git commit -a stages through a temporary index (GIT_INDEX_FILE): still checked."""
+    (hooked / "README.md").write_text(f"# project\ntoken: {GITHUB_TOKEN}\n")
+    before = head(hooked)
+    proc = commit(hooked, "all", "-a")
+    assert proc.returncode == 1
+    assert b"README.md:2:8: secrets" in proc.stderr
+    assert head(hooked) == before
+
+
+def test_commit_of_named_paths_checks_those_paths(hooked):
+    (hooked / "ok.txt").write_text("fine\n")
+    (hooked / "leak.env").write_text(f"T={GITHUB_TOKEN}\n")
+    git(hooked, "add", "ok.txt", "leak.env")
+    git(hooked, "commit", "-q", "-m", "x", "--no-verify")
+    (hooked / "ok.txt").write_text("still fine\n")
+    (hooked / "leak.env").write_text(f"T={GITHUB_TOKEN}\nU={AWS_KEY_ID}\n")
+    assert commit(hooked, "only ok", "ok.txt").returncode == 0  # leak.env is not in this commit
+    assert commit(hooked, "leak", "leak.env").returncode == 1
+
+
+def test_invalid_hafs_toml_in_the_worktree_is_a_configuration_error(hafs, repo):
+    (repo / "hafs.toml").write_text("[hooks.pre-commit]\nstep = []\n")
+    r = hafs("hooks", "run", "pre-commit", cwd=repo)
+    assert r.exit_code == 2
+    assert b"hafs.toml:2:1: unknown key 'hooks.pre-commit.step'; did you mean 'steps'?" in r.stderr

@@ -404,7 +404,7 @@ def generate(root: Path, seed: int = 7, per_kind: int = 150, lookalikes: int = 2
             pending.append(rec)
         elif kind == PEM_KIND:
             block = _pem_lines(r, r.choice(PEM_LABELS), ext)
-            start = len(file_lines) + 1
+            start = len(file_lines) + 1  # YAML: the `key: |` line counts (tools report either)
             file_lines.extend(block)
             rec = {"line": start, "end_line": len(file_lines), "kind": kind}
             manifest.planted.append(rec)
