@@ -173,6 +173,9 @@ def check(name: str, args: str) -> str | None:
         if name in ("print", "warn", "error"):
             return None if name != "print" else "'print' needs something to print"
         return f"'{name}' needs {'a condition' if name != 'rep' else 'a count'}"
+    if name == "rep" and args:
+        err = syntax_error(args)
+        return f"rep {args}: {err}" if err else None
     if name == "autoclean" and not args:
         return "'autoclean' needs an instruction or data directive after it"
     return None

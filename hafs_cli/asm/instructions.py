@@ -249,7 +249,9 @@ def _check_instruction(
         return problems, checked
 
     if kind == "a":
-        if op.ACC in modes:
+        if sfx is not None and sfx not in _SUFFIX_WIDTH:
+            problems.append(_bad_suffix(mnemonic, suffix))
+        elif op.ACC in modes:
             checked.syntax = op.ACC
         else:
             problems.append(_bad_mode(mnemonic, "A"))
@@ -328,9 +330,6 @@ def _check_instruction(
     else:
         width = _width(inner) if widths_known else None
         if width is not None and width > max(widths):
-            if mnemonic in ("JSR",) and kind == "abs":
-                checked.syntax = op.ABS  # asar keeps the bank for JSR; width is not checkable
-                return problems, checked
             problems.append(
                 Problem(
                     "bad-addressing-mode",

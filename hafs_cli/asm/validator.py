@@ -283,6 +283,8 @@ class Session:
             self._bad_statement(s, lineno, col)
             return
         word, suffix, operand = m.group(1), m.group(2), m.group(3)
+        if operand[:1] == "=" and operand[1:2] != "=":
+            return  # Label = value
         upper = word.upper()
         if upper in INSTRUCTIONS and (upper != "REP" or not operand or operand[0] == "#"):
             if self.arch65816:
