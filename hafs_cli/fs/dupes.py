@@ -51,6 +51,7 @@ class Candidate:
     links: list[bytes] = field(default_factory=list)
     edges: bytes | None = None
     full: bytes | None = None
+    fresh: bool = False  # digests computed in this run (to be cached)
 
     def key(self) -> tuple[int, int, int, int, int] | None:
         if self.dev is None or self.inode is None or self.ctime_ns is None:
@@ -58,7 +59,7 @@ class Candidate:
         return (self.dev, self.inode, self.size, self.mtime_ns, self.ctime_ns)
 
     def expect(self) -> Expect:
-        return Expect(self.path, self.size, self.mtime_ns, self.ctime_ns)
+        return (self.path, self.size, self.mtime_ns, self.ctime_ns)  # type: ignore[return-value]
 
 
 @dataclass
@@ -79,7 +80,7 @@ class DedupStats:
 
 def _int(rec: dict, key: str) -> int | None:
     value = rec.get(key)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if type(value) is int else None
 
 
 class DupFinder:
@@ -101,33 +102,39 @@ class DupFinder:
         self.stats = DedupStats()
         self._by_size: dict[int, list[Candidate]] = defaultdict(list)
         self._by_inode: dict[tuple, Candidate] = {}
+        self._fresh: list[Candidate] = []  # digests computed in this run, for the cache
 
     # -- input -------------------------------------------------------------------
     def add(self, rec: dict) -> None:
         """Take one `file` record into account (other kinds are ignored)."""
         if rec.get("kind") != "file":
             return
-        size = _int(rec, "size")
-        if size is None or size < self.opts.min_size:
+        size = rec.get("size")
+        if type(size) is not int or size < self.opts.min_size:
             return
         if self.opts.max_size is not None and size > self.opts.max_size:
             return
-        try:
-            path = record_path(rec)
-        except HafsError as exc:
-            self.on_error(exc.message)
-            return
+        text = rec.get("path")
+        if "path_b64" in rec or type(text) is not str:
+            try:
+                path = record_path(rec)
+            except HafsError as exc:
+                self.on_error(exc.message)
+                return
+        else:
+            path = os.fsencode(text)
         self.stats.files += 1
         host = rec.get("host") or self.host
         digest = rec.get("blake3")
-        full = bytes.fromhex(digest) if isinstance(digest, str) and len(digest) == 64 else None
+        full = bytes.fromhex(digest) if type(digest) is str and len(digest) == 64 else None
         local = host == self.host
         if not local and full is None:
             self.stats.remote_unhashed += 1
             return
         dev, inode = _int(rec, "dev"), _int(rec, "inode")
-        if dev is not None and inode is not None:
-            same = self._by_inode.get((host, dev, inode))
+        ident = (host, dev, inode) if dev is not None and inode is not None else None
+        if ident is not None:
+            same = self._by_inode.get(ident)
             if same is not None:
                 same.links.append(path)
                 self.stats.hard_links += 1
@@ -141,12 +148,10 @@ class DupFinder:
             inode,
             host,
             local,
-            full=full,
+            full=EMPTY_DIGEST if size == 0 else full,
         )
-        if size == 0:
-            cand.full = EMPTY_DIGEST
-        if dev is not None and inode is not None:
-            self._by_inode[(host, dev, inode)] = cand
+        if ident is not None:
+            self._by_inode[ident] = cand
         self._by_size[size].append(cand)
 
     # -- stages ------------------------------------------------------------------
@@ -159,6 +164,7 @@ class DupFinder:
         self._from_cache([c for g in sized for c in g])
         survivors = self._edges_stage(sized)
         self._full_stage(survivors)
+        self._remember()
         by_content: dict[tuple[int, bytes], list[Candidate]] = defaultdict(list)
         for group in survivors:
             for cand in group:
@@ -175,12 +181,17 @@ class DupFinder:
     def _from_cache(self, cands: list[Candidate]) -> None:
         if self.cache is None:
             return
-        wanted = [c for c in cands if self._hashable(c) and c.key() is not None]
-        found = self.cache.lookup([c.key() for c in wanted])  # type: ignore[misc]
-        for i, (edges, full) in found.items():
+        wanted, keys = [], []
+        for cand in cands:
+            if cand.local and cand.full is None:
+                key = cand.key()
+                if key is not None:
+                    wanted.append(cand)
+                    keys.append(key)
+        for i, (edges, full) in self.cache.lookup(keys).items():
             wanted[i].edges = edges
             wanted[i].full = full
-        self.stats.cache_hits += len(found)
+        self.stats.cache_hits = self.cache.hits
 
     def _run(self, label: str, fn, cands: list[Candidate]) -> list:
         if not cands:
@@ -217,16 +228,15 @@ class DupFinder:
 
     def _edges_stage(self, sized: list[list[Candidate]]) -> list[list[Candidate]]:
         todo = [c for g in sized for c in g if self._hashable(c) and c.edges is None]
-        fresh = []
         for cand, result in zip(todo, self._run("head+tail", edges_digest, todo), strict=True):
             if self._failed(cand, result):
                 cand.local = False  # unreadable: drop from every later stage
                 continue
             cand.edges, cand.full = result
-            fresh.append(cand)
+            cand.fresh = True
+            self._fresh.append(cand)
             self.stats.edges_hashed += 1
             self.stats.bytes_hashed += min(cand.size, 2 * 4096)
-        self._remember(fresh)
         survivors = []
         for group in sized:
             group = [c for c in group if c.local or c.full is not None]
@@ -244,21 +254,22 @@ class DupFinder:
     def _full_stage(self, groups: list[list[Candidate]]) -> None:
         todo = [c for g in groups for c in g if self._hashable(c)]
         todo.sort(key=lambda c: -c.size)  # big files first: the workers finish together
-        fresh = []
         for cand, result in zip(todo, self._run("blake3", full_digest, todo), strict=True):
             if self._failed(cand, result):
                 cand.local = False
                 continue
             cand.full = result
-            fresh.append(cand)
+            if not cand.fresh:
+                cand.fresh = True
+                self._fresh.append(cand)
             self.stats.full_hashed += 1
             self.stats.bytes_hashed += cand.size
-        self._remember(fresh)
 
-    def _remember(self, cands: list[Candidate]) -> None:
+    def _remember(self) -> None:
+        """Store every digest computed in this run (one transaction)."""
         if self.cache is None:
             return
-        self.cache.store((c.key(), c.edges, c.full) for c in cands if c.key() is not None)  # type: ignore[misc]
+        self.cache.store((c.key(), c.edges, c.full) for c in self._fresh if c.key() is not None)  # type: ignore[misc]
 
     # -- output ------------------------------------------------------------------
     def _member(self, cand: Candidate) -> dict:

@@ -57,27 +57,27 @@ class HashCache:
         if not keys:
             return {}
         db = self.db
-        db.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (i INTEGER PRIMARY KEY, dev, inode)")
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS wanted "
+            "(i INTEGER PRIMARY KEY, dev, inode, size, mtime_ns, ctime_ns)"
+        )
         db.execute("DELETE FROM wanted")
         db.execute("BEGIN")
         db.executemany(
-            "INSERT INTO wanted VALUES (?, ?, ?)", ((i, k[0], k[1]) for i, k in enumerate(keys))
+            "INSERT INTO wanted VALUES (?, ?, ?, ?, ?, ?)", ((i, *k) for i, k in enumerate(keys))
         )
         db.execute("COMMIT")
-        found: dict[int, tuple[bytes | None, bytes | None]] = {}
         rows = db.execute(
-            "SELECT w.i, h.size, h.mtime_ns, h.ctime_ns, h.edges, h.full "
-            "FROM wanted w JOIN hashes h ON h.dev = w.dev AND h.inode = w.inode"
+            "SELECT w.i, h.edges, h.full FROM wanted w JOIN hashes h "
+            "ON h.dev = w.dev AND h.inode = w.inode AND h.size = w.size "
+            "AND h.mtime_ns = w.mtime_ns AND h.ctime_ns = w.ctime_ns"
         )
-        for i, size, mtime_ns, ctime_ns, edges, full in rows:
-            k = keys[i]
-            if k[2] == size and k[3] == mtime_ns and k[4] == ctime_ns:
-                found[i] = (edges, full)
+        found = {i: (edges, full) for i, edges, full in rows}
         self.hits += len(found)
         return found
 
     def store(self, entries: Iterable[tuple[Key, bytes | None, bytes | None]]) -> None:
-        """Remember digests; keeps a known digest that this entry lacks (same identity)."""
+        """Remember digests (entries of files changed within RACY_NS are left out)."""
         now = time.time_ns()
         rows = [(*key, edges, full) for key, edges, full in entries if now - key[4] >= RACY_NS]
         if not rows:
@@ -85,16 +85,9 @@ class HashCache:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(
-                "INSERT INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (dev, inode) DO UPDATE SET "
-                "edges = coalesce(excluded.edges, CASE WHEN (size, mtime_ns, ctime_ns) = "
-                "(excluded.size, excluded.mtime_ns, excluded.ctime_ns) THEN edges END), "
-                "full = coalesce(excluded.full, CASE WHEN (size, mtime_ns, ctime_ns) = "
-                "(excluded.size, excluded.mtime_ns, excluded.ctime_ns) THEN full END), "
-                "size = excluded.size, mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns",
-                rows,
-            )
+            # Replacing is right: an entry with the same identity would have been a hit,
+            # and one with another identity is stale.
+            db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

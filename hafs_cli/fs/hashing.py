@@ -8,7 +8,7 @@ expects (size, mtime_ns, ctime_ns); a file that changed since it was listed rais
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import blake3
 
@@ -21,8 +21,7 @@ class Changed(Exception):
     """The file's size, mtime or ctime differ from what the caller expected."""
 
 
-@dataclass(frozen=True)
-class Expect:
+class Expect(NamedTuple):
     """The identity a file must still have when it is hashed."""
 
     path: bytes
@@ -31,40 +30,42 @@ class Expect:
     ctime_ns: int | None = None
 
 
-def _check(st: os.stat_result, want: Expect) -> None:
+def _check(st: os.stat_result, want: Expect | tuple) -> None:
     if (
-        st.st_size != want.size
-        or st.st_mtime_ns != want.mtime_ns
-        or (want.ctime_ns is not None and st.st_ctime_ns != want.ctime_ns)
+        st.st_size != want[1]
+        or st.st_mtime_ns != want[2]
+        or (want[3] is not None and st.st_ctime_ns != want[3])
     ):
-        raise Changed(want.path)
+        raise Changed(want[0])
 
 
-def edges_digest(want: Expect) -> tuple[bytes, bytes | None]:
+def edges_digest(want: Expect | tuple) -> tuple[bytes, bytes | None]:
     """(head+tail digest, full digest when the file is small enough to be read whole)."""
-    fd = os.open(want.path, os.O_RDONLY)
+    path, size = want[0], want[1]
+    fd = os.open(path, os.O_RDONLY)
     try:
         _check(os.fstat(fd), want)
-        if want.size <= SMALL:
-            data = os.pread(fd, want.size + 1, 0)
-            if len(data) != want.size:
-                raise Changed(want.path)
+        if size <= SMALL:
+            data = os.pread(fd, size + 1, 0)
+            if len(data) != size:
+                raise Changed(path)
             full = blake3.blake3(data).digest()
             return full[:16], full
         head = os.pread(fd, EDGE, 0)
-        tail = os.pread(fd, EDGE, want.size - EDGE)
+        tail = os.pread(fd, EDGE, size - EDGE)
         return blake3.blake3(head + tail).digest()[:16], None
     finally:
         os.close(fd)
 
 
-def full_digest(want: Expect) -> bytes:
+def full_digest(want: Expect | tuple) -> bytes:
     """The full blake3 digest (32 bytes); `Changed` if the file changes while it is read."""
-    fd = os.open(want.path, os.O_RDONLY)
+    path, size = want[0], want[1]
+    fd = os.open(path, os.O_RDONLY)
     try:
         _check(os.fstat(fd), want)
         hasher = blake3.blake3()
-        buf = bytearray(min(CHUNK, max(want.size, 1)))
+        buf = bytearray(min(CHUNK, max(size, 1)))
         view = memoryview(buf)
         total = 0
         while True:
@@ -73,8 +74,8 @@ def full_digest(want: Expect) -> bytes:
                 break
             hasher.update(view[:n])
             total += n
-        if total != want.size:
-            raise Changed(want.path)
+        if total != size:
+            raise Changed(path)
         _check(os.fstat(fd), want)
         return hasher.digest()
     finally:
@@ -87,5 +88,4 @@ def hash_file(path: bytes) -> tuple[os.stat_result, str]:
     A symlink never matches: its lstat size is not the size of what open() reads.
     """
     st = os.lstat(path)
-    want = Expect(path, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-    return st, full_digest(want).hex()
+    return st, full_digest((path, st.st_size, st.st_mtime_ns, st.st_ctime_ns)).hex()

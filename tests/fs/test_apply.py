@@ -262,6 +262,7 @@ def test_pipeline_scan_dedup_suggest_apply_then_undo(hafs, tmp_path):
     before = snapshot(os.fsencode(root))
     scan = hafs("scan", str(root), "--format", "jsonl")
     dd = hafs("dedup", "--suggest", "hardlink", "--format", "jsonl", input=scan.stdout)
+    assert dd.exit_code == 0, dd.stderr
     journal = tmp_path / "j.jsonl"
     r = hafs("apply", "--yes", "--journal", str(journal), "--format", "jsonl", input=dd.stdout)
     assert r.exit_code == 0, r.stderr

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Benchmark hafs scan/dedup against find and jdupes on one tree, in the same run.
+
+Usage: python scripts/bench_dedup.py DIR [--repeat N] [--jobs N]
+
+Warms the page cache, then times (median of N, interleaved so load hits both alike):
+  find DIR -printf '%p %s %T@ %i\\n'   vs  hafs scan DIR
+  jdupes -r DIR                        vs  hafs scan DIR | hafs dedup   (empty hash cache)
+  jdupes -r DIR                        vs  the same pipeline again      (warm hash cache)
+and the peak memory (max RSS) of each hafs process. Then checks that the duplicate
+groups are exactly jdupes's (compared as sets of files by device and inode, so it does
+not matter which name of a hard-linked file each tool prints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from hafs_cli.paths import record_path  # noqa: E402
+
+HAFS = [sys.executable, "-m", "hafs_cli"]
+TIME = "/usr/bin/time"
+
+
+def timed(argv: list[str], stdout=subprocess.DEVNULL, stdin=None, env=None) -> tuple[float, int]:
+    """(wall seconds, peak RSS in KiB) of one command."""
+    with tempfile.NamedTemporaryFile("r") as rss:
+        cmd = [TIME, "-f", "%M", "-o", rss.name, *argv] if os.path.exists(TIME) else argv
+        t = time.perf_counter()
+        subprocess.run(cmd, stdout=stdout, stdin=stdin, env=env, check=True)
+        wall = time.perf_counter() - t
+        text = rss.read().strip().splitlines()
+    return wall, int(text[-1]) if text and text[-1].isdigit() else 0
+
+
+def pipeline(tree: str, env: dict, jobs: list[str], out) -> tuple[float, int, int]:
+    """hafs scan | hafs dedup: (wall seconds, peak RSS scan, peak RSS dedup) in KiB."""
+    with tempfile.NamedTemporaryFile("r") as r1, tempfile.NamedTemporaryFile("r") as r2:
+        t = time.perf_counter()
+        scan = subprocess.Popen(
+            [TIME, "-f", "%M", "-o", r1.name, *HAFS, "scan", tree, *jobs],
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        dedup = subprocess.Popen(
+            [TIME, "-f", "%M", "-o", r2.name, *HAFS, "dedup", *jobs],
+            stdin=scan.stdout,
+            stdout=out,
+            env=env,
+        )
+        scan.stdout.close()
+        dedup.wait()
+        scan.wait()
+        wall = time.perf_counter() - t
+        if scan.returncode or dedup.returncode not in (0,):
+            raise SystemExit(f"hafs failed: scan {scan.returncode}, dedup {dedup.returncode}")
+        return wall, int(r1.read().split()[-1]), int(r2.read().split()[-1])
+
+
+def inode_groups(groups) -> set[frozenset]:
+    out = set()
+    for g in groups:
+        ids = set()
+        for p in g:
+            try:
+                st = os.lstat(p)
+            except OSError:
+                continue
+            ids.add((st.st_dev, st.st_ino))
+        if len(ids) > 1:
+            out.add(frozenset(ids))
+    return out
+
+
+def jdupes_groups(data: bytes) -> list[set[bytes]]:
+    groups, current = [], set()
+    for item in data.split(b"\0"):
+        if item == b"":
+            if current:
+                groups.append(current)
+            current = set()
+        else:
+            current.add(item)
+    if current:
+        groups.append(current)
+    return groups
+
+
+def hafs_groups(data: bytes) -> list[set[bytes]]:
+    groups = []
+    for line in data.splitlines():
+        rec = orjson.loads(line)
+        if rec.get("kind") == "dupgroup":
+            groups.append({record_path(m) for m in rec["members"]})
+    return groups
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("tree")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=0, help="hafs -j (0 = one per CPU)")
+    args = ap.parse_args()
+    if not shutil.which("jdupes"):
+        raise SystemExit("jdupes is not installed (Debian package jdupes)")
+    tree = os.path.abspath(args.tree)
+    jobs = ["--jobs", str(args.jobs)] if args.jobs else []
+    work = Path(tempfile.mkdtemp(prefix="hafs-bench-"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(work / "cache"))
+    env.pop("HAFS_CONFIG", None)
+
+    print(f"tree: {tree}  cpus: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}", flush=True)
+    # warm the page cache for metadata and for the content both tools read
+    subprocess.run(["find", tree, "-printf", ""], check=False)
+    subprocess.run(["jdupes", "-r", "-q", tree], stdout=subprocess.DEVNULL, check=False)
+    subprocess.run([*HAFS, "scan", tree], stdout=subprocess.DEVNULL, env=env, check=False)
+
+    t = {k: [] for k in ("find", "scan", "jdupes", "first", "rescan")}
+    rss = {k: [] for k in ("scan", "dedup_first", "dedup_rescan")}
+    jd_out = work / "jdupes.out"
+    hafs_out = work / "hafs.out"
+    for i in range(args.repeat):
+        t["find"].append(timed(["find", tree, "-printf", "%p %s %T@ %i\\n"])[0])
+        wall, peak = timed([*HAFS, "scan", tree, *jobs], env=env)
+        t["scan"].append(wall)
+        rss["scan"].append(peak)
+        with open(jd_out, "wb") as fh:
+            t["jdupes"].append(timed(["jdupes", "-r", "-q", "-0", tree], stdout=fh)[0])
+        shutil.rmtree(work / "cache", ignore_errors=True)
+        with open(hafs_out, "wb") as fh:
+            wall, _, peak = pipeline(tree, env, jobs, fh)
+        t["first"].append(wall)
+        rss["dedup_first"].append(peak)
+        time.sleep(1.1)  # let the newest files leave the hash cache's racy window
+        with open(hafs_out, "wb") as fh:
+            wall, _, peak = pipeline(tree, env, jobs, fh)
+        t["rescan"].append(wall)
+        rss["dedup_rescan"].append(peak)
+        print(
+            f"  round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in t.items()), flush=True
+        )
+
+    med = {k: statistics.median(v) for k, v in t.items()}
+    print()
+    print(f"{'measure':34} {'hafs':>8} {'peer':>8} {'ratio':>7}  goal")
+    rows = [
+        ("scan vs find -printf", med["scan"], med["find"], "<= 1.2"),
+        ("scan|dedup first run vs jdupes -r", med["first"], med["jdupes"], "<= 1.0"),
+        ("scan|dedup rescan vs jdupes -r", med["rescan"], med["jdupes"], "<= 0.4"),
+    ]
+    for name, ours, peer, goal in rows:
+        print(f"{name:34} {ours:7.2f}s {peer:7.2f}s {ours / peer:6.2f}x  {goal}")
+    print(
+        f"peak RSS: scan {max(rss['scan']) / 1024:.0f} MiB, dedup first run "
+        f"{max(rss['dedup_first']) / 1024:.0f} MiB, rescan {max(rss['dedup_rescan']) / 1024:.0f} MiB"
+        " (goal <= 300 MiB)"
+    )
+    theirs = inode_groups(jdupes_groups(jd_out.read_bytes()))
+    ours = inode_groups(hafs_groups(hafs_out.read_bytes()))
+    same = theirs == ours
+    print(
+        f"groups: hafs {len(ours)}, jdupes {len(theirs)}; identical: {same}"
+        + ("" if same else f" (only hafs: {len(ours - theirs)}, only jdupes: {len(theirs - ours)})")
+    )
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
