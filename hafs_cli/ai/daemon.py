@@ -24,6 +24,7 @@ import orjson
 from hafs_cli import xdg
 from hafs_cli.ai.engine import Engine
 from hafs_cli.ai.errors import DAEMON, AIError
+from hafs_cli.ai.request import Request
 
 
 def socket_path(configured: str = "") -> Path:
@@ -45,11 +46,27 @@ class _Connection(socketserver.StreamRequestHandler):
     def handle(self) -> None:
         lock = threading.Lock()
         engine = self.server.engine
+        pending: dict[int, Request] = {}
 
         def send(obj: dict) -> None:
             with lock:
+                if obj.get("kind") == "result":
+                    for key, req in list(pending.items()):
+                        if req.finished:
+                            del pending[key]
                 self.wfile.write(_line(obj))
                 self.wfile.flush()
+
+        try:
+            self._serve(engine, send, pending, lock)
+        finally:
+            # The client went away: its unanswered requests would only waste the GPU.
+            with lock:
+                orphans = list(pending.values())
+            for req in orphans:
+                engine.cancel_request(req)
+
+    def _serve(self, engine: Engine, send, pending: dict, lock: threading.Lock) -> None:
 
         for raw in self.rfile:
             try:
@@ -59,7 +76,11 @@ class _Connection(socketserver.StreamRequestHandler):
                 continue
             op = msg.get("op") if isinstance(msg, dict) else None
             if op == "submit" and isinstance(msg.get("request"), dict):
-                engine.submit(msg["request"], send)
+                req = engine.submit(msg["request"], send)
+                if req is not None:
+                    with lock:
+                        if not req.finished:
+                            pending[id(req)] = req
             elif op == "status":
                 send({"kind": "event", "event": "status", **engine.status()})
             elif op == "cancel":

@@ -66,7 +66,7 @@ class Engine:
         )
         self.prober = HostProber(float(settings.get("connect_timeout_s", 3)))
         self._cond = threading.Condition()
-        self._running: dict[str, Request] = {}
+        self._running: dict[int, Request] = {}  # by identity: ids of different clients may clash
         self._rows: dict[int, int] = {}  # id(Request) -> ledger row
         self._in_use: dict[str, Counter[str]] = {h.name: Counter() for h in hosts}
         self._accepting = True
@@ -144,9 +144,12 @@ class Engine:
     def submit(self, record: dict | Request, reply: Reply) -> Request | None:
         """Accept a request; `reply` gets its one result (maybe at once, on refusal)."""
         try:
-            req = record if isinstance(record, Request) else from_record(record, now=self.clock())
-            if not req.model and self.settings.get("default_model"):
-                req.model = self.settings["default_model"]
+            if isinstance(record, Request):
+                req = record
+            else:
+                if not record.get("model") and self.settings.get("default_model"):
+                    record = {**record, "model": self.settings["default_model"]}
+                req = from_record(record, now=self.clock())
         except AIError as exc:
             rid = record.get("id") if isinstance(record, dict) else None
             reply(error_result(str(rid) if rid is not None else "", exc.code, exc.message))
@@ -182,18 +185,25 @@ class Engine:
         return req
 
     def cancel(self, request_id: str) -> bool:
+        """Cancel every waiting or running request with this id; False when there is none."""
         with self._cond:
-            req = self.queue.take(request_id)
-            if req is not None:
+            found = [r for r in self.queue if r.id == request_id]
+            found += [r for r in self._running.values() if r.id == request_id]
+            for req in found:
+                self.cancel_request(req)
+            return bool(found)
+
+    def cancel_request(self, req: Request) -> None:
+        """Cancel one request: out of the queue at once, or its connection cut if running."""
+        with self._cond:
+            if req.finished:
+                return
+            if self.queue.remove(req):
                 self._finish(req, error_result(req.id, E.CANCELLED, "cancelled while waiting"))
-                return True
-            running = self._running.get(request_id)
-            if running is not None:
-                running.cancel.set()
-                if running.abort is not None:
-                    running.abort()
-                return True
-        return False
+                return
+            req.cancel.set()
+            if req.abort is not None:
+                req.abort()
 
     def status(self) -> dict:
         with self._cond:
@@ -314,12 +324,13 @@ class Engine:
         host.active += 1
         self._in_use[host.name][model] += 1
         req.started = now
-        self._running[req.id] = req
+        self._running[id(req)] = req
         self._event("started", id=req.id, host=host.name, model=model, routed=why,
                     queue_wait_ms=round((now - req.arrived) * 1000, 3))  # fmt: skip
         return req, host, model, why
 
     def _sweep_unrunnable(self, now: float) -> None:
+        """Fail requests no host can ever run, and those whose hosts stayed down too long."""
         wait_for = float(self.settings.get("wait_for_host_s", 60))
         for req in list(self.queue):
             model = self._model_for(req)
@@ -328,15 +339,14 @@ class Engine:
                 self._finish(req, self._no_host_result(req))
                 continue
             candidates = [h for h in self._candidates() if h.could_run(req, model)]
-            if candidates and not any(h.up for h in candidates):
-                down_for = min(now - (h.down_since or now) for h in candidates)
-                if now - req.arrived >= wait_for and down_for >= 0:
-                    self.queue.take(req.id)
-                    names = ", ".join(h.name for h in candidates)
-                    self._finish(req, error_result(
-                        req.id, E.HOST_UNREACHABLE,
-                        f"every host that could run {model} is down ({names}) for "
-                        f"{wait_for:g} s (orchestrate.wait_for_host_s)"))  # fmt: skip
+            if any(h.up for h in candidates) or now - req.arrived < wait_for:
+                continue
+            self.queue.take(req.id)
+            names = ", ".join(h.name for h in candidates)
+            self._finish(req, error_result(
+                req.id, E.HOST_UNREACHABLE,
+                f"every host that could run {model} is down ({names}); waited "
+                f"{wait_for:g} s (orchestrate.wait_for_host_s)"))  # fmt: skip
 
     def _next_wake(self, now: float) -> float:
         wake = 0.25
@@ -417,7 +427,7 @@ class Engine:
             if result is not None and result.get("ok"):
                 host.loaded.add(model)
             if not requeued:
-                self._running.pop(req.id, None)
+                self._running.pop(id(req), None)
                 result["run_ms"] = round((self.clock() - started) * 1000, 3)
                 self._finish(req, result, paid=host.paid)
             self._cond.notify_all()
@@ -425,7 +435,7 @@ class Engine:
     def _host_failed(self, req: Request, host: Host, model: str, fail: HostFailure) -> bool:
         """Record a host failure; True when the request went back into the queue."""
         with self._cond:
-            self._running.pop(req.id, None)
+            self._running.pop(id(req), None)
             req.excluded_hosts.add(host.name)
             if fail.host_down and host.up:
                 host.up = False
@@ -442,9 +452,9 @@ class Engine:
 
     def _finish(self, req: Request, result: dict, *, paid: bool = False) -> None:
         """Deliver the one result (caller holds the lock)."""
-        if getattr(req, "_finished", False):
+        if req.finished:
             return
-        req._finished = True  # type: ignore[attr-defined]
+        req.finished = True
         result.setdefault("priority", req.priority_class)
         self.stats["ok" if result.get("ok") else "failed"] += 1
         row = self._rows.pop(id(req), None)

@@ -69,7 +69,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _process_running(patterns: list[str]) -> str | None:
-    """The first pattern matching a live process's name or command line (reads /proc)."""
+    """The first pattern equal to a live process's name or found in its command line."""
     own = os.getpid()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == own:
@@ -80,7 +80,7 @@ def _process_running(patterns: list[str]) -> str | None:
         except OSError:
             continue
         for pattern in patterns:
-            if pattern == comm or (" " in pattern or "/" in pattern) and pattern in cmdline:
+            if pattern == comm or pattern in cmdline:
                 return pattern
     return None
 

@@ -95,6 +95,14 @@ class RequestQueue:
             self._remove(best)
         return best
 
+    def remove(self, req: Request) -> bool:
+        """Remove this very request if it is waiting."""
+        bucket = self._buckets.get(req.rank)
+        if bucket is None or bucket.get(req.id + "\0" + str(req.seq)) is not req:
+            return False
+        self._remove(req)
+        return True
+
     def take(self, request_id: str) -> Request | None:
         """Remove a waiting request by id (cancellation); None when it is not waiting."""
         for bucket in list(self._buckets.values()):

@@ -86,6 +86,7 @@ class Request:
     cancel: threading.Event = field(default_factory=threading.Event)
     reply: Any = None  # where the result goes (a callback), set by the engine
     abort: Any = None  # while running: closes its connection, so cancel acts at once
+    finished: bool = False  # its one result has been delivered
 
     @property
     def priority_class(self) -> str:

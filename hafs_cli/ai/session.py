@@ -82,48 +82,58 @@ def run_stream(
     outcome = Outcome()
     if events:
         engine.on_event = lambda ev: out.put(("emit", ev))
-    stop_reading = threading.Event()
+    stop = threading.Event()
+    submitted = [0]
 
     def reader() -> None:
-        submitted = 0
         try:
             for rec in records:
+                if stop.is_set():
+                    break
                 out.put(("forward", rec))
                 if rec.get("kind") == "request":
-                    submitted += 1
+                    submitted[0] += 1
                     engine.submit(rec, lambda result: out.put(("result", result)))
-                if stop_reading.is_set():
-                    break
         except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
             out.put(("raise", exc))
-        out.put(("eof", submitted))
+        out.put(("eof", None))
 
-    previous = _on_sigterm(
-        lambda: (stop_reading.set(), threading.Thread(target=engine.drain, daemon=True).start())
-    )
+    def handle(what: str, item: Any) -> None:
+        if what == "forward":
+            forward(item)
+        elif what == "emit":
+            emit(item)
+        elif what == "result":
+            outcome.add(item)
+            emit(item)
+        elif what == "raise":
+            raise item
+
+    previous = _on_sigterm(stop.set)
     threading.Thread(target=reader, name="hafs-orchestrate-reader", daemon=True).start()
-    expected = None
+    eof = draining = False
     try:
-        while expected is None or outcome.ok + outcome.failed < expected:
-            what, item = out.get()
-            if what == "forward":
-                forward(item)
-            elif what == "emit":
-                emit(item)
-            elif what == "result":
-                outcome.add(item)
-                emit(item)
-            elif what == "eof":
-                expected = item
-                outcome.submitted = item
-            elif what == "raise":
-                raise item
-        while not out.empty():  # trailing events
-            what, item = out.get_nowait()
-            if what == "emit":
-                emit(item)
+        while not (eof and outcome.ok + outcome.failed >= submitted[0]):
+            try:
+                what, item = out.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set() and not draining:
+                    # SIGTERM: read no more (the reader may be blocked on stdin), drain.
+                    eof = draining = True
+                    threading.Thread(target=engine.drain, daemon=True).start()
+                continue
+            if what == "eof":
+                eof = True
+            else:
+                handle(what, item)
     finally:
         _restore_sigterm(previous)
+    engine.drain(0)  # a request submitted in the very last instant still gets its result
+    while not out.empty():
+        what, item = out.get_nowait()
+        if what not in ("eof", "forward"):
+            handle(what, item)
+    outcome.submitted = submitted[0]
     return outcome
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import threading
 
+import orjson
+
 from hafs_cli.ai.daemon import ping, submit_many
 from tests.ai.conftest import BUSY, IDLE
 from tests.ai.test_engine import Collector, request
@@ -70,3 +72,31 @@ def test_sigterm_drains_the_daemon_and_every_request_gets_a_result(
     codes = [(r.get("error") or {}).get("code", "ok") for r in got]
     assert "ok" in codes and "shutdown" in codes
     assert not sock.exists()
+
+
+def test_sigterm_during_run_drains_with_stdin_still_open(ollama_server, write_config):
+    srv = ollama_server(["m"], slots=1, delay=0.3)
+    write_config({"local": (srv, {})})
+    env = {**os.environ, "HAFS_ORCHESTRATE__DRAIN_TIMEOUT_S": "0.5"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hafs_cli", "orchestrate", "run", "--only"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        for i in range(4):
+            proc.stdin.write(orjson.dumps(request(i)) + b"\n")
+        proc.stdin.flush()  # and keep stdin open: the reader stays blocked on it
+        assert wait_until(lambda: srv.active == 1, 15)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    results = [orjson.loads(line) for line in out.splitlines()]
+    assert sorted(r["id"] for r in results) == [f"r{i}" for i in range(4)], err
+    codes = [(r.get("error") or {}).get("code", "ok") for r in results]
+    assert "ok" in codes and "shutdown" in codes
+    assert proc.returncode == 1  # some requests did not run
