@@ -192,6 +192,7 @@ def prose_facts(text: str) -> ProseFacts:
     )
     calls = [(m.group(1), m.group(2)) for m in _CALL_CLAIMS[0].finditer(text)]
     calls += [(m.group(2), m.group(1)) for m in _CALL_CLAIMS[1].finditer(text)]
+    calls = [(mn, t) for mn, t in calls if t.startswith("!") or _is_label_like(t, True)]
     return ProseFacts(
         mentions=[m for _, _, m in mentions],
         pairs=pairs,

@@ -1,0 +1,189 @@
+"""hafs score end to end: records, schemas, determinism, config, errors, accuracy."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+
+import orjson
+
+from hafs_cli.schemas import validate_record
+
+from .conftest import jsonl
+
+HALLUC_RULES = {
+    "halluc_risk",
+    "invalid_code",
+    "unknown_instruction",
+    "contradiction",
+    "name_address_mismatch",
+}
+
+
+def test_every_record_passes_through_and_scores_follow_sorted(
+    hafs, corpus, corpus_tree, samples_file
+):
+    r = hafs("score", samples_file, "--source-root", corpus_tree)
+    assert r.exit_code == 0, r.stderr
+    recs = r.records
+    n = len(corpus.samples)
+    assert recs[:n] == corpus.samples  # forwarded unchanged, in order
+    scores = recs[n:]
+    assert [s["sample_id"] for s in scores] == sorted(s["sample_id"] for s in corpus.samples)
+    for rec in recs:
+        assert validate_record(rec) == [], rec
+
+
+def test_output_is_byte_identical_across_input_order_and_hash_seed(
+    hafs_cmd, corpus, corpus_tree, tmp_path
+):
+    shuffled = list(corpus.samples)
+    random.Random(5).shuffle(shuffled)
+    outputs = []
+    for i, (order, seed) in enumerate(
+        ((corpus.samples, "0"), (shuffled, "1"), (corpus.samples[::-1], "random"))
+    ):
+        path = tmp_path / f"in{i}.jsonl"
+        path.write_bytes(jsonl(order))
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [*hafs_cmd, "score", str(path), "--source-root", str(corpus_tree), "--only"],
+            capture_output=True,
+            env=env,
+            check=True,
+        ).stdout
+        outputs.append(out)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0].count(b"\n") == len(corpus.samples)
+
+
+def test_plain_dataset_lines_without_kind_are_samples_and_bad_lines_are_errors(hafs, tmp_path):
+    lines = (
+        b'{"instruction": "Explain.", "input": "Foo:\\n  RTS", "output": "Foo returns to its caller with RTS right away, doing nothing else at all in between."}\n'
+        b"not json\n"
+        b'{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hello! This answer has enough words to count as a real reply here, twenty or more words in all."}]}\n'
+    )
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(lines)
+    r = hafs("score", path, "--only")
+    assert r.exit_code == 2  # the bad line is an input error ...
+    assert [e["line"] for e in r.errors] == [2]
+    assert [s["kind"] for s in r.records] == ["score", "score"]  # ... and the rest is scored
+    assert all(s["sample_id"].startswith("h-") for s in r.records)
+
+
+def test_sample_without_answer_is_reported_not_dropped(hafs):
+    r = hafs(
+        "score",
+        "--only",
+        input=b'{"kind": "sample", "sample_id": "q1", "instruction": "Explain."}\n',
+    )
+    assert r.exit_code == 2
+    assert r.errors[0]["sample_id"] == "q1"
+    assert "no answer text" in r.errors[0]["reason"]
+    assert r.records == []
+
+
+def test_missing_source_root_is_a_usage_error(hafs, tmp_path):
+    r = hafs("score", "--source-root", tmp_path / "nope", "--only", input=b"")
+    assert r.exit_code == 2
+    assert b"source root" in r.stderr and b"--source-root" in r.stderr
+    assert b"Traceback" not in r.stderr
+
+
+def test_domain_table_in_hafs_toml_sets_threshold_and_rules(hafs, tmp_path):
+    (tmp_path / "hafs.toml").write_text(
+        '[score.domains.chat]\nthreshold = 0.95\nrules = ["composite"]\n'
+    )
+    sample = {"kind": "sample", "sample_id": "c", "domain": "chat", "output": "Too short, maybe."}
+    r = hafs("score", "--only", input=jsonl([sample]), cwd=tmp_path)
+    (rec,) = r.records
+    assert rec["threshold"] == 0.95
+    assert [x["rule"] for x in rec["reasons"]] == ["composite"]  # too_short is not enabled here
+
+
+def test_threshold_flag_overrides_every_domain(hafs, tmp_path):
+    (tmp_path / "hafs.toml").write_text("[score.domains.chat]\nthreshold = 0.95\n")
+    sample = {"kind": "sample", "sample_id": "c", "domain": "chat", "output": "x " * 30}
+    r = hafs("score", "--only", "--threshold", "0.1", input=jsonl([sample]), cwd=tmp_path)
+    assert r.records[0]["threshold"] == 0.1
+
+
+def test_reference_corpus_marks_copies_of_accepted_samples(hafs, corpus, tmp_path):
+    accepted = corpus.samples[:5]
+    ref = tmp_path / "accepted.jsonl"
+    ref.write_bytes(jsonl(accepted))
+    copy = {**accepted[2], "sample_id": "new-1"}
+    r = hafs("score", "--only", "--reference", ref, input=jsonl([copy]))
+    (rec,) = r.records
+    assert rec["nearest"] == {
+        "sample_id": accepted[2]["sample_id"],
+        "similarity": 1.0,
+        "reference": True,
+    }
+    dup = [x for x in rec["reasons"] if x["rule"] == "near_duplicate"]
+    assert dup and dup[0]["reference"] is True
+    assert rec["components"]["diversity"] == 0.0
+
+
+def test_of_two_copies_only_the_later_id_pays(hafs, corpus):
+    a = corpus.samples[0]
+    b = {**a, "sample_id": a["sample_id"] + "-copy"}
+    r = hafs("score", "--only", input=jsonl([b, a]))
+    first, second = r.records
+    assert first["sample_id"] == a["sample_id"] and first["components"]["diversity"] == 1.0
+    assert second["components"]["diversity"] == 0.0
+    assert first["nearest"]["sample_id"] == second["sample_id"]
+
+
+def test_knowledge_graph_is_cached_under_xdg_cache(hafs, corpus_tree, isolated_env):
+    sample = {"kind": "sample", "sample_id": "a", "output": "Nothing to see here at all."}
+    hafs("score", "--only", "--source-root", corpus_tree, input=jsonl([sample]))
+    cache = isolated_env / ".cache" / "hafs" / "score-kg.sqlite"
+    assert cache.exists()
+
+
+def test_labelled_corpus_precision_and_recall(hafs, corpus, corpus_tree, samples_file):
+    """The closing-note figures: hallucination and near-duplicate flags against the truth."""
+    assert len(corpus.samples) >= 200
+    r = hafs("score", samples_file, "--source-root", corpus_tree, "--only")
+    truth = {s["sample_id"]: s["truth"] for s in corpus.samples}
+    counts = {"halluc": [0, 0, 0], "dup": [0, 0, 0]}  # tp, fp, fn
+    for rec in r.records:
+        t = truth[rec["sample_id"]]
+        got = {x["rule"] for x in rec["reasons"]}
+        for name, flagged, actual in (
+            ("halluc", bool(got & HALLUC_RULES), t["halluc"]),
+            ("dup", "near_duplicate" in got, t["duplicate_of"] is not None),
+        ):
+            c = counts[name]
+            if flagged and actual:
+                c[0] += 1
+            elif flagged:
+                c[1] += 1
+            elif actual:
+                c[2] += 1
+    for name, (tp, fp, fn) in counts.items():
+        precision, recall = tp / (tp + fp), tp / (tp + fn)
+        print(f"{name}: precision {precision:.3f} recall {recall:.3f} (tp {tp} fp {fp} fn {fn})")
+        assert precision >= 0.9 and recall >= 0.9, (name, tp, fp, fn)
+
+
+def test_help_has_examples_and_exit_statuses(hafs):
+    for args in (
+        ("score", "--help"),
+        ("score", "run", "--help"),
+        ("score", "gate", "--help"),
+        ("ab", "--help"),
+    ):
+        r = hafs(*args)
+        assert r.exit_code == 0
+        assert b"Examples:" in r.stdout and b"Exit status:" in r.stdout
+
+
+def test_score_records_in_json_and_table_formats(hafs, corpus):
+    r = hafs("score", "--only", "--format", "json", input=jsonl(corpus.samples[:3]))
+    assert [x["kind"] for x in orjson.loads(r.stdout)] == ["score"] * 3
+    t = hafs("score", "--only", "--format", "table", input=jsonl(corpus.samples[:3]))
+    assert t.exit_code == 0 and b"score" in t.stdout
