@@ -116,3 +116,26 @@ def test_stopping_the_daemon_answers_every_accepted_request(ollama_server, write
     codes = sorted((r.get("error") or {}).get("code", "ok") for r in got)
     assert "shutdown" in codes
     assert not d.path.exists()
+
+
+def test_a_vanished_client_has_its_requests_cancelled(ollama_server, write_config, tmp_path):
+    import socket as socketlib
+
+    from tests.fixtures.ollama_server import wait_until
+
+    srv = ollama_server(["m"], slots=1, delay=5)
+    write_config({"local": (srv, {})})
+    engine = build_engine(load_config(), origin="daemon").start()
+    d = Daemon(engine, tmp_path / "gone.sock").start()
+    try:
+        sock = socketlib.socket(socketlib.AF_UNIX)
+        sock.connect(str(d.path))
+        for i in range(3):
+            req = {"kind": "request", "id": f"g{i}", "model": "m", "prompt": "x"}
+            sock.sendall(orjson.dumps({"op": "submit", "request": req}) + b"\n")
+        assert wait_until(lambda: srv.active == 1)
+        sock.close()
+        assert wait_until(lambda: engine.idle(), 3)
+        assert engine.stats["failed"] == 3  # cancelled, not left running for 5 s each
+    finally:
+        d.stop(0)

@@ -334,3 +334,42 @@ def test_end_to_end_ordering_has_no_violations(ollama_server, make_engine):
                     violations += 1  # a more urgent, or an earlier same-class, request waited
             waiting.remove(me)
     assert violations == 0
+
+
+def test_training_process_and_pid_file_make_a_local_host_busy(
+    ollama_server, make_engine, fake_smi, tmp_path
+):
+    import subprocess
+    import sys
+
+    marker = "hafs-fake-train-run-7"
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
+    try:
+        gpu, cpu = ollama_server(["m"]), ollama_server(["m"])
+        col = Collector()
+        eng = make_engine(
+            {"gpu": (gpu, {"tags": ["gpu"]}), "cpu": (cpu, {})},
+            guard={"processes": [marker]},
+            events=col.event,
+        )
+        eng.submit(request(1), col.reply)
+        assert col.wait(1)[0]["host"] == "cpu"
+        assert any(marker in e.get("reason", "") for e in col.events if e["event"] == "guard_busy")
+    finally:
+        proc.kill()
+        proc.wait()
+    pid_file = tmp_path / "train.pid"
+    pid_file.write_text(f"{proc.pid}\n")  # a dead PID: not busy
+    gpu2 = ollama_server(["m"])
+    col = Collector()
+    eng = make_engine({"gpu": (gpu2, {"tags": ["gpu"]})}, guard={"pid_files": [str(pid_file)]})
+    eng.submit(request(2), col.reply)
+    assert col.wait(1)[0]["host"] == "gpu"
+
+
+def test_default_model_fills_requests_that_name_none(ollama_server, make_engine):
+    srv = ollama_server(["qwen3:8b"])
+    col = Collector()
+    eng = make_engine({"a": (srv, {})}, default_model="qwen3:8b")
+    eng.submit({"id": "x", "prompt": "hi"}, col.reply)
+    assert col.wait(1)[0]["model"] == "qwen3:8b"
