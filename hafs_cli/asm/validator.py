@@ -29,7 +29,7 @@ from hafs_cli.asm.source import (
     split_statements,
 )
 
-_DEFINE_USE = re.compile(r"!(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+_DEFINE_USE = re.compile(r"(?<!\\)!(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
 _MACRO_ARG = re.compile(r"<([A-Za-z0-9_]+)>")
 _VARIADIC = re.compile(r"<\.\.\.\[([^\]]+)\]>")
 _MACRO_DEF = re.compile(r"([A-Za-z0-9_]+)[ \t]*\(([^)]*)\)[ \t]*$")
@@ -78,6 +78,7 @@ class _Macro:
     variadic: bool
     path: str
     line: int
+    base: Path | None = None  # includes inside a macro resolve against its definition
     body: list[tuple[int, str, str]] = field(default_factory=list)
 
 
@@ -497,7 +498,12 @@ class Session:
         params = [p.strip() for p in m.group(2).split(",")] if m.group(2).strip() else []
         variadic = bool(params) and params[-1] == "..."
         self.recording = _Macro(
-            m.group(1), params[:-1] if variadic else params, variadic, self._path, lineno
+            m.group(1),
+            params[:-1] if variadic else params,
+            variadic,
+            self._path,
+            lineno,
+            self._base,
         )
 
     def _record_macro_line(self, code: str, lineno: int, original: str) -> None:
@@ -571,13 +577,13 @@ class Session:
 
         self.macro_calls += 1
         self.macro_stack.append((name, self.macro_calls, f"{self._path}:{lineno}", extra))
-        saved_path = self._path
-        self._path = macro.path
+        saved = self._path, self._base
+        self._path, self._base = macro.path, macro.base
         try:
             for body_line, code, body_original in macro.body:
                 self._line(substitute(code), body_line, body_original)
         finally:
-            self._path = saved_path
+            self._path, self._base = saved
             self.macro_stack.pop()
 
     # -- directives ----------------------------------------------------------------------

@@ -173,6 +173,8 @@ def _replay(events, incoming, seen, report, calls_preserve_width, initial) -> No
             key = ev[1]
             way_in = incoming.get(key)
             way_seen = seen.get(key)
+            if state is None:
+                php.clear()  # a new routine: pushes of the one before it are not ours
             if way_in is None and way_seen is None:
                 if state is None:
                     state = UNKNOWN_STATE  # only reached from elsewhere: nothing is known

@@ -67,3 +67,11 @@ def test_mutation_flags_none_of_the_legal_but_odd_forms(capsys):
     with capsys.disabled():
         print(f"\nlegal-but-odd mutants: {len(mutants)}, flagged {len(flagged)}")
     assert flagged == []
+
+
+def test_generated_banks_are_what_the_generator_writes():
+    from .fixtures.generate import BANKS, generate_bank
+
+    for bank, routines in BANKS:
+        path = PROJECT / "generated" / f"bank{bank:02X}.asm"
+        assert path.read_text() == generate_bank(bank, routines, seed=bank * 7919), path

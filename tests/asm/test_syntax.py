@@ -220,3 +220,16 @@ def test_braces_table_entries_and_header_commands():
 def test_rep_directive_versus_rep_instruction():
     assert codes("    rep 3 : NOP\n    REP #$30\n", severity=None) == []
     assert codes("    REP\n") == [(1, "malformed-operand")]
+
+
+def test_escaped_define_in_a_string_is_not_expanded():
+    assert codes('    db "\\!nothere"\n', severity=None) == []
+    assert codes('    db "!nothere"\n', severity=None) == [(1, "undefined-define")]
+
+
+def test_incsrc_inside_a_macro_resolves_against_the_macro_definition(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "macros.asm").write_text('macro Inc()\n    incsrc "part.asm"\nendmacro\n')
+    (tmp_path / "lib" / "part.asm").write_text("    NOP\n")
+    (tmp_path / "main.asm").write_text('incsrc "lib/macros.asm"\n    %Inc()\n')
+    assert validate_file(tmp_path / "main.asm") == []

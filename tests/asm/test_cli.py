@@ -1,0 +1,193 @@
+"""`hafs validate-asm` end to end: files, directories, samples, file records, exit statuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from hafs_cli.schemas import validate_record
+
+from .conftest import PROJECT
+
+
+def _valid(records):
+    """Every record this stage wrote matches its schema (passed-through ones are not ours)."""
+    for rec in records:
+        if rec["kind"] in ("asm_diag", "asm_summary", "summary"):
+            assert validate_record(rec) == [], rec
+    return records
+
+
+def test_clean_project_exits_0_with_a_summary(hafs):
+    r = hafs("validate-asm", str(PROJECT), "--only")
+    assert r.exit_code == 0, r.stderr
+    [summary] = _valid(r.records)
+    assert summary["kind"] == "summary"
+    assert summary["command"] == "validate-asm"
+    assert (summary["files"], summary["errors"], summary["warnings"]) == (12, 0, 0)
+    assert summary["lines"] > 9000
+
+
+def test_errors_exit_1_with_exact_records(hafs, tmp_path):
+    src = tmp_path / "bad.asm"
+    src.write_text("Main:\n    SEP #$20\n    LDA #$1234\n    BLT Main\n")
+    r = hafs("validate-asm", src, "--only")
+    assert r.exit_code == 1
+    diags = _valid([x for x in r.records if x["kind"] == "asm_diag"])
+    assert diags == [
+        {
+            "kind": "asm_diag",
+            "path": str(src),
+            "line": 3,
+            "column": 5,
+            "severity": "error",
+            "code": "immediate-width",
+            "message": "LDA #$1234: 16-bit immediate but A is 8-bit here",
+            "suggestion": "A is 8-bit here: add REP #$20 before it, or use a 2-digit value",
+            "text": "LDA #$1234",
+        },
+        {
+            "kind": "asm_diag",
+            "path": str(src),
+            "line": 4,
+            "column": 5,
+            "severity": "error",
+            "code": "unknown-mnemonic",
+            "message": "'BLT' is not a 65816 instruction or asar directive",
+            "suggestion": "the 65816 has no BLT; use BCC (branch if less than, unsigned)",
+            "text": "BLT Main",
+        },
+    ]
+
+
+def test_directory_checks_included_files_through_their_includer(hafs, tmp_path):
+    (tmp_path / "main.asm").write_text('incsrc "defs.asm"\nincsrc "code.asm"\n')
+    (tmp_path / "defs.asm").write_text("!ram = $10\nmacro Set()\n    SEP #$20\nendmacro\n")
+    (tmp_path / "code.asm").write_text("    %Set()\n    LDA !ram\n")
+    r = hafs("validate-asm", tmp_path, "--only")
+    assert r.exit_code == 0
+    [summary] = r.records
+    assert (summary["files"], summary["warnings"]) == (3, 0)
+
+
+def test_samples_from_stdin_get_diagnostics_and_one_summary_each(hafs):
+    samples = [
+        {
+            "kind": "sample",
+            "sample_id": "s1",
+            "input": "Write a loop",
+            "output": "    LDX #$05\n-   DEX\n    BNE -\n    RTS\n",
+        },
+        {
+            "kind": "sample",
+            "sample_id": "s2",
+            "input": "Fix this:\n```asm\n    LDA #$00\n    BLT foo\n```\n",
+            "output": "Use BCC:\n\n```asm\n    STZ $7E0000\n```\n",
+        },
+        {"kind": "sample", "id": 7, "input": "no code here", "output": ""},
+        {"kind": "note", "text": "passes through"},
+    ]
+    stdin = "".join(json.dumps(s) + "\n" for s in samples)
+    r = hafs("validate-asm", input=stdin)
+    assert r.exit_code == 1
+    out = _valid(r.records)
+    assert [x["kind"] for x in out] == [
+        "sample",
+        "asm_summary",
+        "sample",
+        "asm_diag",
+        "asm_diag",
+        "asm_summary",
+        "sample",
+        "asm_summary",
+        "note",
+        "summary",
+    ]
+    diags = [x for x in out if x["kind"] == "asm_diag"]
+    assert [(d["sample"], d["field"], d["line"], d["code"]) for d in diags] == [
+        ("s2", "output", 4, "bad-addressing-mode"),
+        ("s2", "input", 4, "unknown-mnemonic"),
+    ]
+    summaries = {x["sample"]: x for x in out if x["kind"] == "asm_summary"}
+    assert summaries["s1"]["valid"] is True and summaries["s1"]["blocks"] == 1
+    assert summaries["s2"]["valid"] is False and summaries["s2"]["errors"] == 2
+    assert summaries["s2"]["error_codes"] == {"bad-addressing-mode": 1, "unknown-mnemonic": 1}
+    assert summaries["7"]["checked"] is False
+    assert out[-1]["samples"] == 3 and out[-1]["invalid_samples"] == 1
+
+
+def test_file_records_from_scan_are_validated(hafs, tmp_path):
+    bad = tmp_path / "x.asm"
+    bad.write_text("    DEA\n")
+    stdin = json.dumps({"kind": "file", "path": str(bad), "size": 8}) + "\n"
+    r = hafs("validate-asm", "--only", input=stdin)
+    assert r.exit_code == 1
+    assert [(x["kind"], x.get("code")) for x in r.records] == [
+        ("asm_diag", "unknown-mnemonic"),
+        ("summary", None),
+    ]
+
+
+def test_bad_input_line_is_an_error_record_and_exit_2(hafs):
+    r = hafs("validate-asm", input='not json\n{"kind": "sample", "output": "  NOP"}\n')
+    assert r.exit_code == 2
+    assert r.errors and r.errors[0]["kind"] == "error"
+
+
+def test_defines_and_include_paths_from_flags(hafs, tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "m.asm").write_text("macro M()\n    NOP\nendmacro\n")
+    src = tmp_path / "a.asm"
+    src.write_text('incsrc "m.asm"\n    %M()\nif !mode == 2\n    BLT x\nendif\n    LDA !addr\n')
+    r = hafs(
+        "validate-asm", src, "--only", "-I", tmp_path / "lib", "-D", "mode=1", "-D", "addr=$10"
+    )
+    assert r.exit_code == 0, r.records
+    r = hafs(
+        "validate-asm", src, "--only", "-I", tmp_path / "lib", "-D", "mode=2", "-D", "addr=$10"
+    )
+    assert r.exit_code == 1
+
+
+def test_min_severity_and_unknown_width_options(hafs, tmp_path):
+    src = tmp_path / "a.asm"
+    src.write_text("Entry:\n    LDA #$1234\n    %Unknown()\n")
+    r = hafs("validate-asm", src, "--only", "--unknown-width", "warning")
+    assert [x.get("code") for x in r.records] == ["unknown-width", "undefined-macro", None]
+    r = hafs("validate-asm", src, "--only", "--unknown-width", "warning", "--min-severity", "error")
+    assert [x["kind"] for x in r.records] == ["summary"]
+    assert r.exit_code == 0
+
+
+def test_config_file_sets_defaults(hafs, tmp_path):
+    (tmp_path / "hafs.toml").write_text("[validate-asm]\nm = 8\n")
+    (tmp_path / "a.asm").write_text("    LDA #$1234\n")
+    r = hafs("validate-asm", "a.asm", "--only", cwd=tmp_path)
+    assert r.exit_code == 1
+    assert r.records[0]["code"] == "immediate-width"
+
+
+def test_bad_define_flag_is_a_usage_error(hafs, tmp_path):
+    (tmp_path / "a.asm").write_text("    NOP\n")
+    r = hafs("validate-asm", tmp_path / "a.asm", "-D", "=5")
+    assert r.exit_code == 2
+    assert b"hafs: error:" in r.stderr
+
+
+def test_help_has_examples_and_exit_statuses(hafs):
+    r = hafs("validate-asm", "--help")
+    assert r.exit_code == 0
+    assert b"hafs validate-asm src/" in r.stdout
+    assert b"Exit status" in r.stdout
+
+
+def test_real_subprocess_pipeline(hafs_cmd, tmp_path):
+    (tmp_path / "a.asm").write_text("    LDA ##$12\n")
+    run = subprocess.run(
+        [*hafs_cmd, "validate-asm", str(tmp_path), "--only", "--format", "json"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    data = json.loads(run.stdout)
+    assert data[0]["code"] == "malformed-operand"
