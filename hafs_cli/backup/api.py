@@ -88,11 +88,12 @@ def run(
 ) -> Iterator[dict]:
     """Back up each set in turn; a set that fails is reported and the next one still runs."""
     b = Backup(config)
-    for bset in b.sets(names, repo):
+    sets = b.sets(names, repo)
+    for bset in sets:
         try:
             rec = backup_set(b.repo(bset.repository), bset, b.section, on_error, on_progress, when)
         except HafsError as exc:
-            if len(names) == 1 or len(b.sets(names, repo)) == 1:
+            if len(sets) == 1:
                 raise
             on_error(exc.message, set=bset.name, exit=exc.code)
             continue

@@ -53,7 +53,7 @@ def open_repository(section: dict, hosts: dict, name: str | None = None) -> Rest
     """A Restic driver for a configured repository, ready to run."""
     cfg = repo_config(section, name)
     program = find_restic(section.get("restic") or "restic")
-    url, options = _location(cfg, hosts)
+    url, options, host = _location(cfg, hosts)
     env, password, source = _password(cfg)
     return Restic(
         program=program,
@@ -63,6 +63,7 @@ def open_repository(section: dict, hosts: dict, name: str | None = None) -> Rest
         env=env,
         password=password,
         password_source=source,
+        host=host,
     )
 
 
@@ -77,13 +78,13 @@ def local_path(url: str) -> str:
     return os.path.abspath(os.path.expanduser(url.removeprefix("local:")))
 
 
-def _location(cfg: RepoConfig, hosts: dict) -> tuple[str, list[str]]:
-    """The URL restic gets, and its -o options (sftp.command for [hosts] rules)."""
+def _location(cfg: RepoConfig, hosts: dict) -> tuple[str, list[str], object]:
+    """The URL restic gets, its -o options (sftp.command with the [hosts] rules), the Host."""
     url = cfg.url
     if is_local(url):
-        return local_path(url), []
+        return local_path(url), [], None
     if not url.startswith("sftp:"):
-        return url, []
+        return url, [], None
     rest = url[len("sftp:") :]
     if rest.startswith("//"):
         raise HafsError(
@@ -98,31 +99,11 @@ def _location(cfg: RepoConfig, hosts: dict) -> tuple[str, list[str]]:
             exits.USAGE,
         )
     from hafs_cli.remote.hosts import lookup_host
+    from hafs_cli.remote.ssh import ssh_argv
 
     host = lookup_host(host_name, hosts)
-    command = " ".join(shlex.quote(a) for a in sftp_command(host))
-    return f"sftp:{host_name}:{path}", [f"sftp.command={command}"]
-
-
-def sftp_command(host) -> list[str]:
-    """ssh argv that starts the sftp subsystem on `host`, with the [hosts] host-key rules."""
-    argv = ["ssh"]
-    config_file = host.ssh_config_file()
-    if config_file:
-        argv += ["-F", config_file]
-    if host.port:
-        argv += ["-p", str(host.port)]
-    if host.user:
-        argv += ["-l", host.user]
-    if host.identity_file:
-        argv += ["-i", os.path.expanduser(host.identity_file), "-o", "IdentitiesOnly=yes"]
-    strict = "accept-new" if host.host_key_policy == "accept-new" else "yes"
-    argv += ["-o", f"StrictHostKeyChecking={strict}", "-o", "BatchMode=yes"]
-    argv += ["-o", f"ConnectTimeout={host.connect_timeout}"]
-    if host.known_hosts:
-        files = [os.path.expanduser(host.known_hosts), os.path.expanduser("~/.ssh/known_hosts")]
-        argv += ["-o", "UserKnownHostsFile=" + " ".join(files)]
-    return argv + [host.address, "-s", "sftp"]
+    command = shlex.join(ssh_argv(host, "-s", "sftp"))
+    return f"sftp:{host_name}:{path}", [f"sftp.command={command}"], host
 
 
 def _password(cfg: RepoConfig) -> tuple[dict[str, str], str | None, str]:

@@ -74,6 +74,7 @@ class Restic:
     env: dict[str, str] = field(default_factory=dict)
     password: str | None = field(default=None, repr=False)
     password_source: str = ""
+    host: object = None  # the [hosts] entry of an sftp repository
 
     def argv(self, *args: str) -> list[str]:
         argv = [self.program, "--repo", self.repository]
@@ -148,6 +149,10 @@ class Restic:
         out = proc.stdout.strip()
         if not out:
             return None
+        try:
+            return orjson.loads(out)
+        except orjson.JSONDecodeError:
+            pass
         # Some commands print a progress line before the document; the document is last.
         last = out.splitlines()[-1]
         try:
@@ -217,10 +222,24 @@ class Restic:
                 exits.USAGE,
             )
         if any(s in stderr for s in _SSH_FAILURE):
+            if self.host is not None:
+                probe = self._diagnose_ssh()
+                if probe is not None:
+                    return probe
             return HafsError(f"cannot reach {where} over SSH: {detail}", exits.RUNTIME)
         return HafsError(
             f"restic {command} failed on {where} (exit {code}): {detail}", exits.RUNTIME
         )
+
+    def _diagnose_ssh(self) -> HafsError | None:
+        """Why ssh fails for this host (restic does not relay ssh's own message reliably)."""
+        from hafs_cli.remote.ssh import run_ssh
+
+        try:
+            run_ssh(self.host, "true")
+        except HafsError as exc:
+            return HafsError(f"repository '{self.name}': {exc.message}", exc.code)
+        return None
 
 
 def _last_fatal(stderr: str) -> str:

@@ -103,11 +103,6 @@ def restore_files(restic: Restic, snapshot_id: str, paths: list[str], target: st
         with_stale_lock_retry(restic, lambda a=args: restic.run(*a), [])
 
 
-def source_of(snapshot_path: str, snapshot_paths: list[str]) -> str | None:
-    """The file on disk a snapshot path came from (None: restic relative path, unknown)."""
-    return snapshot_path if os.path.isabs(snapshot_path) and snapshot_paths else None
-
-
 def verify_sample(
     restic: Restic, bset: BackupSet, snap: dict, sample: int, seed: int | None = None
 ) -> dict:
@@ -139,16 +134,23 @@ def verify_sample(
         "missing": [],
     }
     with tempfile.TemporaryDirectory(prefix="verify-", dir=xdg.cache_dir()) as target:
-        restore_files(restic, snap["id"], [n["path"] for n in chosen], target)
+        try:
+            restore_files(restic, snap["id"], [n["path"] for n in chosen], target)
+        except ResticLocked:
+            raise
+        except HafsError as exc:
+            if exc.code == exits.USAGE:
+                raise
+            rec["restore_error"] = exc.message  # damaged data: report, then compare what came back
         for node in chosen:
-            _compare(node, target, snap.get("paths") or [], rec)
-    rec["ok"] = not rec["mismatched"] and not rec["missing"]
+            _compare(node, target, rec)
+    rec["ok"] = not rec["mismatched"] and not rec["missing"] and "restore_error" not in rec
     rec["mismatched"] = rec["mismatched"][:LISTED_PROBLEMS]
     rec["missing"] = rec["missing"][:LISTED_PROBLEMS]
     return rec
 
 
-def _compare(node: dict, target: str, snapshot_paths: list[str], rec: dict) -> None:
+def _compare(node: dict, target: str, rec: dict) -> None:
     path = node["path"]
     restored = os.path.join(target, path.lstrip("/"))
     if not os.path.isfile(restored):
@@ -157,7 +159,7 @@ def _compare(node: dict, target: str, snapshot_paths: list[str], rec: dict) -> N
     if os.path.getsize(restored) != int(node.get("size", 0)):
         rec["mismatched"].append(path)
         return
-    source = source_of(path, snapshot_paths)
+    source = path if os.path.isabs(path) else None
     try:
         st = os.stat(source) if source else None
     except OSError:

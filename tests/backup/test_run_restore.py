@@ -174,3 +174,30 @@ def test_a_missing_path_is_reported_and_the_rest_backed_up(ready, hafs):
     assert r.exit_code == 2
     assert r.records[0]["paths"] == [str(docs)]
     assert [e["path"] for e in r.errors] == [str(gone)]
+
+
+def test_a_failing_set_is_reported_and_the_other_sets_still_run(ready, hafs, tmp_path):
+    ready.repositories["elsewhere"] = {
+        "url": str(tmp_path / "never-initialised"),
+        "password_file": str(ready.password_file),
+    }
+    a = ready.source("a")
+    (a / "f").write_text("a")
+    ready.add_set("a", a, repository="elsewhere")
+    ready.add_set("b", a)
+    r = hafs("backup", "run")
+    assert r.exit_code == 2
+    assert [rec["set"] for rec in r.records] == ["b"]
+    assert len(r.errors) == 1 and r.errors[0]["set"] == "a"
+    assert "hafs backup init --repo elsewhere" in r.errors[0]["reason"]
+
+
+def test_help_shows_pipeline_examples_and_exit_statuses(hafs):
+    for args in (
+        ("backup", "--help"),
+        ("backup", "run", "--help"),
+        ("backup", "restore", "--help"),
+    ):
+        r = hafs(*args)
+        assert r.exit_code == 0
+        assert "hafs backup" in r.text and "Exit status:" in r.text

@@ -1,0 +1,76 @@
+"""A repository on another machine through restic's sftp backend and the [hosts] rules."""
+
+from __future__ import annotations
+
+import os
+
+from tests.backup.conftest import assert_valid, manifest, restored_root, toml_str
+
+
+def sftp_world(world, sshd, tmp_path, host_table: dict) -> str:
+    remote_repo = tmp_path / "remote-repo"
+    lines = ["[hosts.backupbox]"] + [
+        f"{k} = {toml_str(str(v)) if isinstance(v, str) else v}" for k, v in host_table.items()
+    ]
+    world.extra = "\n".join(lines) + "\n"
+    world.repositories["default"] = {
+        "url": f"sftp:backupbox:{remote_repo}",
+        "password_file": str(world.password_file),
+    }
+    world.write()
+    return str(remote_repo)
+
+
+def test_sftp_repository_backs_up_and_restores_byte_identical(world, hafs, sshd, tmp_path):
+    remote_repo = sftp_world(
+        world, sshd, tmp_path, {"address": sshd.alias, "ssh_config": str(sshd.ssh_config)}
+    )
+    data = world.source("data")
+    (data / "sub").mkdir()
+    for i in range(10):
+        (data / "sub" / f"{i}.bin").write_bytes(os.urandom(20_000 + i))
+    (data / "readme.md").write_text("over sftp\n")
+    world.add_set("data", data)
+    logins = sshd.accepted_logins()
+    init = hafs("backup", "init")
+    assert init.exit_code == 0, init.stderr
+    assert os.path.isfile(os.path.join(remote_repo, "config"))
+    run = hafs("backup", "run")
+    assert run.exit_code == 0, run.stderr
+    assert sshd.accepted_logins() > logins  # really went through the SSH server
+    target = tmp_path / "restore"
+    r = hafs("backup", "restore", run.records[0]["snapshot_id"], "--target", target)
+    assert r.exit_code == 0, r.stderr
+    assert manifest(restored_root(target, data)) == manifest(data)
+    status = hafs("backup", "status")
+    assert status.exit_code == 0, status.stderr
+    assert status.records[0]["repository_bytes"] > 200_000
+    verify = hafs("backup", "verify", "--sample", "0")
+    assert verify.exit_code == 0, verify.stderr
+    assert_valid(init.records + run.records + r.records + status.records + verify.records)
+
+
+def test_an_unknown_host_key_is_rejected_like_sync_does(world, hafs, sshd, tmp_path):
+    empty_known_hosts = tmp_path / "known_hosts"
+    empty_known_hosts.write_text("")
+    remote_repo = sftp_world(
+        world,
+        sshd,
+        tmp_path,
+        {
+            "address": sshd.host,
+            "port": sshd.port,
+            "user": sshd.user,
+            "identity_file": str(sshd.user_key),
+            "known_hosts": str(empty_known_hosts),
+        },
+    )
+    r = hafs("backup", "init")
+    assert r.exit_code == 3
+    assert b"host key of backupbox" in r.stderr and b"is not known" in r.stderr
+    assert not os.path.exists(remote_repo)
+    # with the server's key in that known_hosts file, the same configuration works
+    empty_known_hosts.write_text(sshd.known_hosts.read_text())
+    ok = hafs("backup", "init")
+    assert ok.exit_code == 0, ok.stderr
+    assert os.path.isfile(os.path.join(remote_repo, "config"))
