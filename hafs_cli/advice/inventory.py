@@ -7,6 +7,7 @@ key is (host, path): the same path on two machines is two places.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 from collections.abc import Iterable
@@ -123,12 +124,14 @@ class Inventory:
         self._index(entry)
         if "/.git/" in path:
             self.git_roots_seen.add((host, path[: path.index("/.git/")] or "/"))
-        parts = path.split("/")
-        del parts[-1]
-        if not watch_names.isdisjoint(parts):
-            for i, part in enumerate(parts):
-                if part in watch_names:
-                    self.named_dirs.setdefault((host, "/".join(parts[: i + 1])), []).append(entry)
+        if watch_names:
+            probe = "/" + path
+            if any(n in probe for n in _needles(watch_names)):
+                parts = path.split("/")
+                for i, part in enumerate(parts[:-1]):
+                    if part in watch_names:
+                        key = (host, "/".join(parts[: i + 1]))
+                        self.named_dirs.setdefault(key, []).append(entry)
 
     def _index(self, entry: Entry) -> None:
         host, path = entry.host, entry.path
@@ -209,6 +212,11 @@ class Inventory:
                     up.newest_ns = st.newest_ns
         self._dirstats = total
         return total
+
+
+@functools.cache
+def _needles(names: frozenset[str]) -> tuple[str, ...]:
+    return tuple(f"/{n}/" for n in names)
 
 
 def _int_or_none(value: object) -> int | None:

@@ -18,8 +18,12 @@ def git_roots(ctx: Context) -> set[Place]:
     if "git_roots" in ctx.cache:
         return ctx.cache["git_roots"]
     roots = {p for p in ctx.inv.git_roots_seen if not _vendored(p[1])}
-    for host, d in ctx.inv.dirstats():
-        if ctx.inv.is_local(host) and not _vendored(d) and ctx.git.has_git_dir(host, d):
+    # A repository root holds files of its own (README, .gitignore, ...); a `.git` under a
+    # directory with none is found only when the scan listed it.
+    for (host, d), st in ctx.inv.dirstats().items():
+        if not st.direct_files or not ctx.inv.is_local(host) or _vendored(d):
+            continue
+        if ctx.git.has_git_dir(host, d):
             roots.add((host, d))
     ctx.cache["git_roots"] = roots
     return roots
