@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import orjson
 
 from hafs_cli.secrets import filters
-from hafs_cli.secrets.entropy import looks_random, shannon
+from hafs_cli.secrets.entropy import looks_patterned, looks_random, shannon
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,9 @@ _L = r"(?<![A-Za-z0-9_\-])"
 _R = r"(?![A-Za-z0-9_\-])"
 
 
+VERY_RANDOM = 4.3  # bits per character; random base62 bodies of 30+ characters reach 4.6-4.9
+
+
 def _random_part(m: re.Match[str]) -> str:
     secret = m.group("secret")
     prefix = m.groupdict().get("prefix") or ""
@@ -43,7 +46,13 @@ def _random_part(m: re.Match[str]) -> str:
 def _not_placeholder(min_entropy: float = 3.0) -> Callable[[re.Match[str], str], bool]:
     def check(m: re.Match[str], line: str) -> bool:
         body = _random_part(m)
-        return not filters.is_placeholder(body) and shannon(body) >= min_entropy
+        entropy = shannon(body)
+        if looks_patterned(body):
+            return False
+        # A word like YOUR or Fake inside a long, very random body is chance, not a placeholder.
+        if filters.is_placeholder(body) and (entropy < VERY_RANDOM or len(body) < 30):
+            return False
+        return entropy >= min_entropy
 
     return check
 

@@ -32,7 +32,7 @@ _ASSIGN = re.compile(
 )
 _PEM_BODY_NOISE = re.compile(r"\\[nr]|[\s\"',+]|^[A-Za-z-]+:.*$", re.MULTILINE)
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=]{40,}")
-_PEM_LINE = re.compile(r"[A-Za-z0-9+/=]{40,}")
+_PEM_LINE = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")  # "=" only as padding
 _ARMOR_HEADER = re.compile(r"[A-Za-z-]+: .*")
 
 

@@ -163,3 +163,23 @@ def test_redaction_shows_at_most_the_prefix_and_four_characters():
                 len(finding.redacted.rstrip("…")) <= len(finding.secret) // 2
                 or "://" in finding.redacted
             )
+
+
+def test_chance_words_inside_random_tokens_do_not_hide_them():
+    token = "github_pat_p87Fk9NT4gfgd150q4PLhA_ZLYO0WGfqYlswYihNftZ3P7WetTrggERzXkeKeZv7eSYOURcYPSRRaejiV7"
+    assert [f.rule.id for f in scan_text(f"const githubPat = '{token}';\n")] == [
+        "github-fine-grained-token"
+    ]
+
+
+def test_wordy_placeholder_tokens_are_not_secrets():
+    assert scan_text("GITHUB_TOKEN=ghp_YourGitHubTokenGoesHereReplaceThisNow1\n") == []
+
+
+def test_pem_header_in_code_does_not_borrow_a_body_from_later_lines():
+    text = (
+        'if line.startswith("-----BEGIN RSA PRIVATE KEY-----"):\n'
+        "\n"
+        "SECRETACCESSKEY=g6R3xlaL1UzCsQvGazd/hKts4huReINy5NBOh1/G\n"
+    )
+    assert [f.rule.id for f in scan_text(text)] == []
