@@ -34,10 +34,12 @@ def quantile(sorted_xs: Sequence[float], q: float) -> float:
 
 
 def histogram(xs: Sequence[float], bins: int = 10, lo: float = 0.0, hi: float = 1.0) -> list[int]:
+    """Counts in `bins` equal bins over [lo, hi]; a value on an edge goes to the upper bin."""
     counts = [0] * bins
-    width = (hi - lo) / bins
+    span = hi - lo
     for x in xs:
-        i = int((x - lo) / width) if width else 0
+        # x * bins / span, not x / (span / bins): 0.3 lands in bin 3, not bin 2.
+        i = math.floor((x - lo) * bins / span + 1e-9) if span else 0
         counts[min(max(i, 0), bins - 1)] += 1
     return counts
 
