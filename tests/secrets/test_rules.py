@@ -182,4 +182,4 @@ def test_pem_header_in_code_does_not_borrow_a_body_from_later_lines():
         "\n"
         "SECRETACCESSKEY=g6R3xlaL1UzCsQvGazd/hKts4huReINy5NBOh1/G\n"
     )
-    assert [f.rule.id for f in scan_text(text)] == []
+    assert [(f.rule.id, f.line) for f in scan_text(text)] == [("aws-secret-access-key", 3)]
