@@ -85,7 +85,8 @@ def inode_groups(groups) -> set[frozenset]:
     return out
 
 
-def jdupes_groups(data: bytes) -> list[set[bytes]]:
+def parse_jdupes(data: bytes) -> list[set[bytes]]:
+    """Groups from `jdupes -0` output (names end in NUL, groups end in an extra NUL)."""
     groups, current = [], set()
     for item in data.split(b"\0"):
         if item == b"":
@@ -168,7 +169,7 @@ def main() -> int:
         f"{max(rss['dedup_first']) / 1024:.0f} MiB, rescan {max(rss['dedup_rescan']) / 1024:.0f} MiB"
         " (goal <= 300 MiB)"
     )
-    theirs = inode_groups(jdupes_groups(jd_out.read_bytes()))
+    theirs = inode_groups(parse_jdupes(jd_out.read_bytes()))
     ours = inode_groups(hafs_groups(hafs_out.read_bytes()))
     same = theirs == ours
     print(

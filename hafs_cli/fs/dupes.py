@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hafs_cli.exits import HafsError
 from hafs_cli.fs import forkpool
 from hafs_cli.fs.hashcache import HashCache
-from hafs_cli.fs.hashing import Changed, Expect, edges_digest, full_digest
+from hafs_cli.fs.hashing import EDGE, Changed, Expect, edges_digest, full_digest
 from hafs_cli.fs.keeper import KeeperRules
 from hafs_cli.paths import path_fields, record_path
 
@@ -193,17 +193,18 @@ class DupFinder:
             wanted[i].full = full
         self.stats.cache_hits = self.cache.hits
 
-    def _run(self, label: str, fn, cands: list[Candidate]) -> list:
+    def _run(self, label: str, fn, cands: list[Candidate], bytes_each: int | None = None) -> list:
+        """fn over the candidates in worker processes, with a progress display."""
         if not cands:
             return []
-        total_bytes = sum(c.size for c in cands)
-        bar = self.progress(label, len(cands)) if self.progress else None
-        if bar is None:
-            return forkpool.fork_map(fn, [c.expect() for c in cands], self.opts.jobs)
-        with bar:  # type: ignore[attr-defined]
-            results = forkpool.fork_map(fn, [c.expect() for c in cands], self.opts.jobs)
-            bar.advance(len(cands), bytes=total_bytes)  # type: ignore[attr-defined]
-        return results
+        weights = [c.size if bytes_each is None else min(c.size, bytes_each) for c in cands]
+        wants = [c.expect() for c in cands]
+        if self.progress is None:
+            return forkpool.fork_map(fn, wants, self.opts.jobs)
+        with self.progress(label, len(cands)) as bar:  # type: ignore[attr-defined]
+            return forkpool.fork_map(
+                fn, wants, self.opts.jobs, weights, lambda n, b: bar.advance(n, bytes=b)
+            )
 
     def _failed(self, cand: Candidate, result: object) -> bool:
         if isinstance(result, Changed):
@@ -228,7 +229,9 @@ class DupFinder:
 
     def _edges_stage(self, sized: list[list[Candidate]]) -> list[list[Candidate]]:
         todo = [c for g in sized for c in g if self._hashable(c) and c.edges is None]
-        for cand, result in zip(todo, self._run("head+tail", edges_digest, todo), strict=True):
+        for cand, result in zip(
+            todo, self._run("head+tail", edges_digest, todo, 2 * EDGE), strict=True
+        ):
             if self._failed(cand, result):
                 cand.local = False  # unreadable: drop from every later stage
                 continue
@@ -236,7 +239,7 @@ class DupFinder:
             cand.fresh = True
             self._fresh.append(cand)
             self.stats.edges_hashed += 1
-            self.stats.bytes_hashed += min(cand.size, 2 * 4096)
+            self.stats.bytes_hashed += min(cand.size, 2 * EDGE)
         survivors = []
         for group in sized:
             group = [c for c in group if c.local or c.full is not None]

@@ -13,6 +13,7 @@ import pytest
 
 from hafs_cli.paths import record_path
 from hafs_cli.schemas import validate_record
+from scripts.bench_dedup import parse_jdupes
 
 REPO = Path(__file__).resolve().parents[2]
 # As root, permission bits do not stop reads; without these capabilities they do.
@@ -121,17 +122,7 @@ def jdupes_groups(root: bytes, unprivileged_run: bool = False) -> list[set[bytes
     out = subprocess.run(
         [*prefix, "jdupes", "-r", "-q", "-0", root], capture_output=True, check=False
     ).stdout
-    groups, current = [], set()
-    for item in out.split(b"\0"):
-        if item == b"":
-            if current:
-                groups.append(current)
-            current = set()
-        else:
-            current.add(item)
-    if current:
-        groups.append(current)
-    return groups
+    return parse_jdupes(out)
 
 
 def snapshot(root: bytes) -> dict[bytes, tuple]:
