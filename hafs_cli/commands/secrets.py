@@ -172,6 +172,11 @@ def baseline(pipe, paths, staged, repo, exclude, skip_rules, baseline_file, no_b
         target = session.project_root(repo) / configured
     entries: list[dict] = []
     previous = load_baseline(target)
+    if previous.sha1s:
+        raise HafsError(
+            f"{target} is a detect-secrets baseline; hafs reads it with --baseline {target} "
+            "but will not overwrite it: write hafs's baseline elsewhere with -o FILE"
+        )
     results = _results(pipe, paths, staged, repo, exclude, skip_rules, None, True)
     for result in results:
         if result.error:

@@ -174,3 +174,13 @@ def test_rules_lists_every_rule(hafs):
 
     assert ids == rule_ids()
     assert all(validate_record(rec) == [] for rec in r.records)
+
+
+def test_baseline_never_overwrites_a_detect_secrets_baseline(hafs, leaky):
+    ds = {"version": "1.5.0", "results": {".env": [{"hashed_secret": "0" * 40, "line_number": 1}]}}
+    original = json.dumps(ds)
+    (leaky / ".secrets.baseline").write_text(original)
+    r = hafs("secrets", "baseline", ".", "-o", ".secrets.baseline", cwd=leaky)
+    assert r.exit_code == 2
+    assert b"is a detect-secrets baseline" in r.stderr
+    assert (leaky / ".secrets.baseline").read_text() == original
