@@ -123,7 +123,9 @@ def latency(n: int, tmp: Path) -> dict:
     return {
         "direct_p50_ms": statistics.median(direct),
         "orchestrated_p50_ms": statistics.median(orch),
-        "overhead_p50_ms": statistics.median(orch) - statistics.median(direct),
+        # Median of paired differences: each orchestrated call against the direct call
+        # made just before it, so load on a shared machine cancels out.
+        "overhead_p50_ms": statistics.median(o - d for o, d in zip(orch, direct, strict=True)),
         "overhead_p90_ms": pct(orch, 0.9) - pct(direct, 0.9),
         "cpu_direct_ms": cpu_direct / n * 1000,
         "cpu_orch_ms": cpu_orch / n * 1000,
@@ -198,7 +200,8 @@ def main() -> int:
         f"  direct p50 {lat['direct_p50_ms']:.3f} ms, orchestrated p50 {lat['orchestrated_p50_ms']:.3f} ms"
     )
     print(
-        f"  overhead p50 {lat['overhead_p50_ms']:.3f} ms (goal <= 2), p90 {lat['overhead_p90_ms']:.3f} ms"
+        f"  overhead p50 {lat['overhead_p50_ms']:.3f} ms (median of paired differences; goal <= 2), "
+        f"p90 difference {lat['overhead_p90_ms']:.3f} ms"
     )
     print(
         f"  client-process CPU per request: direct {lat['cpu_direct_ms']:.3f} ms, orchestrated {lat['cpu_orch_ms']:.3f} ms"
