@@ -10,6 +10,23 @@ from hafs_cli import exits
 from hafs_cli.exits import HafsError, epilog
 from hafs_cli.pipe import pipe_command
 
+# Terminal tables: the columns people scan; JSON Lines always carries every field.
+COLUMNS = {
+    "result": [
+        "id",
+        "ok",
+        "priority",
+        "host",
+        "model",
+        "queue_wait_ms",
+        "run_ms",
+        "tokens_in",
+        "tokens_out",
+        "error",
+    ],
+    "event": ["event", "time", "id", "host", "reason"],
+}
+
 
 def _fail(exc) -> HafsError:
     return HafsError(exc.message, exits.RUNTIME if exc.code != "bad_request" else exits.USAGE)
@@ -53,6 +70,7 @@ def command() -> None:
 @pipe_command(produces={"result", "event"})
 def run_cmd(pipe, sources, events, no_ledger) -> int:
     """Run request records from files or stdin; results in completion order."""
+    pipe.table_columns = COLUMNS
     from hafs_cli.ai.session import build_engine, run_stream
 
     engine = build_engine(pipe.config, origin="run", ledger=not no_ledger).start()
@@ -134,6 +152,7 @@ def serve_cmd(pipe, socket_file, http, events) -> int:
 @pipe_command(produces={"result"})
 def submit_cmd(pipe, sources, socket_file) -> int:
     """Send request records to the running daemon; write their results."""
+    pipe.table_columns = COLUMNS
     from hafs_cli.ai.daemon import socket_path, submit_many
     from hafs_cli.ai.errors import AIError
 
@@ -222,6 +241,7 @@ def _since(text: str | None) -> float | None:
 @pipe_command(produces={"result", "summary"})
 def log_cmd(pipe, since, host, failed, limit, totals) -> int:
     """Query the ledger of requests and results (tokens, waits, hosts, costs)."""
+    pipe.table_columns = COLUMNS
     from hafs_cli.ai.ledger import Ledger, default_path
     from hafs_cli.ai.session import ledger_result
 
