@@ -45,6 +45,18 @@ def backup_set(
     when: datetime | None = None,
 ) -> dict | None:
     """Back up one set; return its backup_snapshot record (None when nothing could be read)."""
+    with sqlite_stage.run_lock(bset.name):
+        return _backup_set(restic, bset, section, on_error, on_progress, when)
+
+
+def _backup_set(
+    restic: Restic,
+    bset: BackupSet,
+    section: dict,
+    on_error: ErrorSink,
+    on_progress: ProgressSink | None,
+    when: datetime | None,
+) -> dict | None:
     present = []
     for path in bset.paths:
         if os.path.lexists(path):

@@ -10,6 +10,7 @@ copy belongs. `hafs backup restore` puts the copies back in place.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 
 import orjson
 
-from hafs_cli import xdg
+from hafs_cli import exits, xdg
 from hafs_cli.backup.restic import escape_pattern
 from hafs_cli.backup.sets import BackupSet
+from hafs_cli.exits import HafsError
 
 MAGIC = b"SQLite format 3\x00"
 MANIFEST = ".hafs-sqlite-manifest.json"
@@ -43,6 +45,28 @@ class Staged:
 
 def stage_root(set_name: str) -> str:
     return os.path.join(xdg.cache_dir(), STAGE_DIR, set_name)
+
+
+@contextlib.contextmanager
+def run_lock(set_name: str) -> Iterator[None]:
+    """Hold this set's staging directory for one run (two runs of a set must not interleave)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; runs are not expected to overlap there
+        yield
+        return
+    base = os.path.join(xdg.cache_dir(), STAGE_DIR)
+    os.makedirs(base, exist_ok=True)
+    with open(os.path.join(base, f"{set_name}.lock"), "a+b") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HafsError(
+                f"set '{set_name}': another 'hafs backup run' of this set is in progress on this "
+                "machine; try again when it ends",
+                exits.RUNTIME,
+            ) from None
+        yield
 
 
 def is_sqlite(path: str) -> bool:

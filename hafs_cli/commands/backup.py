@@ -52,8 +52,14 @@ repo_option = click.option(
 )
 
 
-def _start(pipe) -> None:
+def _emit(pipe, records, is_problem=None) -> int:
+    """Write the records; exit 1 when `is_problem` says one of them reports a problem."""
     pipe.table_columns.update(COLUMNS)
+    found = False
+    for rec in records:
+        found = found or bool(is_problem and is_problem(rec))
+        pipe.emit(rec)
+    return exits.FOUND if found else exits.OK
 
 
 @click.group(
@@ -85,9 +91,7 @@ def init_cmd(pipe, repo: str | None) -> int:
     """Create the repository (reports 'exists' when the password already opens it)."""
     from hafs_cli.backup import api
 
-    _start(pipe)
-    pipe.emit(api.init(pipe.config, repo))
-    return exits.OK
+    return _emit(pipe, [api.init(pipe.config, repo)])
 
 
 @command.command(
@@ -110,7 +114,7 @@ def run_cmd(pipe, sets: tuple[str, ...], repo: str | None, when: str | None) -> 
     """Back up SETs (default: every set); emit one backup_snapshot record per set."""
     from hafs_cli.backup import api
 
-    _start(pipe)
+    pipe.table_columns.update(COLUMNS)
     failed: list[int] = []
 
     def on_error(reason: str, **fields) -> None:
@@ -143,10 +147,7 @@ def list_cmd(pipe, sets: tuple[str, ...], repo: str | None) -> int:
     """List the repository's snapshots (of SETs only, when named), oldest first."""
     from hafs_cli.backup import api
 
-    _start(pipe)
-    for rec in api.list_snapshots(pipe.config, repo, sets):
-        pipe.emit(rec)
-    return exits.OK
+    return _emit(pipe, api.list_snapshots(pipe.config, repo, sets))
 
 
 @command.command(
@@ -166,12 +167,7 @@ def status_cmd(pipe, sets: tuple[str, ...], repo: str | None) -> int:
     """
     from hafs_cli.backup import api
 
-    _start(pipe)
-    found = False
-    for rec in api.set_status(pipe.config, repo, sets):
-        found = found or rec["state"] != "ok"
-        pipe.emit(rec)
-    return exits.FOUND if found else exits.OK
+    return _emit(pipe, api.set_status(pipe.config, repo, sets), lambda r: r["state"] != "ok")
 
 
 @command.command(
@@ -218,12 +214,8 @@ def verify_cmd(
     """
     from hafs_cli.backup import api
 
-    _start(pipe)
-    found = False
-    for rec in api.verify_repo(pipe.config, repo, sets, sample, seed, read_data_subset):
-        found = found or not rec.get("ok")
-        pipe.emit(rec)
-    return exits.FOUND if found else exits.OK
+    records = api.verify_repo(pipe.config, repo, sets, sample, seed, read_data_subset)
+    return _emit(pipe, records, lambda r: not r.get("ok"))
 
 
 @command.command(
@@ -267,9 +259,7 @@ def restore_cmd(
     """
     from hafs_cli.backup import api
 
-    _start(pipe)
-    pipe.emit(api.restore(pipe.config, repo, snapshot, path, target, force, set_name))
-    return exits.OK
+    return _emit(pipe, [api.restore(pipe.config, repo, snapshot, path, target, force, set_name)])
 
 
 @command.command(
@@ -290,7 +280,4 @@ def forget_cmd(pipe, sets: tuple[str, ...], repo: str | None, dry_run: bool, pru
     """
     from hafs_cli.backup import api
 
-    _start(pipe)
-    for rec in api.forget(pipe.config, repo, sets, dry_run, prune):
-        pipe.emit(rec)
-    return exits.OK
+    return _emit(pipe, api.forget(pipe.config, repo, sets, dry_run, prune))

@@ -87,6 +87,7 @@ def test_kill_9_at_several_points_loses_nothing_and_the_next_run_succeeds(
     assert verify.exit_code == 0, verify.stderr
     check = verify.records[0]
     assert check["kind"] == "backup_check" and check["ok"] is True
+    assert check["stale_locks_removed"]  # the killed runs' locks: this host, process gone
     assert_valid(verify.records)
 
     after = hafs("backup", "run")

@@ -168,3 +168,23 @@ def test_expected_kept_matches_restics_documented_example():
     times = {f"s{i:02}": start + timedelta(days=i) for i in range(15)}  # to Sat 15 June
     kept = expected_kept(times, {"keep_daily": 3, "keep_weekly": 2})
     assert kept == {"s14", "s13", "s12", "s08"}  # 15, 14, 13 June; Sunday 9 June
+
+
+def test_forget_with_prune_frees_the_space_of_removed_snapshots(ready, hafs):
+    data = ready.source("data")
+    ready.backup.update(keep_last=1, keep_daily=0, keep_weekly=0, keep_monthly=0)
+    ready.add_set("data", data)
+    (data / "old.bin").write_bytes(os.urandom(400_000))
+    assert hafs("backup", "run").exit_code == 0
+    (data / "old.bin").unlink()
+    (data / "new.bin").write_bytes(os.urandom(100_000))
+    assert hafs("backup", "run").exit_code == 0
+    before = sum(f.stat().st_size for f in ready.repo.rglob("*") if f.is_file())
+    r = hafs("backup", "forget", "--prune")
+    assert r.exit_code == 0, r.stderr
+    assert r.records[0]["removed"] == 1
+    after = sum(f.stat().st_size for f in ready.repo.rglob("*") if f.is_file())
+    assert before - after > 350_000
+    assert ready.restic("check").returncode == 0
+    table = hafs("backup", "status", "--format", "table")
+    assert table.exit_code == 0 and "data" in table.text

@@ -201,3 +201,22 @@ def test_help_shows_pipeline_examples_and_exit_statuses(hafs):
         r = hafs(*args)
         assert r.exit_code == 0
         assert "hafs backup" in r.text and "Exit status:" in r.text
+
+
+def test_two_runs_of_the_same_set_do_not_interleave(ready, hafs):
+    import fcntl
+
+    from hafs_cli.backup import sqlite_stage
+
+    data = ready.source("data")
+    (data / "f").write_text("f")
+    ready.add_set("data", data)
+    lock_dir = Path(os.environ["XDG_CACHE_HOME"]) / "hafs" / "backup-stage"
+    lock_dir.mkdir(parents=True)
+    with open(lock_dir / "data.lock", "a+b") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a run in progress would
+        r = hafs("backup", "run")
+    assert r.exit_code == 3
+    assert b"another 'hafs backup run' of this set is in progress" in r.stderr
+    assert hafs("backup", "run").exit_code == 0
+    assert sqlite_stage.STAGE_DIR == "backup-stage"
