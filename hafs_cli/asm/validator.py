@@ -104,6 +104,7 @@ class Session:
         self.tainted: set[str] = set()
         self.macros: dict[str, _Macro] = {}
         self.events: list[tuple] = []
+        self.targets: set[str] = set()  # labels some branch/jump/call names
         self.frames: list[_Frame] = []
         self.unknown_depth = 0
         self.arch65816 = True
@@ -154,7 +155,7 @@ class Session:
             )
             self.recording = None
         widths.analyse(
-            widths.drop_unreferenced_labels(self.events),
+            widths.drop_unreferenced_labels(self.events, self.targets),
             self._width_report,
             calls_preserve_width=self.opts.calls_preserve_width,
             initial=(self.opts.m, self.opts.x, None, None),
@@ -346,7 +347,11 @@ class Session:
             else:
                 context = self._context() if self.macro_stack else None
                 ref = (self._path, lineno, col, original, upper, suffix, operand, context)
-        target = self._target_key(checked.target) if checked.target else None
+        target = None
+        if checked.target:
+            target = self._target_key(checked.target)
+            if target is not None:
+                self.targets.add(target)
         self.events.append((widths.INSN, upper, imm_width, checked.imm_value, target, ref))
 
     def _width_report(self, ref: tuple, register: str, imm_width: int, known: int | None) -> None:

@@ -114,9 +114,10 @@ def merge(a: State | None, b: State) -> State:
     )
 
 
-def drop_unreferenced_labels(events: list[tuple]) -> list[tuple]:
+def drop_unreferenced_labels(events: list[tuple], targets: set[str] | None = None) -> list[tuple]:
     """Events without the labels nothing branches to (they cannot change a known state)."""
-    targets = {ev[4] for ev in events if ev[0] == INSN and ev[4] is not None}
+    if targets is None:
+        targets = {ev[4] for ev in events if ev[0] == INSN and ev[4] is not None}
     return [ev for ev in events if ev[0] != LABEL or ev[1] in targets]
 
 
@@ -134,13 +135,19 @@ def analyse(
     at labels stop changing (forward branches and loops need more than one).
     """
     incoming: dict[str, State] = {}
+    reports: list[tuple] = []
     for _ in range(max_rounds):
         seen: dict[str, State] = {}
-        _replay(events, incoming, seen, None, calls_preserve_width, initial)
+        reports = []
+        _replay(events, incoming, seen, reports.append, calls_preserve_width, initial)
         if seen == incoming:
-            break
+            break  # this round already saw every way into every label
         incoming = seen
-    _replay(events, incoming, {}, report, calls_preserve_width, initial)
+    else:
+        reports = []
+        _replay(events, incoming, {}, reports.append, calls_preserve_width, initial)
+    for args in reports:
+        report(*args)
 
 
 def _replay(events, incoming, seen, report, calls_preserve_width, initial) -> None:  # noqa: ANN001, C901
@@ -153,14 +160,15 @@ def _replay(events, incoming, seen, report, calls_preserve_width, initial) -> No
             mnem = ev[1]
             cur = state if state is not None else UNKNOWN_STATE
             imm_width = ev[2]
-            if report is not None and imm_width is not None:
+            if imm_width is not None:
                 if mnem in _M_IMM:
-                    report(ev[5], "M", imm_width, cur[0])
+                    report((ev[5], "M", imm_width, cur[0]))
                 elif mnem in _X_IMM:
-                    report(ev[5], "X", imm_width, cur[1])
+                    report((ev[5], "X", imm_width, cur[1]))
             target = ev[4]
             if target is not None and mnem in _TRANSFERS:
-                seen[target] = merge(seen.get(target), cur)
+                way = cur if cur[2] is None else (cur[0], cur[1], None, cur[3])  # carry: not kept
+                seen[target] = merge(seen.get(target), way)
             if mnem in _WIDTH_CHANGERS:
                 state = _step(cur, mnem, ev[3], php, calls_preserve_width)
             elif cur[2] is not None and mnem not in _KEEPS_CARRY:
