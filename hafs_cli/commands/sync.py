@@ -59,7 +59,7 @@ def command(
     """Sync PROFILE ([sync.profiles.PROFILE] in hafs.toml) with its remote host.
 
     Emits one `sync_op` record per copy, update, delete, conflict or skip, then a
-    `summary`. Input records on stdin are passed through. Deletions and replaced
+    `summary` (sync starts a pipeline; it reads no stdin). Deletions and replaced
     conflict versions go to the .hafs-trash directory of that side; changes on both
     sides keep both versions (NAME.conflict-HOST-TIME). An empty or missing source is
     never taken as "delete everything". Host keys must be known (~/.ssh/known_hosts).
@@ -73,8 +73,6 @@ def command(
         return exits.OK
     if not profile:
         raise HafsError("name the profile to sync: hafs sync PROFILE (see [sync.profiles])")
-    for rec in pipe.records():
-        pipe.forward(rec)
     overrides = {
         "direction": direction,
         "delete": delete,
@@ -82,6 +80,7 @@ def command(
         "bwlimit": bwlimit,
         "transport": transport,
     }
+    pipe.table_columns["sync_op"] = ["op", "direction", "path", "size", "type", "reason"]
     prof = load_profile(
         profile, pipe.config.section("sync"), pipe.config.section("hosts"), overrides
     )

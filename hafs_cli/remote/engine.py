@@ -29,7 +29,10 @@ from hafs_cli.remote.transports import (
     SftpTransport,
     choose,
     local_move_to_trash,
+    remember_without_rsync,
 )
+
+_ZERO = {"copy": 0, "update": 0, "delete": 0, "conflict": 0, "skip": 0}
 
 Emit = Callable[[dict], None]
 OnError = Callable[[str], None]
@@ -184,9 +187,16 @@ class SyncRun:
     def run(self) -> int:
         with ProfileLock(self.p.name):
             self.transport_name = choose(self.p.host)
-            if self.p.direction != "both" and self.transport_name == "rsync":
-                return self._oneway_rsync()
-            return self._planned()
+            try:
+                if self.p.direction != "both" and self.transport_name == "rsync":
+                    return self._oneway_rsync()
+                return self._planned()
+            except rsync.RemoteRsyncMissing:
+                if self.p.host.transport != "auto" or self.counts != _ZERO:
+                    raise
+                remember_without_rsync(self.p.host)
+                self.transport_name = "sftp"
+                return self._planned()
 
     # -- one-way over rsync: one rsync run -------------------------------------------------
     def _oneway_rsync(self) -> int:
@@ -246,6 +256,8 @@ class SyncRun:
                 for n in os.listdir(self.local_root)
             )
             where = self.p.local
+        elif not self.p.delete:
+            return  # rsync itself reports a missing source; nothing can be deleted
         else:
             listing = transport.listing_top()
             exists, empty = listing.exists, not listing.entries

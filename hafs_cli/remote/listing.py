@@ -47,6 +47,20 @@ class Listing:
     stale_parts: list[bytes] = field(default_factory=list)
     exists: bool = True
 
+    def add(self, rel: bytes, name: bytes, st, readlink, excludes: Excludes, stack: list) -> None:
+        """Record one walked item (unless excluded); directories are queued on `stack`."""
+        is_dir = stat.S_ISDIR(st.st_mode or 0)
+        if excludes.excluded(rel, is_dir):
+            if name.startswith(PART_PREFIX):
+                self.stale_parts.append(rel)
+            return
+        entry = _entry_from_stat(st, readlink)
+        if entry is None:
+            return
+        self.entries[rel] = entry
+        if is_dir:
+            stack.append(rel)
+
     def hidden(self, path: bytes) -> bool:
         """True when `path` lies in a directory this side could not read."""
         return any(path == u or path.startswith(u + b"/") for u in self.unreadable)
@@ -114,17 +128,7 @@ def walk_local(root: bytes, excludes: Excludes) -> Listing:
                 listing.errors.append(f"{os.fsdecode(item.path)}: {exc.strerror}")
                 listing.unreadable.append(rel)
                 continue
-            is_dir = stat.S_ISDIR(st.st_mode)
-            if excludes.excluded(rel, is_dir):
-                if item.name.startswith(PART_PREFIX):
-                    listing.stale_parts.append(rel)
-                continue
-            entry = _entry_from_stat(st, lambda p=item.path: os.readlink(p))
-            if entry is None:
-                continue
-            listing.entries[rel] = entry
-            if is_dir:
-                stack.append(rel)
+            listing.add(rel, item.name, st, lambda p=item.path: os.readlink(p), excludes, stack)
     return listing
 
 
@@ -209,16 +213,6 @@ def walk_sftp(sftp, root: str, excludes: Excludes) -> Listing:
             name = attr.filename
             name = name if isinstance(name, bytes) else os.fsencode(name)
             rel = rel_dir + b"/" + name if rel_dir else name
-            is_dir = stat.S_ISDIR(attr.st_mode or 0)
-            if excludes.excluded(rel, is_dir):
-                if name.startswith(PART_PREFIX):
-                    listing.stale_parts.append(rel)
-                continue
             full = full_dir + b"/" + name
-            entry = _entry_from_stat(attr, lambda p=full: sftp.readlink(p))
-            if entry is None:
-                continue
-            listing.entries[rel] = entry
-            if is_dir:
-                stack.append(rel)
+            listing.add(rel, name, attr, lambda p=full: sftp.readlink(p), excludes, stack)
     return listing

@@ -43,6 +43,21 @@ EXIT_MEANINGS = {
 }
 
 
+_MISSING = (b"command not found", b"is not recognized as an internal or external command")
+
+
+class RemoteRsyncMissing(HafsError):
+    """The remote host has no rsync (the caller may fall back to SFTP)."""
+
+
+def _check_missing(host: Host, code: int, stderr: bytes) -> None:
+    closed = b"No such file or directory" in stderr and b"connection unexpectedly closed" in stderr
+    if code in (12, 14, 127) and (closed or any(sign in stderr for sign in _MISSING)):
+        raise RemoteRsyncMissing(
+            f"{host.name} has no {host.rsync_path!r}: {EXIT_MEANINGS[127]}", exits.RUNTIME
+        )
+
+
 def exit_message(code: int) -> str:
     return EXIT_MEANINGS.get(code, f"rsync failed with exit status {code}")
 
@@ -146,6 +161,7 @@ def run(
     stderr = b"".join(stderr_lines)
     if code == 255 or (code in (12, 5) and _ssh_said(stderr)):
         raise ssh_failure(host, stderr, "rsync")
+    _check_missing(host, code, stderr)
     for text in stderr.decode(errors="replace").splitlines():
         if text.startswith("rsync error:") or not text.strip():
             continue
@@ -170,6 +186,7 @@ def list_remote(
     proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
     if proc.returncode == 255:
         raise ssh_failure(host, proc.stderr, "listing")
+    _check_missing(host, proc.returncode, proc.stderr)
     return proc.stdout, proc.returncode, proc.stderr
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from collections.abc import Callable
+
+import orjson
 
 from hafs_cli import exits
 from hafs_cli.exits import HafsError
 from hafs_cli.remote import rsync, sftp
 from hafs_cli.remote.hosts import Host
 from hafs_cli.remote.listing import SYNC_DIR, Entry, Excludes, Listing, parse_rsync_list, walk_sftp
-from hafs_cli.remote.ssh import run_ssh
 
 OnError = Callable[[str], None]
 
@@ -30,18 +30,47 @@ def remote_root_path(path: str) -> str:
     return path
 
 
+def _cache_key(host: Host) -> str:
+    return f"{host.address}|{host.port}|{host.user}|{host.rsync_path}"
+
+
+def _cache_file():
+    from hafs_cli import xdg
+
+    return xdg.cache_dir() / "remote-transports.json"
+
+
 def choose(host: Host) -> str:
-    """'rsync' when both ends have rsync, else 'sftp' (transport = auto)."""
+    """rsync when both ends have it, else sftp (transport = auto).
+
+    Optimistic: rsync is tried first and a host found without it is remembered (XDG
+    cache), so no extra ssh round trip is spent on finding out.
+    """
     if host.transport in ("rsync", "sftp"):
         return host.transport
     if shutil.which("rsync") is None:
         return "sftp"
-    probe = run_ssh(host, f"{host.rsync_path} --version")
-    return "rsync" if probe.returncode == 0 and b"rsync" in probe.stdout else "sftp"
+    try:
+        known = orjson.loads(_cache_file().read_bytes())
+    except (OSError, ValueError):
+        known = {}
+    return "sftp" if known.get(_cache_key(host)) == "sftp" else "rsync"
 
 
-class RsyncTransport:
-    name = "rsync"
+def remember_without_rsync(host: Host) -> None:
+    path = _cache_file()
+    try:
+        known = orjson.loads(path.read_bytes())
+    except (OSError, ValueError):
+        known = {}
+    known[_cache_key(host)] = "sftp"
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_bytes(orjson.dumps(known))
+    os.replace(tmp, path)
+
+
+class _Transport:
+    name = ""
 
     def __init__(
         self, host: Host, local_root: bytes, remote_root: str, excludes: Excludes, bwlimit: str
@@ -51,6 +80,13 @@ class RsyncTransport:
         self.remote_root = remote_root_path(remote_root).rstrip("/") or "/"
         self.excludes = excludes
         self.bwlimit = bwlimit
+
+    def close(self) -> None:
+        return None
+
+
+class RsyncTransport(_Transport):
+    name = "rsync"
 
     def _remote(self) -> str:
         return rsync.remote_arg(self.host, self.remote_root + "/")
@@ -133,11 +169,8 @@ class RsyncTransport:
         rsync.check_exit(code, f"comparing with {self.host.name}")
         return differ
 
-    def close(self) -> None:
-        return None
 
-
-class SftpTransport:
+class SftpTransport(_Transport):
     name = "sftp"
 
     def __init__(
@@ -145,10 +178,7 @@ class SftpTransport:
     ):
         from hafs_cli.remote.ssh import connect
 
-        self.host = host
-        self.local_root = local_root
-        self.remote_root = remote_root_path(remote_root).rstrip("/") or "/"
-        self.excludes = excludes
+        super().__init__(host, local_root, remote_root, excludes, bwlimit)
         try:
             self.throttle = sftp.Throttle(sftp.parse_rate(bwlimit))
         except ValueError as exc:
@@ -240,10 +270,3 @@ def local_move_to_trash(root: bytes, rel: bytes, trash_rel: bytes, entry: Entry 
     dst = os.path.join(root, trash_rel, rel)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
     os.rename(src, dst)
-
-
-def rsync_available_locally() -> bool:
-    return (
-        shutil.which("rsync") is not None
-        and subprocess.run(["rsync", "--version"], capture_output=True).returncode == 0
-    )

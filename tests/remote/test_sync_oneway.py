@@ -187,3 +187,19 @@ def test_unknown_profile_is_a_usage_error(hafs, setup):
     r = hafs("sync", "nope")
     assert r.exit_code == 2
     assert b"no sync profile 'nope'" in r.stderr
+
+
+def test_host_without_rsync_falls_back_to_sftp_and_is_remembered(hafs, setup, write):
+    write(setup.local, "a.txt", "alpha")
+    with setup.config.open("a") as fh:
+        fh.write('rsync_path = "/nonexistent/rsync"\n')  # still inside [hosts.box]
+    setup.profile("p", direction="push")
+    r = hafs("sync", "p")
+    assert r.exit_code == 0, r.stderr
+    assert summary(r)["transport"] == "sftp"
+    assert (setup.remote / "a.txt").read_text() == "alpha"
+    write(setup.local, "b.txt", "beta")
+    r = hafs("sync", "p")
+    assert [(x["path"], x["transport"]) for x in r.records if x["kind"] == "sync_op"] == [
+        ("b.txt", "sftp")
+    ]
