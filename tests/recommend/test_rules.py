@@ -346,3 +346,28 @@ def test_apply_accepts_every_action_as_planned(tmp_path, hafs):
     assert {x["status"] for x in results} == {"planned"}
     summary = next(x for x in planned.records if x["kind"] == "summary")
     assert summary["bytes_freed"] == r.records[-1]["bytes"]
+
+
+def test_more_build_directories_can_be_configured(tmp_path, run_recommend):
+    put(tmp_path / "p/meson.build", b"project('p')")
+    put(tmp_path / "p/_build/p.o", b"o" * 64)
+    (tmp_path / "hafs.toml").write_text(
+        '[recommend.regenerable.build_dirs]\n_build = ["meson.build"]\ndist = []\n'
+    )
+    put(tmp_path / "q/pyproject.toml", b"[project]")
+    put(tmp_path / "q/dist/q.whl", b"w" * 64)
+    env = {"HAFS_CONFIG": str(tmp_path / "hafs.toml")}
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "regenerable", env=env)
+    assert [f["paths"] for f in findings_of(r)] == [[f"{tmp_path}/p/_build"]]
+
+
+def test_duplicates_can_suggest_hard_links(tmp_path, run_recommend):
+    put(tmp_path / "a/f.bin", blob(5, 100), age_days=5)
+    put(tmp_path / "b/f.bin", blob(5, 100), age_days=1)
+    files = scan(tmp_path)
+    env = {"HAFS_RECOMMEND__DUPLICATES__ACTION": "hardlink"}
+    r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates", env=env)
+    (action,) = actions_of(r)
+    assert action["action"] == "hardlink" and action["path"] == f"{tmp_path}/b/f.bin"
+    assert action["keeper"]["path"] == f"{tmp_path}/a/f.bin"
+    assert findings_of(r)[0]["bytes"] == 100
