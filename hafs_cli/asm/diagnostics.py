@@ -19,6 +19,7 @@ CODES: dict[str, tuple[str, str]] = {
     "bad-statement": (ERROR, "a line asar cannot read as label, instruction or directive"),
     "bad-directive": (ERROR, "directive with missing or invalid arguments"),
     "unbalanced-block": (ERROR, "if/while/macro/struct/pushpc without its partner"),
+    "duplicate-label": (ERROR, "a label defined twice (asar: label redefined)"),
     "missing-include": (ERROR, "incsrc/incbin/table file that does not exist"),
     "include-cycle": (ERROR, "a file that includes itself"),
     "undefined-macro": (WARNING, "call of a macro not defined in what was read"),

@@ -105,7 +105,7 @@ def split_statements(code: str) -> list[tuple[int, str]]:
 # Labels at the start of a statement.  Main labels need a colon; sub labels and +/- do not.
 LABEL = re.compile(
     r"""[ \t]*(?:
-        (?P<main>\#?\??[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*)[ \t]*:(?![=:])
+        (?P<main>\#?\??[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*):(?![=:])
       | (?P<sub>\#?\??\.+[A-Za-z0-9_]+)(?:[ \t]*:(?!=))?(?=[ \t]|$)
       | (?P<anon>\??(?:\++|-+))(?:[ \t]*:)?(?=[ \t]|$)
     )""",

@@ -36,7 +36,7 @@ _MACRO_DEF = re.compile(r"([A-Za-z0-9_]+)[ \t]*\(([^)]*)\)[ \t]*$")
 _LABEL_STARTS = frozenset(".+-?#")
 # the commonest line: [Label:] MNEMONIC[.s] [operand]  -- no defines, macros, strings or ' : '
 _FAST_INSTRUCTION = re.compile(
-    r"[ \t]*(?:(#?[A-Za-z_][A-Za-z0-9_]*)[ \t]*:[ \t]*)?([A-Za-z]{3})(?:\.([A-Za-z]))?"
+    r"[ \t]*(?:(#?[A-Za-z_][A-Za-z0-9_]*):[ \t]+)?([A-Za-z]{3})(?:\.([A-Za-z]))?"
     r"(?:[ \t]+([^!%:\"';<\s][^!%:\"';<]*?))?[ \t]*$"
 )
 _ANON = re.compile(r"(\??)(\++|-+)$")
@@ -105,6 +105,10 @@ class Session:
         self.macros: dict[str, _Macro] = {}
         self.events: list[tuple] = []
         self.targets: set[str] = set()  # labels some branch/jump/call names
+        self.labels: dict[str, str] = {}  # label -> file:line of its definition
+        self.namespace = ""  # prefix of labels defined now ("Name_")
+        self.nested_namespaces = False
+        self.struct_scopes: list[list[str]] = []
         self.frames: list[_Frame] = []
         self.unknown_depth = 0
         self.arch65816 = True
@@ -193,7 +197,7 @@ class Session:
                 if upper in INSTRUCTIONS and (upper != "REP" or not operand or operand[0] == "#"):
                     self.uncertain = False
                     if label is not None:
-                        self._main_label(label)
+                        self._main_label(label, lineno, fast.start(1) + 1)
                     col = fast.start(2) + 1
                     self._instruction(upper, suffix, operand or "", lineno, col, original)
                     return
@@ -253,7 +257,7 @@ class Session:
             m = LABEL.match(rest)
             if not m or m.end() == 0:
                 break
-            self._label(m)
+            self._label(m, lineno, col + m.start(m.lastindex or 0) + 1)
             rest = rest[m.end() :]
             head = rest.lstrip()[:1]
         s = rest.strip()
@@ -376,13 +380,15 @@ class Session:
                         hint, text, ERROR, context)  # fmt: skip
 
     # -- labels --------------------------------------------------------------------------
-    def _label(self, m: re.Match) -> None:
+    def _label(self, m: re.Match, lineno: int, col: int) -> None:
         main, sub, anon = m.group("main"), m.group("sub"), m.group("anon")
         if main is not None:
-            self._main_label(main)
+            self._main_label(main, lineno, col)
             return
         if sub is not None:
             key = self._sub_key(sub.lstrip("#"), define=not sub.startswith("#"))
+            if "?" not in sub:
+                self._define_label(key, lineno, col)
         else:
             macro, signs = _ANON.match(anon).groups()
             count = self.anon_plus if signs[0] == "+" else self.anon_minus
@@ -395,14 +401,31 @@ class Session:
                 key = f"{tag}:{count[tag]}"
         self.events.append((widths.LABEL, key))
 
-    def _main_label(self, main: str) -> None:
+    def _main_label(self, main: str, lineno: int, col: int) -> None:
         if main[0] == "#":
             name = main[1:]  # '#' labels leave the sublabel scope alone
         else:
             name = main
             if name[0] != "?":
                 self.label_path = [name]
-        self.events.append((widths.LABEL, self._macro_local(name) if name[0] == "?" else name))
+        if name[0] == "?":
+            self.events.append((widths.LABEL, self._macro_local(name)))
+            return
+        self.events.append((widths.LABEL, name))
+        self._define_label(name, lineno, col)
+
+    def _define_label(self, key: str, lineno: int, col: int) -> None:
+        """Remember where a label is defined; a second definition is an asar error."""
+        if self.unknown_depth:
+            return  # a branch that may not be assembled, or a loop body: no verdict
+        full = self.namespace + key
+        where = self.labels.get(full)
+        if where is None:
+            self.labels[full] = f"{self._path}:{lineno}"
+            return
+        shown = full.replace("_", ".", 1) if key != full or "_" not in key else key
+        self._report(lineno, col, "duplicate-label", f"label '{shown}' is already defined at {where}",
+                     "rename one of them (use ?label or .sublabel inside macros)", None)  # fmt: skip
 
     def _sub_key(self, sub: str, define: bool) -> str:
         macro = sub.startswith("?")
@@ -625,8 +648,13 @@ class Session:
             self.events.append((widths.RESET,))
         elif name == "pushpc":
             self.pc_depth += 1
+        elif name == "namespace":
+            self._namespace(args)
         elif name in ("struct", "spcblock"):
             self.frames.append(_Frame(name, self._path, lineno, self._live(), self._live()))
+            if name == "struct":
+                self.struct_scopes.append(self.label_path)
+                self.label_path = [args.split()[0]]  # fields are sublabels of the struct
             if name == "spcblock":
                 self.arch_stack.append(self.arch65816)
                 self.arch65816 = False
@@ -638,10 +666,23 @@ class Session:
                 )
                 return
             self.frames.pop()
+            if name == "endstruct" and self.struct_scopes:
+                self.label_path = self.struct_scopes.pop()
             if name == "endspcblock" and self.arch_stack:
                 self.arch65816 = self.arch_stack.pop()
         elif name == "autoclean":
             self._plain_statement(args, lineno, col + len("autoclean "), original)
+
+    def _namespace(self, args: str) -> None:
+        words = args.split()
+        low = [w.lower() for w in words]
+        if low[:1] == ["nested"]:
+            self.nested_namespaces = low[1:2] == ["on"]
+        elif low == ["off"]:
+            self.namespace = ""
+        elif words:
+            prefix = words[0] + "_"
+            self.namespace = self.namespace + prefix if self.nested_namespaces else prefix
 
     def _live(self) -> bool:
         return not self.frames or self.frames[-1].live

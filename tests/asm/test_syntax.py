@@ -233,3 +233,39 @@ def test_incsrc_inside_a_macro_resolves_against_the_macro_definition(tmp_path):
     (tmp_path / "lib" / "part.asm").write_text("    NOP\n")
     (tmp_path / "main.asm").write_text('incsrc "lib/macros.asm"\n    %Inc()\n')
     assert validate_file(tmp_path / "main.asm") == []
+
+
+def test_a_word_before_a_spaced_colon_is_an_instruction_not_a_label():
+    assert codes("    CLC : ADC #$01\n    BLT : NOP\n") == [(2, "unknown-mnemonic")]
+
+
+def test_duplicate_labels_are_errors_like_in_asar():
+    src = "Main:\n.loop\n    NOP\n.loop\nMain:\n#_008000: NOP\n#_008000: NOP\n"
+    assert codes(src) == [(4, "duplicate-label"), (5, "duplicate-label"), (7, "duplicate-label")]
+
+
+def test_macro_labels_without_question_mark_clash_on_the_second_call():
+    src = "macro M()\nloop:\n    BRA loop\nendmacro\n    %M()\n    %M()\nmacro Q()\n?loop:\n    BRA ?loop\nendmacro\n    %Q()\n    %Q()\n"
+    assert codes(src) == [(2, "duplicate-label")]
+
+
+def test_same_label_in_other_namespaces_structs_or_unknown_branches_is_fine():
+    src = """
+namespace A
+Init:
+namespace B
+Init:
+namespace off
+struct S1 $0000
+.x: skip 1
+endstruct
+struct S2 $0010
+.x: skip 1
+endstruct
+if read1($00FFD5) == $23
+Entry:
+else
+Entry:
+endif
+"""
+    assert codes(src) == []
