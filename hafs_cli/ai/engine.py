@@ -21,6 +21,7 @@ from hafs_cli.ai.context import build_context
 from hafs_cli.ai.errors import AIError
 from hafs_cli.ai.hosts import Host, HostProber, choose_host
 from hafs_cli.ai.ledger import Ledger
+from hafs_cli.ai.monitor import HostMonitor
 from hafs_cli.ai.queue import RequestQueue
 from hafs_cli.ai.request import Request, from_record
 from hafs_cli.ai.runner import CallSettings, HostFailure, execute
@@ -72,25 +73,23 @@ class Engine:
         self._accepting = True
         self._stopped = False
         self._threads: list[threading.Thread] = []
+        self.monitor = HostMonitor(
+            self.prober, self._cond, self._event, self._in_use, settings, clock,
+            stopped=lambda: self._stopped,
+        )  # fmt: skip
         slots = sum(h.slots for h in hosts)
         self._pool = ThreadPoolExecutor(max_workers=max(1, slots) + 2, thread_name_prefix="hafs-ai")
         self.stats = Counter()
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> Engine:
-        threads = [
-            threading.Thread(target=self._discover, args=(h,), daemon=True) for h in self.hosts
-        ]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(float(self.settings.get("connect_timeout_s", 3)) + 2)
+        self.monitor.discover_all(self.hosts)
         self._spawn(self._dispatch_loop, "dispatch")
-        self._spawn(self._discovery_loop, "discovery")
+        self._spawn(self.monitor.discovery_loop, "discovery", self.hosts)
         for host in self.hosts:
             if host.guard is not None:
-                self._guard_once(host)
-                self._spawn(self._guard_loop, f"guard-{host.name}", host)
+                self.monitor.check_guard(host)
+                self._spawn(self.monitor.guard_loop, f"guard-{host.name}", host)
         return self
 
     def _spawn(self, fn, name: str, *args: Any) -> None:
@@ -471,66 +470,3 @@ class Engine:
     def _event(self, name: str, **fields: Any) -> None:
         if self.on_event is not None:
             self.on_event({"kind": "event", "event": name, "time": _iso(), **fields})
-
-    # -- hosts: discovery and guard ------------------------------------------------------------
-    def _discover(self, host: Host) -> None:
-        try:
-            models, loaded = self.prober.discover(host)
-        except Exception as exc:  # noqa: BLE001 - any failure means: down for now
-            with self._cond:
-                if host.up:
-                    host.up = False
-                    host.down_since = self.clock()
-                    self._event("host_down", host=host.name, reason=str(exc))
-                self._cond.notify_all()
-            return
-        with self._cond:
-            host.models, host.loaded = models, loaded
-            if not host.up:
-                host.up = True
-                host.down_since = None
-                self._event("host_up", host=host.name, models=sorted(models))
-            self._cond.notify_all()
-
-    def _discovery_loop(self) -> None:
-        interval = float(self.settings.get("discover_interval_s", 30))
-        while True:
-            with self._cond:
-                if self._cond.wait_for(lambda: self._stopped, interval):
-                    return
-            for host in self.hosts:
-                self._discover(host)
-
-    def _guard_once(self, host: Host) -> None:
-        verdict = host.guard.check()
-        with self._cond:
-            if verdict.busy != host.busy:
-                host.busy = verdict.busy
-                host.busy_reason = verdict.reason if verdict.busy else ""
-                self._event(
-                    "guard_busy" if verdict.busy else "guard_clear",
-                    host=host.name,
-                    reason=verdict.reason,
-                )
-                self._cond.notify_all()
-            idle_models = (
-                [m for m in host.loaded if not self._in_use[host.name][m]] if host.busy else []
-            )
-        guard = self.settings.get("guard", {})
-        if idle_models and guard.get("unload_idle", True) and host.up:
-            for model in idle_models:
-                try:
-                    self.prober.unload(host, model)
-                except Exception:  # noqa: BLE001 - unloading is best effort
-                    continue
-                with self._cond:
-                    host.loaded.discard(model)
-                self._event("unload", host=host.name, model=model)
-
-    def _guard_loop(self, host: Host) -> None:
-        interval = float(self.settings.get("guard", {}).get("interval_s", 2))
-        while True:
-            with self._cond:
-                if self._cond.wait_for(lambda: self._stopped, interval):
-                    return
-            self._guard_once(host)
