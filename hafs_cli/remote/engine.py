@@ -216,10 +216,9 @@ class SyncRun:
         if push:
             argv += ["--mkpath", local, transport._remote()]
         else:
-            os.makedirs(self.local_root, exist_ok=True)
-            tmp = os.path.join(self.local_root, SYNC_DIR, b"tmp")
-            _clear_dir(tmp)
             if not self.dry_run:
+                tmp = os.path.join(self.local_root, SYNC_DIR, b"tmp")
+                _clear_dir(tmp)  # what a killed run left behind
                 os.makedirs(tmp, exist_ok=True)
                 argv.append(f"--temp-dir={os.fsdecode(tmp)}")
             argv += [transport._remote(), local]
@@ -289,8 +288,9 @@ class SyncRun:
 
     def _planned_with(self, transport) -> int:
         local = walk_local(self.local_root, self.p.excludes)
-        _clear_parts(self.local_root, local)
-        remote = transport.listing()
+        if not self.dry_run:
+            _clear_parts(self.local_root, local)
+        remote = transport.listing(clean=not self.dry_run)
         for text in local.errors + remote.errors:
             self.error(text)
         both = self.p.direction == "both"

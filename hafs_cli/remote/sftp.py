@@ -107,13 +107,34 @@ def upload(
                     throttle(len(chunk))
         sftp.chmod(part, stat.S_IMODE(st.st_mode))
         sftp.utime(part, (int(st.st_atime), int(st.st_mtime)))
-        sftp.posix_rename(part, target)
+        replace_remote(sftp, part, target)
     except BaseException:
         try:
             sftp.remove(part)
         except OSError:
             pass
         raise
+
+
+def replace_remote(sftp, part: bytes, target: bytes) -> None:
+    """Rename `part` over `target` atomically (posix-rename); servers without that
+    extension (older Windows OpenSSH) get a rename that keeps the old file until the
+    new one is in place."""
+    try:
+        sftp.posix_rename(part, target)
+        return
+    except OSError as exc:
+        if "unsupported" not in str(exc).lower() and "not supported" not in str(exc).lower():
+            raise
+    try:
+        sftp.rename(part, target)  # plain SFTP rename fails when the target exists
+        return
+    except OSError:
+        pass
+    old = target + b".hafs-old-" + os.urandom(4).hex().encode()
+    sftp.rename(target, old)
+    sftp.rename(part, target)
+    sftp.remove(old)
 
 
 def download(

@@ -251,8 +251,11 @@ def connect(host: Host):
     if resolved.proxy_command:
         sock = paramiko.ProxyCommand(resolved.proxy_command)
     elif resolved.proxy_jump:
-        jump = ssh_options(host) + ["-W", f"{resolved.hostname}:{resolved.port}"]
-        sock = paramiko.ProxyCommand(shlex.join([*jump, resolved.proxy_jump.split(",")[0]]))
+        # the jump host's own settings come from the ssh config, not from this host's table
+        config = host.ssh_config_file()
+        jump = ["ssh", *(["-F", config] if config else []), "-o", "BatchMode=yes"]
+        jump += ["-W", f"{resolved.hostname}:{resolved.port}", resolved.proxy_jump.split(",")[0]]
+        sock = paramiko.ProxyCommand(shlex.join(jump))
     keys = [p for p in resolved.identity_files if os.path.isfile(p)]
     try:
         client.connect(

@@ -98,7 +98,7 @@ class RsyncTransport(_Transport):
         """Only the top level of the remote root (enough to tell missing or empty)."""
         return self.listing(recursive=False)
 
-    def listing(self, recursive: bool = True) -> Listing:
+    def listing(self, recursive: bool = True, clean: bool = True) -> Listing:
         out, code, err = rsync.list_remote(
             self.host, self.remote_root, self.excludes.rsync_args, recursive
         )
@@ -186,9 +186,10 @@ class SftpTransport(_Transport):
         self.client = connect(host)
         self.sftp = self.client.open_sftp()
 
-    def listing(self) -> Listing:
+    def listing(self, clean: bool = True) -> Listing:
         listing = walk_sftp(self.sftp, self.remote_root, self.excludes)
-        sftp.remove_parts(self.sftp, self.remote_root, listing.stale_parts)
+        if clean:  # temporary files of an interrupted run
+            sftp.remove_parts(self.sftp, self.remote_root, listing.stale_parts)
         return listing
 
     def _each(self, paths, entries, fn, on_error: OnError) -> set[bytes]:

@@ -87,3 +87,24 @@ def test_unreachable_host_is_a_runtime_error(hafs, setup, write):
     r = hafs("sync", "p")
     assert r.exit_code == 3
     assert b"cannot reach down" in r.stderr
+
+
+@pytest.mark.parametrize("transport", ["rsync", "sftp"])
+def test_proxyjump_from_ssh_config_is_used(hafs, setup, write, tmp_path, transport):
+    server = setup.server
+    config = tmp_path / "ssh_config_jump"
+    config.write_text(
+        "Host viajump\n"
+        f"    HostName 127.0.0.1\n    Port {server.port}\n    User {server.user}\n"
+        f"    IdentityFile {server.user_key}\n    UserKnownHostsFile {server.known_hosts}\n"
+        f"    ProxyJump {server.alias}\n\n" + server.ssh_config.read_text()
+    )
+    setup.config.write_text(f'[hosts.far]\naddress = "viajump"\nssh_config = "{config}"\n')
+    write(setup.local, "f.txt", "through the jump host")
+    setup.profile("p", remote=f"far:{setup.remote}", direction="push", transport=transport)
+    before = server.log_text().count("direct-tcpip") + server.log_text().count("Connection from")
+    r = hafs("sync", "p")
+    assert r.exit_code == 0, r.stderr
+    assert (setup.remote / "f.txt").read_text() == "through the jump host"
+    after = server.log_text().count("direct-tcpip") + server.log_text().count("Connection from")
+    assert after >= before + 2  # the jump connection and the tunnelled one

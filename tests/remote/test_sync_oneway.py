@@ -203,3 +203,31 @@ def test_host_without_rsync_falls_back_to_sftp_and_is_remembered(hafs, setup, wr
     assert [(x["path"], x["transport"]) for x in r.records if x["kind"] == "sync_op"] == [
         ("b.txt", "sftp")
     ]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_unreadable_source_directory_is_reported_and_protects_deletions(
+    setup, write, hafs_cmd, transport
+):
+    import shutil
+    import subprocess
+
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv missing")
+    write(setup.local, "open/a", "a")
+    write(setup.local, "closed/b", "b")
+    write(setup.remote, "closed/b", "b")
+    write(setup.remote, "closed/only-remote", "keep me")
+    setup.profile("p", direction="push", delete=True, transport=transport)
+    os.chmod(setup.local / "closed", 0)
+    try:  # without CAP_DAC_OVERRIDE, root obeys permissions like everyone else
+        proc = subprocess.run(
+            ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *hafs_cmd, "sync", "p"],
+            capture_output=True,
+        )
+    finally:
+        os.chmod(setup.local / "closed", 0o755)
+    assert proc.returncode == 3, proc.stderr
+    assert b"Permission denied" in proc.stderr
+    assert (setup.remote / "open/a").read_text() == "a"
+    assert (setup.remote / "closed/only-remote").read_text() == "keep me"
