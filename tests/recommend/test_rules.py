@@ -371,3 +371,21 @@ def test_duplicates_can_suggest_hard_links(tmp_path, run_recommend):
     assert action["action"] == "hardlink" and action["path"] == f"{tmp_path}/b/f.bin"
     assert action["keeper"]["path"] == f"{tmp_path}/a/f.bin"
     assert findings_of(r)[0]["bytes"] == 100
+
+
+def test_caches_of_one_project_make_one_finding(tmp_path, run_recommend):
+    put(tmp_path / "p/pyproject.toml", b"[project]")
+    put(tmp_path / "p/a/__pycache__/x.pyc", b"1" * 10)
+    put(tmp_path / "p/b/__pycache__/y.pyc", b"2" * 20)
+    put(tmp_path / "p/dist/p.whl", b"3" * 30)
+    put(tmp_path / "q/pyproject.toml", b"[project]")
+    put(tmp_path / "q/__pycache__/z.pyc", b"4" * 40)
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "regenerable")
+    got = sorted((f["paths"], f["bytes"]) for f in findings_of(r))
+    assert got == [
+        ([f"{tmp_path}/p/a/__pycache__", f"{tmp_path}/p/b/__pycache__"], 30),
+        ([f"{tmp_path}/p/dist"], 30),
+        ([f"{tmp_path}/q/__pycache__"], 40),
+    ]
+    (grouped,) = [f for f in findings_of(r) if f["directories"] == 2]
+    assert grouped["reason"].startswith(f"2 __pycache__ directories in {tmp_path}/p:")

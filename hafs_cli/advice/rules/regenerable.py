@@ -7,6 +7,7 @@ import posixpath
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import HIGH, MEDIUM, Finding, acting_on, plural
 from hafs_cli.advice.inventory import Entry, Place, basename, parent_of
+from hafs_cli.advice.roots import outermost
 from hafs_cli.pipe import human_bytes
 
 
@@ -31,15 +32,6 @@ def _qualifies(ctx: Context, host: str, directory: str) -> str | None:
     return None
 
 
-def _outermost(places: list[Place]) -> list[Place]:
-    kept: list[Place] = []
-    for host, path in sorted(places, key=lambda hp: (hp[0], hp[1].split("/"))):
-        if kept and kept[-1][0] == host and path.startswith(kept[-1][1].rstrip("/") + "/"):
-            continue
-        kept.append((host, path))
-    return kept
-
-
 def _drop_tracked(ctx: Context, places: list[Place]) -> list[Place]:
     """Keep only places git tracks nothing in (and that git could be asked about)."""
     tracked, unknown = ctx.git.protected(places)
@@ -48,30 +40,61 @@ def _drop_tracked(ctx: Context, places: list[Place]) -> list[Place]:
     return sorted(p for p in places if p not in tracked and p not in unknown)
 
 
+def _anchor(ctx: Context, host: str, directory: str) -> str | None:
+    """The repository or project a cache belongs to (caches are reported per anchor)."""
+    root = ctx.git.repo_root(host, directory)
+    if root is not None:
+        return root
+    markers = ctx.cfg("projects").get("markers", [])
+    cur = parent_of(directory)
+    while cur:
+        if any((host, posixpath.join(cur, m)) in ctx.inv.files for m in markers):
+            return cur
+        parent = parent_of(cur)
+        if parent == cur:
+            break
+        cur = parent
+    return None
+
+
 def find(ctx: Context) -> list[Finding]:
     cfg = ctx.cfg("regenerable")
-    inv = ctx.inv
+    cache_names = set(cfg.get("cache_dirs", []))
     reasons: dict[Place, str] = {}
-    for place in inv.named_dirs:
+    for place in ctx.inv.named_dirs:
         why = _qualifies(ctx, *place)
         if why:
             reasons[place] = why
-    dirs = _drop_tracked(ctx, _outermost(list(reasons)))
-    out: list[Finding] = []
-    covered = set(dirs)
+    dirs = _drop_tracked(ctx, sorted(outermost(set(reasons))))
+    # Caches of one name in one repository or project make one finding; build output one each.
+    groups: dict[tuple[str, str, str], list[str]] = {}
     for host, d in dirs:
-        files = sorted(inv.named_dirs[(host, d)], key=lambda e: e.path)
+        name = basename(d)
+        anchor = _anchor(ctx, host, d) if name in cache_names else None
+        groups.setdefault((host, name, anchor or d), []).append(d)
+    out: list[Finding] = []
+    for (host, name, anchor), members in sorted(groups.items()):
+        files = [e for d in members for e in ctx.inv.named_dirs[(host, d)]]
         size = sum(e.size for e in files)
-        is_cache = basename(d) in cfg.get("cache_dirs", [])
-        reason = (
-            f"{reasons[(host, d)]}; {plural(len(files), 'file')}, {human_bytes(size)}, "
-            "none tracked by git."
-        )
-        confidence = HIGH if is_cache else MEDIUM
+        counts = f"{plural(len(files), 'file')}, {human_bytes(size)}, none tracked by git."
+        if len(members) == 1:
+            reason = f"{reasons[(host, members[0])]}; {counts}"
+        else:
+            reason = f"{len(members)} {name} directories in {anchor}: caches their tool recreates; {counts}"
+        confidence = HIGH if name in cache_names else MEDIUM
         out.append(
-            acting_on("regenerable", files, reason, confidence, "trash", [d], files=len(files))
+            acting_on(
+                "regenerable",
+                files,
+                reason,
+                confidence,
+                "trash",
+                members,
+                files=len(files),
+                directories=len(members),
+            )
         )
-    out.extend(_junk_files(ctx, covered))
+    out.extend(_junk_files(ctx, set(dirs)))
     return out
 
 
