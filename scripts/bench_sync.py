@@ -46,6 +46,7 @@ def make_tree(root: Path, files: int, seed: int = 8) -> int:
 
 
 def timed(argv: list[str], cwd: Path, env: dict) -> float:
+    os.sync()  # no writeback of an earlier run's files during this one
     start = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True)
     elapsed = time.perf_counter() - start
@@ -100,16 +101,20 @@ def main() -> int:
             results: dict[str, list[float]] = {
                 k: [] for k in ("rsync1", "rsync0", "hafs1", "hafs0")
             }
-            for _ in range(args.rounds):
+            subprocess.run(["find", str(src)], capture_output=True)  # same warm cache for both
+            for n in range(args.rounds):
                 for d in (dst_rsync, dst_hafs):
                     shutil.rmtree(d, ignore_errors=True)
                 shutil.rmtree(work / "xdg" / "state", ignore_errors=True)  # no manifest
-                results["rsync1"].append(timed(rsync_argv, cwd, env))
-                results["hafs1"].append(timed(hafs_argv, cwd, env))
-                results["rsync0"].append(timed(rsync_argv, cwd, env))
-                results["hafs0"].append(timed(hafs_argv, cwd, env))
+                # alternate who goes first, so neither always meets the colder machine
+                order = [("rsync", rsync_argv), ("hafs", hafs_argv)][:: 1 if n % 2 == 0 else -1]
+                for mark in ("1", "0"):  # first run, then the no-change run
+                    for name, argv in order:
+                        results[name + mark].append(timed(argv, cwd, env))
         med = {k: statistics.median(v) for k, v in results.items()}
         print(f"direction={args.direction} transport={args.transport} rounds={args.rounds}")
+        for key, values in results.items():
+            print(f"  {key}: " + " ".join(f"{v:.2f}" for v in values))
         print(f"{'run':<12}{'rsync -a':>12}{'hafs sync':>12}{'ratio':>8}")
         for label, key in (("first", "1"), ("no-change", "0")):
             r, h = med[f"rsync{key}"], med[f"hafs{key}"]

@@ -197,14 +197,60 @@ def _sftp_record(full: str, attr, host: Host, options: dict, sftp) -> Iterator[d
         yield {"kind": "symlink", **base, "target": sftp.readlink(full) or ""}
 
 
-def add_hashes(pipe) -> None:
-    """The remote half of a scan: pass records on, `file` records with their blake3 added."""
+def add_hashes(pipe, batch: int = 512) -> None:
+    """The remote half of a scan: pass records on, `file` records with their blake3 added.
+
+    Uses the persistent hash cache (keyed by dev, inode, size, mtime and ctime), so a
+    second scan of an unchanged tree reads no file content.
+    """
+    from hafs_cli.fs.hashcache import HashCache
+
+    cache = HashCache()
+    pending: list[dict] = []
+    try:
+        for rec in pipe.records():
+            pending.append(rec)
+            if len(pending) >= batch:
+                _hash_batch(pipe, cache, pending)
+                pending = []
+        _hash_batch(pipe, cache, pending)
+    finally:
+        cache.close()
+
+
+_KEY_FIELDS = ("dev", "inode", "size", "mtime_ns", "ctime_ns")
+
+
+def _hash_batch(pipe, cache, batch: list[dict]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
     from hafs_cli.fs.hashing import hash_file
 
-    for rec in pipe.records():
-        if rec.get("kind") == "file" and "blake3" not in rec:
-            try:
-                _, rec["blake3"] = hash_file(paths.record_path(rec))
-            except (OSError, HafsError) as exc:
-                pipe.error(f"cannot hash: {exc}", **paths.path_fields(paths.record_path(rec)))
+    todo = [r for r in batch if r.get("kind") == "file" and "blake3" not in r]
+    keyed = [r for r in todo if all(isinstance(r.get(f), int) for f in _KEY_FIELDS)]
+    keys = [tuple(r[f] for f in _KEY_FIELDS) for r in keyed]
+    for i, (_, full) in cache.lookup(keys).items():
+        if full:
+            keyed[i]["blake3"] = full.hex()
+    misses = [r for r in todo if "blake3" not in r]
+
+    def digest(rec: dict):
+        try:
+            return hash_file(paths.record_path(rec))
+        except (OSError, HafsError) as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(digest, misses))
+    fresh = []
+    for rec, result in zip(misses, results, strict=True):
+        if isinstance(result, BaseException):
+            pipe.error(f"cannot hash: {result}", **paths.path_fields(paths.record_path(rec)))
+            continue
+        st, hexdigest = result
+        rec["blake3"] = hexdigest
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        fresh.append((key, None, bytes.fromhex(hexdigest)))
+    cache.store(fresh)
+    for rec in batch:
         pipe.emit(rec)

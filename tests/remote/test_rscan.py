@@ -74,3 +74,19 @@ def test_remote_scan_refuses_unknown_host_key(hafs, setup, write, tmp_path):
     assert r.exit_code == 3
     assert b"is not known" in r.stderr and b"SHA256:" in r.stderr
     assert files_of(r) == {}
+
+
+def test_remote_hashes_go_into_the_remote_hash_cache(hafs, setup, write, sshd):
+    import sqlite3
+    import time
+
+    path = write(setup.remote, "cached.bin", b"c" * 10_000)
+    time.sleep(1.1)  # the cache skips files changed within the last second
+    r = hafs("scan", f"box:{setup.remote}")
+    assert r.exit_code == 0, r.stderr
+    cache = os.path.join(sshd.env["XDG_CACHE_HOME"], "hafs", "hashes.sqlite3")
+    with sqlite3.connect(cache) as db:
+        rows = db.execute(
+            "SELECT hex(full) FROM hashes WHERE inode = ?", (os.stat(path).st_ino,)
+        ).fetchall()
+    assert [row[0].lower() for row in rows] == [files_of(r)[str(path)]["blake3"]]
