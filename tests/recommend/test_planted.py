@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from hafs_cli.advice import RULE_SECTIONS
 from hafs_cli.schemas import validate_record
 
 from .conftest import (
@@ -27,7 +26,11 @@ from .conftest import (
     scan,
 )
 
-SMALL_CHECKPOINTS = {"HAFS_RECOMMEND__EXPERIMENTS__CHECKPOINT_MIN_BYTES": "1000"}
+# Thresholds scaled to a small tree: checkpoints from 1000 bytes, the single largest file/dir.
+PLANTED_ENV = {
+    "HAFS_RECOMMEND__EXPERIMENTS__CHECKPOINT_MIN_BYTES": "1000",
+    "HAFS_RECOMMEND__LARGEST__COUNT": "1",
+}
 
 
 def build_tree(t: Path) -> set[tuple[str, frozenset[str]]]:
@@ -127,6 +130,13 @@ def build_tree(t: Path) -> set[tuple[str, frozenset[str]]]:
     put(t / "runs/exp2/trainer_state.json", blob(64, 50), age_days=3)
     put(t / "models/recent.gguf", blob(65, 5000), age_days=3)
     put(t / "models/small.pt", blob(66, 500), age_days=300)
+
+    # largest (count = 1): a sparse 50 MB image; its folder holds nearly all the bytes
+    (t / "big").mkdir()
+    with open(t / "big/huge.iso", "wb") as fh:
+        fh.truncate(50 << 20)
+    want("largest", "big/huge.iso")
+    want("largest", "big")
     return expected
 
 
@@ -138,19 +148,16 @@ def planted(tmp_path):
     return root, files + dedup(files), expected
 
 
-RULES_BUT_LARGEST = ["--rule=" + r for r in RULE_SECTIONS if r != "largest"]
-
-
 def test_planted_tree_yields_exactly_the_planted_findings(planted, run_recommend):
     _, recs, expected = planted
-    r = run_recommend(recs, "--only", *RULES_BUT_LARGEST, env=SMALL_CHECKPOINTS)
+    r = run_recommend(recs, "--only", env=PLANTED_ENV)
     assert r.exit_code == 0, r.stderr
     assert planted_set(r) == expected
 
 
 def test_every_output_record_matches_its_schema(planted, run_recommend):
     _, recs, _ = planted
-    r = run_recommend(recs, env=SMALL_CHECKPOINTS)
+    r = run_recommend(recs, env=PLANTED_ENV)
     assert r.exit_code == 0, r.stderr
     bad = [(rec["kind"], validate_record(rec)) for rec in r.records if validate_record(rec)]
     assert bad == []
@@ -158,7 +165,7 @@ def test_every_output_record_matches_its_schema(planted, run_recommend):
 
 def test_every_path_in_the_output_comes_from_the_input(planted, run_recommend):
     _, recs, _ = planted
-    r = run_recommend(recs, "--only", env=SMALL_CHECKPOINTS)
+    r = run_recommend(recs, "--only", env=PLANTED_ENV)
     files = {rec["path"] for rec in recs if rec["kind"] == "file"}
     dirs = {os.path.dirname(p) for p in files}
     while True:
@@ -177,7 +184,7 @@ def test_every_path_in_the_output_comes_from_the_input(planted, run_recommend):
 
 def test_actions_match_their_findings(planted, run_recommend):
     _, recs, _ = planted
-    r = run_recommend(recs, "--only", env=SMALL_CHECKPOINTS)
+    r = run_recommend(recs, "--only", env=PLANTED_ENV)
     findings = {f["id"]: f for f in findings_of(r)}
     actions = [a for a in r.records if a["kind"] == "action"]
     for fid, f in findings.items():
@@ -194,7 +201,7 @@ def test_actions_match_their_findings(planted, run_recommend):
 
 def test_git_tracked_files_get_no_action(planted, run_recommend):
     root, recs, _ = planted
-    r = run_recommend(recs, "--only", env=SMALL_CHECKPOINTS)
+    r = run_recommend(recs, "--only", env=PLANTED_ENV)
     acted = {a["path"] for a in r.records if a["kind"] == "action" and a["action"] == "trash"}
     assert f"{root}/lib/build/out.txt" not in acted
     assert f"{root}/lib/.DS_Store" not in acted
@@ -209,7 +216,7 @@ def test_output_is_byte_identical_across_runs_and_hash_seeds(planted, tmp_path):
     src.write_bytes(jsonl(recs))
     outs = set()
     for seed in ("0", "1", "4242", "random"):
-        env = {**os.environ, "PYTHONHASHSEED": seed, **SMALL_CHECKPOINTS}
+        env = {**os.environ, "PYTHONHASHSEED": seed, **PLANTED_ENV}
         proc = subprocess.run(
             [sys.executable, "-m", "hafs_cli", "recommend", "--now", NOW_ARG, str(src)],
             capture_output=True,

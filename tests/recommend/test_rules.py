@@ -24,7 +24,7 @@ from .conftest import (
     put,
     scan,
 )
-from .test_planted import RULES_BUT_LARGEST, SMALL_CHECKPOINTS, build_tree
+from .test_planted import PLANTED_ENV, build_tree
 
 
 def actions_of(result) -> list[dict]:
@@ -326,9 +326,8 @@ def test_planted_findings_survive_a_real_scan_and_dedup(tmp_path, hafs):
         "--now",
         NOW_ARG,
         "--only",
-        *RULES_BUT_LARGEST,
         input=stream,
-        env=SMALL_CHECKPOINTS,
+        env=PLANTED_ENV,
     )
     assert r.exit_code == 0, r.stderr
     assert planted_set(r) == expected
@@ -338,7 +337,7 @@ def test_apply_accepts_every_action_as_planned(tmp_path, hafs):
     root = tmp_path / "t"
     build_tree(root)
     stream = _real_pipeline(hafs, root)
-    r = hafs("recommend", "--now", NOW_ARG, "--only", input=stream, env=SMALL_CHECKPOINTS)
+    r = hafs("recommend", "--now", NOW_ARG, "--only", input=stream, env=PLANTED_ENV)
     planned = hafs("apply", "--only", input=r.stdout)
     assert planned.exit_code == 0, planned.stderr
     results = [x for x in planned.records if x["kind"] == "action_result"]
