@@ -89,10 +89,10 @@ def _confirm(actions: list[dict]) -> bool:
     if not actions or not sys.stderr.isatty():
         return False
     try:
-        tty = open("/dev/tty", "r+")  # noqa: SIM115
+        tty = os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY)
     except OSError:
         return False
-    with tty:
+    try:
         counts: dict[str, list[int]] = {}
         for rec in actions:
             c = counts.setdefault(str(rec.get("action")), [0, 0])
@@ -101,9 +101,16 @@ def _confirm(actions: list[dict]) -> bool:
         plan = ", ".join(
             f"{a} {n} files ({human_bytes(b)})" for a, (n, b) in sorted(counts.items())
         )
-        tty.write(f"hafs apply: {plan}. Go ahead? [y/N] ")
-        tty.flush()
-        return tty.readline().strip().lower() in ("y", "yes")
+        os.write(tty, f"hafs apply: {plan}. Go ahead? [y/N] ".encode())
+        answer = b""
+        while not answer.endswith(b"\n"):
+            chunk = os.read(tty, 256)
+            if not chunk:
+                break
+            answer += chunk
+        return answer.strip().lower() in (b"y", b"yes")
+    finally:
+        os.close(tty)
 
 
 def _journal(engine, journal_file: Path | None, cfg: dict):

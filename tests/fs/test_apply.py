@@ -272,3 +272,86 @@ def test_pipeline_scan_dedup_suggest_apply_then_undo(hafs, tmp_path):
     assert len(inodes) == 1
     hafs("apply", "--undo", str(journal))
     assert snapshot(os.fsencode(root)) == before
+
+
+def test_trash_across_filesystems_copies_then_undo_moves_back(hafs, pair, tmp_path):
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on another filesystem than the test tree")
+    import shutil
+    import tempfile
+
+    quarantine = tempfile.mkdtemp(dir="/dev/shm", prefix="hafs-q-")
+    try:
+        (tmp_path / "hafs.toml").write_text(f'[apply]\nquarantine = "{quarantine}"\n')
+        before = snapshot(pair["root"])
+        journal = tmp_path / "j.jsonl"
+        acts = [action("trash", pair["copy"], pair["keeper"])]
+        r = hafs(
+            "apply",
+            "--yes",
+            "--journal",
+            str(journal),
+            "--format",
+            "jsonl",
+            input=lines(acts),
+            cwd=tmp_path,
+        )
+        (res,) = results(r)
+        assert res["status"] == "done", res
+        dest = record_path(res, "dest")
+        assert dest.startswith(os.fsencode(quarantine))
+        assert os.stat(dest).st_dev != os.stat(pair["keeper"]).st_dev
+        assert Path(os.fsdecode(dest)).read_bytes() == pair["data"]
+        assert not os.path.exists(pair["copy"])
+        assert hafs("apply", "--undo", str(journal)).exit_code == 0
+        assert snapshot(pair["root"]) == before  # content, mode and mtime came back
+    finally:
+        shutil.rmtree(quarantine)
+
+
+def _apply_on_a_terminal(acts: list[dict], answer: bytes, tmp_path) -> tuple[int, bytes]:
+    """Run apply with records on stdin and a pty as its terminal; answer the prompt."""
+    import fcntl
+    import select
+    import subprocess
+    import sys
+    import termios
+
+    from .conftest import REPO
+
+    master, slave = os.openpty()
+    feed = tmp_path / "actions.jsonl"
+    feed.write_bytes(lines(acts))
+
+    def controlling_tty():
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    with open(feed, "rb") as stdin:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hafs_cli", "apply", "--journal", str(tmp_path / "j")],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            preexec_fn=controlling_tty,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+        )
+    os.close(slave)
+    seen = b""
+    while b"[y/N]" not in seen:
+        ready, _, _ = select.select([master], [], [], 30)
+        assert ready, f"no prompt; got {seen!r}"
+        seen += os.read(master, 4096)
+    os.write(master, answer)
+    proc.communicate(timeout=60)
+    os.close(master)
+    return proc.returncode, seen
+
+
+@pytest.mark.parametrize(("answer", "moved"), [(b"y\n", True), (b"\n", False)])
+def test_without_yes_it_asks_on_the_terminal_with_counts_and_bytes(pair, tmp_path, answer, moved):
+    acts = [action("trash", p, pair["keeper"]) for p in (pair["copy"], pair["odd"])]
+    code, prompt = _apply_on_a_terminal(acts, answer, tmp_path)
+    assert b"trash 2 files (136.7 KiB)" in prompt
+    assert code == 0
+    assert os.path.exists(pair["copy"]) is not moved

@@ -227,3 +227,23 @@ def test_remote_specs_are_told_apart_from_local_paths(tmp_path, monkeypatch):
     assert not is_remote("C:/Users")
     (tmp_path / "odd:name").mkdir()
     assert not is_remote("odd:name")  # an existing local path wins
+
+
+def test_one_file_system_stays_off_other_mounts(hafs, tmp_path):
+    # /dev/shm is its own tmpfs mount inside /dev on Linux; a file below it is on another fs
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat("/dev").st_dev:
+        import pytest
+
+        pytest.skip("needs /dev/shm mounted as its own filesystem")
+    import tempfile
+
+    inner = tempfile.mkdtemp(dir="/dev/shm", prefix="hafs-xfs-")
+    try:
+        write(os.path.join(inner, "f.txt"), b"x")
+        args = ("/dev", "--max-depth", "3")
+        assert os.path.join(inner, "f.txt") in files(scan(hafs, *args))
+        assert not any(p.startswith("/dev/shm/") for p in files(scan(hafs, *args, "-x")))
+    finally:
+        import shutil
+
+        shutil.rmtree(inner)
