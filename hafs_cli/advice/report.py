@@ -67,6 +67,16 @@ def render_table(rows: list[dict]) -> Any:
                 str(rec.get("ai_rationale") or rec.get("reason") or ""),
             )
         parts.append(table)
+    types = (summary or {}).get("duplicates_by_type")
+    if types:
+        table = Table(title="duplicates by file type", title_justify="left")
+        for col in ("type", "groups", "files", "reclaimable"):
+            table.add_column(col, justify="left" if col == "type" else "right")
+        for t in types:
+            table.add_row(
+                t["file_type"], str(t["groups"]), str(t["files"]), human_bytes(t["bytes"])
+            )
+        parts.append(table)
     if summary:
         parts.append(
             Text(

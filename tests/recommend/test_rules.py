@@ -388,3 +388,16 @@ def test_caches_of_one_project_make_one_finding(tmp_path, run_recommend):
     ]
     (grouped,) = [f for f in findings_of(r) if f["directories"] == 2]
     assert grouped["reason"].startswith(f"2 __pycache__ directories in {tmp_path}/p:")
+
+
+def test_size_limit_applies_only_to_compressed_tars(tmp_path, run_recommend):
+    from .conftest import make_tar
+
+    make_zip(tmp_path / "a.zip", {"x.txt": blob(6, 100)})
+    put(tmp_path / "a/x.txt", blob(6, 100))
+    make_tar(tmp_path / "b.tar.gz", {"y.txt": blob(7, 100)})
+    put(tmp_path / "b/y.txt", blob(7, 100))
+    env = {"HAFS_RECOMMEND__ARCHIVES__MAX_ARCHIVE_BYTES": "10"}
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "archives", env=env)
+    assert [f["paths"] for f in findings_of(r)] == [[f"{tmp_path}/a.zip"]]
+    assert r.records[-1]["skipped"] == {"archives_over_size_limit": 1}

@@ -94,7 +94,7 @@ def _extracted_into(ctx: Context, archive: Entry, members: dict[str, int]) -> st
 
 def find(ctx: Context) -> list[Finding]:
     cfg = ctx.cfg("archives")
-    limit = int(cfg.get("max_archive_bytes", 4 << 30))
+    limit = int(cfg.get("max_archive_bytes", 1 << 30))
     out = []
     candidates = [
         e
@@ -105,7 +105,10 @@ def find(ctx: Context) -> list[Finding]:
         if not ctx.inv.is_local(archive.host):
             ctx.skip("archives_not_local")
             continue
-        if archive.size > limit:
+        # A zip's index is at its end and a plain tar's headers are seeked over; only a
+        # compressed tar must be decompressed whole to be listed.
+        compressed_tar = not archive.path.lower().endswith((".zip", ".tar"))
+        if compressed_tar and archive.size > limit:
             ctx.skip("archives_over_size_limit")
             continue
         try:
