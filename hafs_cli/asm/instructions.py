@@ -496,7 +496,7 @@ _INDEX_FORM = {"x": ",X", "y": ",Y", "s": ",S"}
 
 def _impossible_form(kind: str, inner: str) -> str | None:
     """Forms no 65816 instruction has ([d,x], (d,s),x ...): their text; '~' + text if only odd."""
-    if kind in _INDEX_FORM and inner[:1] in "([" and inner.rstrip()[-1:] in ")]":
+    if kind in _INDEX_FORM and inner[:1] in ("(", "[") and inner.rstrip()[-1:] in (")", "]"):
         body = inner.strip()[1:-1]
         outer = _INDEX_FORM[kind]
         if inner[0] == "[":
@@ -506,7 +506,7 @@ def _impossible_form(kind: str, inner: str) -> str | None:
         if _closes_at_end(inner.strip()):
             return f"~(d){outer}"
         return None
-    if kind in ("lind", "ind", "indy", "lindy") and len(split_args(inner)) > 1:
+    if kind in ("lind", "ind", "indy", "lindy") and "," in inner and len(split_args(inner)) > 1:
         parts = split_args(inner)
         left, right = ("[", "]") if kind.startswith("l") else ("(", ")")
         tail = ",Y" if kind.endswith("y") else ""

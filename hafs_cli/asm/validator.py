@@ -105,7 +105,7 @@ class Session:
         self.macros: dict[str, _Macro] = {}
         self.events: list[tuple] = []
         self.targets: set[str] = set()  # labels some branch/jump/call names
-        self.labels: dict[str, str] = {}  # label -> file:line of its definition
+        self.labels: dict[str, tuple[str, int]] = {}  # label -> (file, line) of its definition
         self.namespace = ""  # prefix of labels defined now ("Name_")
         self.nested_namespaces = False
         self.struct_scopes: list[list[str]] = []
@@ -418,11 +418,12 @@ class Session:
         """Remember where a label is defined; a second definition is an asar error."""
         if self.unknown_depth:
             return  # a branch that may not be assembled, or a loop body: no verdict
-        full = self.namespace + key
+        full = self.namespace + key if self.namespace else key
         where = self.labels.get(full)
         if where is None:
-            self.labels[full] = f"{self._path}:{lineno}"
+            self.labels[full] = (self._path, lineno)
             return
+        where = f"{where[0]}:{where[1]}"
         shown = full.replace("_", ".", 1) if key != full or "_" not in key else key
         self._report(lineno, col, "duplicate-label", f"label '{shown}' is already defined at {where}",
                      "rename one of them (use ?label or .sublabel inside macros)", None)  # fmt: skip
