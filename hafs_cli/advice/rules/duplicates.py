@@ -41,6 +41,7 @@ def _same_file(a: Entry, b: Entry) -> bool:
 
 def find(ctx: Context) -> list[Finding]:
     cfg = ctx.cfg("duplicates")
+    action = cfg.get("action", "trash")
     out: list[Finding] = []
     by_type: dict[str, list[int]] = {}
     taken: set = ctx.cache.get("claimed", set())
@@ -75,6 +76,7 @@ def find(ctx: Context) -> list[Finding]:
             and m.place not in taken
             and m.place not in tracked
             and m.place not in unknown
+            and not (action == "hardlink" and m.dev is not None and m.dev != keeper.dev)
         ]
         kept = [m for m in others if m.place in tracked or m.place in unknown]
         waste = sum(m.size for m in targets)
@@ -92,8 +94,8 @@ def find(ctx: Context) -> list[Finding]:
             f"{len(group.members)} files have identical content (blake3 {group.digest[:12]}…, "
             f"{human_bytes(group.size)} each); keeping {keeper.path} ({why}) frees "
             f"{human_bytes(waste)}"
-            + (f"; {plural(remote, 'copy')} on other hosts left alone" if remote else "")
-            + (f"; {plural(len(kept), 'copy')} tracked by git kept" if kept else "")
+            + (f"; {plural(remote, 'copy', 'copies')} on other hosts left alone" if remote else "")
+            + (f"; {plural(len(kept), 'copy', 'copies')} tracked by git kept" if kept else "")
             + "."
         )
         hosts = [e.host for e in shown]
@@ -105,7 +107,7 @@ def find(ctx: Context) -> list[Finding]:
                 paths=[e.path for e in shown],
                 hosts=hosts if len(set(hosts)) > 1 else None,
                 confidence=HIGH,
-                action=cfg.get("action", "trash"),
+                action=action,
                 reversible=True,
                 targets=sorted(targets, key=lambda e: e.path),
                 keeper=keeper,
