@@ -17,7 +17,7 @@ from hafs_cli.asm.directives import ALL as DIRECTIVES
 
 from .test_opcodes import _matrix
 
-FIXTURE_FILES = ("bank00.asm", "bank01.asm", "tables.asm", "spc.asm", "generated")
+FIXTURE_FILES = ("bank00.asm", "bank01.asm", "tables.asm", "spc.asm", "idioms.asm", "generated")
 LINE = re.compile(
     r"^[ \t]*(?:#?[A-Za-z_][A-Za-z0-9_]*:[ \t]*)?([A-Za-z]{3})(?:\.([bwlBWL]))?(?:[ \t]+([^;:!%<\"']+?))?[ \t]*(?:;.*)?$"
 )
