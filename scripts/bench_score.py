@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import resource
 import subprocess
 import sys
@@ -54,7 +55,9 @@ def campaign(n_samples: int, work: Path) -> tuple[Path, Path]:
     return tree, path
 
 
-def run_score(samples: Path, tree: Path, out: Path) -> tuple[float, int, int]:
+def run_score(samples: Path, tree: Path, out: Path) -> tuple[float, float, int, int]:
+    """(wall s, CPU s, samples, peak RSS KiB) of one `hafs score` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with out.open("wb") as fh:
         subprocess.run(
@@ -73,9 +76,10 @@ def run_score(samples: Path, tree: Path, out: Path) -> tuple[float, int, int]:
             cwd=out.parent,
         )
     elapsed = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     n = sum(1 for _ in out.open("rb"))
-    return elapsed, n, peak_kib
+    return elapsed, cpu, n, after.ru_maxrss
 
 
 def near_dup_peer(samples: Path, limit: int, threshold: float) -> dict:
@@ -103,7 +107,7 @@ def near_dup_peer(samples: Path, limit: int, threshold: float) -> dict:
     found = set()
     for i, k in enumerate(keys):
         own = set(sh[i])
-        for j in index.candidates(k):
+        for j in index.best_candidates(k, 16):
             if j > i and minhash.jaccard_with(own, sh[i], sh[j]) >= threshold:
                 found.add((i, j))
     t_lsh = time.perf_counter() - t0
@@ -137,35 +141,13 @@ def accuracy(work: Path) -> dict:
         check=True,
         cwd=work,
     ).stdout
-    truth = {s["sample_id"]: s["truth"] for s in c.samples}
     scores = [orjson.loads(x) for x in out.splitlines()]
-    h = {"tp": 0, "fp": 0, "fn": 0}
-    d = {"tp": 0, "fp": 0, "fn": 0}
-    for r in scores:
-        t = truth[r["sample_id"]]
-        rules = {x["rule"] for x in r["reasons"]}
-        for flag, actual, counts in (
-            (bool(rules & HALLUC_RULES), t["halluc"], h),
-            ("near_duplicate" in rules, t["duplicate_of"] is not None, d),
-        ):
-            if flag and actual:
-                counts["tp"] += 1
-            elif flag:
-                counts["fp"] += 1
-            elif actual:
-                counts["fn"] += 1
-
-    def pr(c):
-        p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
-        r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
-        return {**c, "precision": round(p, 4), "recall": round(r, 4)}
-
+    counts = corpus_mod.evaluate(scores, c.samples)
     return {
         "samples": len(scores),
-        "halluc": pr(h),
-        "near_duplicate": pr(d),
-        "positives": sum(t["halluc"] for t in truth.values()),
-        "duplicates": sum(t["duplicate_of"] is not None for t in truth.values()),
+        **counts,
+        "positives": sum(s["truth"]["halluc"] for s in c.samples),
+        "duplicates": sum(s["truth"]["duplicate_of"] is not None for s in c.samples),
     }
 
 
@@ -177,9 +159,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         tree, samples = campaign(args.samples, work)
-        elapsed, n, peak = run_score(samples, tree, work / "scores.jsonl")
+        elapsed, cpu, n, peak = run_score(samples, tree, work / "scores.jsonl")
         print(
-            f"hafs score: {n} samples in {elapsed:.2f} s = {n / elapsed:,.0f} samples/s; peak RSS {peak / 1024:.0f} MiB"
+            f"hafs score: {n} samples in {elapsed:.2f} s wall = {n / elapsed:,.0f} samples/s; "
+            f"{cpu:.2f} s CPU = {n / cpu:,.0f} samples/s per core; peak RSS {peak / 1024:.0f} MiB; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
         peer = near_dup_peer(samples, args.peer_samples, 0.6)
         print(

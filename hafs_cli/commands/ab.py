@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hafs_cli.exits import epilog
+from hafs_cli.commands.score import FILES
 from hafs_cli.pipe import pipe_command
 
 
@@ -16,7 +17,7 @@ from hafs_cli.pipe import pipe_command
         "hafs ab --by model --test permutation --seed 7 scored.jsonl --format table",
     ),
 )
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@FILES
 @click.option(
     "--by", "by", required=True, help="Field that names the group (dotted: meta.variant)."
 )

@@ -9,6 +9,7 @@ from hafs_cli.pipe import pipe_command
 
 OBJECTIVES = ("quality", "diversity", "novelty", "coverage")
 PLOT_FIELDS = ("composite", "diversity", "kg", "halluc", "coherence", "halluc_risk")
+FILES = click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 
 
 class _DefaultToRun(click.Group):
@@ -49,7 +50,7 @@ def command() -> None:
         "cat chat.jsonl | hafs score --reference accepted.jsonl | hafs score summary",
     ),
 )
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@FILES
 @click.option(
     "--source-root",
     type=click.Path(),
@@ -102,7 +103,7 @@ def run(pipe, files, source_root, references, mapper, threshold, embed, no_valid
         "hafs score summary scores.jsonl labelled-samples.jsonl --format json",
     ),
 )
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@FILES
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a histogram (.svg or .png).")
 @click.option(
     "--plot-field",
@@ -130,7 +131,7 @@ def summary(pipe, files, plot, plot_field):
         "hafs score gate --baseline summary-prev.jsonl --max-drop 0.05 scores.jsonl",
     ),
 )
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@FILES
 @click.option(
     "--baseline",
     required=True,
@@ -160,7 +161,7 @@ def gate(pipe, files, baseline, max_drop):
         "hafs score select scores.jsonl --objective quality --objective coverage",
     ),
 )
-@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@FILES
 @click.option(
     "--objective",
     "objectives",

@@ -142,7 +142,7 @@ class LSHIndex:
             else:
                 hit.append(item)
 
-    def best_candidates(self, keys: array, limit: int, crowded: int = 256) -> list[int]:
+    def best_candidates(self, keys: array, limit: int, crowded: int = 64) -> list[int]:
         """Up to `limit` items sharing the most bands with `keys`, sorted.
 
         Sharing more bands means a higher estimated similarity, so the exact check can

@@ -134,7 +134,7 @@ def prose_facts(text: str) -> ProseFacts:
 
     mentions: list[tuple[int, int, Mention]] = []
     mnemonics: set[str] = set()
-    for m in _ADDRESS_OR_DEFINE.finditer(text):
+    for m in _ADDRESS_OR_DEFINE.finditer(text) if ("$" in text or "!" in text or "0x" in text) else ():
         if m["lb"]:
             men = Mention("address", m.group(), address=int(m["lb"], 16) << 16 | int(m["la"], 16))
         elif m["l6"]:
@@ -180,13 +180,14 @@ def prose_facts(text: str) -> ProseFacts:
             and len(q.split()) > 1
         }
     )
-    widths: dict[str, set[int]] = {"a": set(), "x": set()}
-    for bits, reg in _WIDTH_BEFORE.findall(text):
-        widths[_width_reg(reg)].add(int(bits))
-    for reg, bits in _WIDTH_AFTER.findall(text):
-        widths[_width_reg(reg)].add(int(bits))
-    banks = {int(b, 16) for b in _BANK_CLAIM.findall(text)}
     lower = text.lower()
+    widths: dict[str, set[int]] = {"a": set(), "x": set()}
+    if "bit" in lower:
+        for bits, reg in _WIDTH_BEFORE.findall(text):
+            widths[_width_reg(reg)].add(int(bits))
+        for reg, bits in _WIDTH_AFTER.findall(text):
+            widths[_width_reg(reg)].add(int(bits))
+    banks = {int(b, 16) for b in _BANK_CLAIM.findall(text)} if "bank" in lower else set()
     hedges = (
         [h.lower() for h in _HEDGE.findall(text)] if any(h in lower for h in _HEDGE_STEMS) else []
     )

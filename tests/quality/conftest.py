@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import corpus as corpus_mod  # noqa: E402
+from tests.quality import corpus as corpus_mod
 
 
 @pytest.fixture(scope="session")

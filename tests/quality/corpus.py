@@ -456,3 +456,32 @@ def _sample(serial: int, r: Routine, code: str, text: str, truth: dict) -> dict:
         "output": text,
         "truth": truth,
     }
+
+
+HALLUC_RULES = frozenset(
+    {"halluc_risk", "invalid_code", "unknown_instruction", "contradiction", "name_address_mismatch"}
+)
+
+
+def evaluate(scores: list[dict], samples: list[dict]) -> dict[str, dict]:
+    """Precision and recall of the hallucination and near-duplicate flags against `truth`."""
+    truth = {s["sample_id"]: s["truth"] for s in samples}
+    counts = {"halluc": {"tp": 0, "fp": 0, "fn": 0}, "near_duplicate": {"tp": 0, "fp": 0, "fn": 0}}
+    for rec in scores:
+        t = truth[rec["sample_id"]]
+        got = {x["rule"] for x in rec["reasons"]}
+        for name, flagged, actual in (
+            ("halluc", bool(got & HALLUC_RULES), t["halluc"]),
+            ("near_duplicate", "near_duplicate" in got, t["duplicate_of"] is not None),
+        ):
+            c = counts[name]
+            if flagged and actual:
+                c["tp"] += 1
+            elif flagged:
+                c["fp"] += 1
+            elif actual:
+                c["fn"] += 1
+    for c in counts.values():
+        c["precision"] = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+        c["recall"] = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+    return counts

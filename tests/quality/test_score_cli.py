@@ -11,6 +11,7 @@ import orjson
 from hafs_cli.schemas import validate_record
 
 from .conftest import jsonl
+from .corpus import evaluate
 
 HALLUC_RULES = {
     "halluc_risk",
@@ -148,26 +149,11 @@ def test_labelled_corpus_precision_and_recall(hafs, corpus, corpus_tree, samples
     """The closing-note figures: hallucination and near-duplicate flags against the truth."""
     assert len(corpus.samples) >= 200
     r = hafs("score", samples_file, "--source-root", corpus_tree, "--only")
-    truth = {s["sample_id"]: s["truth"] for s in corpus.samples}
-    counts = {"halluc": [0, 0, 0], "dup": [0, 0, 0]}  # tp, fp, fn
-    for rec in r.records:
-        t = truth[rec["sample_id"]]
-        got = {x["rule"] for x in rec["reasons"]}
-        for name, flagged, actual in (
-            ("halluc", bool(got & HALLUC_RULES), t["halluc"]),
-            ("dup", "near_duplicate" in got, t["duplicate_of"] is not None),
-        ):
-            c = counts[name]
-            if flagged and actual:
-                c[0] += 1
-            elif flagged:
-                c[1] += 1
-            elif actual:
-                c[2] += 1
-    for name, (tp, fp, fn) in counts.items():
-        precision, recall = tp / (tp + fp), tp / (tp + fn)
-        print(f"{name}: precision {precision:.3f} recall {recall:.3f} (tp {tp} fp {fp} fn {fn})")
-        assert precision >= 0.9 and recall >= 0.9, (name, tp, fp, fn)
+    for name, c in evaluate(r.records, corpus.samples).items():
+        print(
+            f"{name}: precision {c['precision']:.3f} recall {c['recall']:.3f} (tp {c['tp']} fp {c['fp']} fn {c['fn']})"
+        )
+        assert c["precision"] >= 0.9 and c["recall"] >= 0.9, (name, c)
 
 
 def test_help_has_examples_and_exit_statuses(hafs):
