@@ -208,7 +208,8 @@ def _kept_entries(target: Path, previous) -> list[dict]:
 @pipe_command(produces={"secret_rule"})
 def rules(pipe) -> int:
     """List the rules: id, the kind of secret, what it matches."""
-    from hafs_cli.secrets.rules import GENERIC_RULE, PRIVATE_KEY_RULE, RULES
+    from hafs_cli.secrets.generic import GENERIC_RULE
+    from hafs_cli.secrets.rules import PRIVATE_KEY_RULE, RULES
 
     pipe.table_columns["secret_rule"] = ["id", "secret_kind", "description"]
     for rule in (*RULES, PRIVATE_KEY_RULE, GENERIC_RULE):

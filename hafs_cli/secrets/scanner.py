@@ -9,27 +9,14 @@ from dataclasses import dataclass, field
 
 from hafs_cli.secrets import filters
 from hafs_cli.secrets.entropy import shannon
+from hafs_cli.secrets.generic import GENERIC_RULE, find_generic
 from hafs_cli.secrets.redact import ELLIPSIS, fingerprint, redact
-from hafs_cli.secrets.rules import (
-    GENERIC_RULE,
-    PRIVATE_KEY_RULE,
-    RULES,
-    Rule,
-    generic_value_is_secret,
-    secret_like_name,
-)
+from hafs_cli.secrets.rules import PRIVATE_KEY_RULE, RULES, Rule
 
 # Inline allow pragmas: ours, and detect-secrets' (so existing annotations keep working).
 ALLOW_LINE = ("hafs: allow-secret", "pragma: allowlist secret", "pragma: whitelist secret")
 ALLOW_NEXT_LINE = ("hafs: allow-secret-next-line", "pragma: allowlist nextline secret")
 
-# Names being assigned to (name = …, name: …, "name": …); the keyword test runs on these only.
-_ASSIGNED_NAME = re.compile(r"(?<![\w.$@-])[\w.$@-]{1,120}(?=[\"'`\]]?[ \t]*(?::=|=>|[:=]))")
-_KEYWORD = re.compile(r"(?i)secret|token|passw|pwd|pass|key|credential")
-_ASSIGN = re.compile(
-    r"[\"'`\]]?[ \t]*(?::=|=>|[:=])[ \t]*(?:[A-Za-z0-9]{0,12}\()?[ \t]*"
-    r"(?P<quote>[\"'`]?)(?P<secret>[^\s\"'`,;<>]{8,512})"
-)
 _PEM_BODY_NOISE = re.compile(r"\\[nr]|[\s\"',+]|^[A-Za-z-]+:.*$", re.MULTILINE)
 _BASE64ISH = re.compile(r"[A-Za-z0-9+/=]{40,}")
 _PEM_LINE = re.compile(r"[A-Za-z0-9+/]{40,}={0,2}")  # "=" only as padding
@@ -130,7 +117,7 @@ def scan_text(
             shown = f"-----BEGIN {label}----- {redact(body)}"
             keep(PRIVATE_KEY_RULE, start, end, body, shown, end_line)
     if GENERIC_RULE.id not in skip and not filters.is_lockfile(path):
-        for start, end, secret in _generic(doc):
+        for start, end, secret in find_generic(doc):
             if not any(a < end and start < b for a, b in taken):
                 keep(GENERIC_RULE, start, end, secret, redact(secret))
     found.sort(key=lambda f: (f.line, f.column))
@@ -175,25 +162,6 @@ def _body_below(doc: _Text, header_line: int) -> tuple[str, int]:
             break
         lineno += 1
     return "".join(body), end
-
-
-def _generic(doc: _Text):
-    """High-entropy literals assigned to secret-like names: (start, end, value)."""
-    text = doc.text
-    for ident in _ASSIGNED_NAME.finditer(text):
-        name = ident.group()
-        if not _KEYWORD.search(name) or not secret_like_name(name.lstrip("$@")):
-            continue
-        m = _ASSIGN.match(text, ident.end())
-        if m is None:
-            continue
-        value = m.group("secret")
-        if not m.group("quote"):
-            value = value.rstrip(".)")
-        line = doc.line_text(doc.line_of(m.start("secret")))
-        if generic_value_is_secret(value, bool(m.group("quote")), line):
-            start = m.start("secret")
-            yield start, start + len(value), value
 
 
 __all__ = ["ALLOW_LINE", "ALLOW_NEXT_LINE", "ELLIPSIS", "Finding", "scan_text"]
