@@ -23,7 +23,7 @@ import orjson
 
 from hafs_cli import xdg
 from hafs_cli.ai.engine import Engine
-from hafs_cli.ai.errors import DAEMON, AIError
+from hafs_cli.ai.errors import CONFIG, DAEMON, AIError
 from hafs_cli.ai.request import Request
 
 
@@ -170,6 +170,7 @@ class Daemon:
         self._threads: list[threading.Thread] = []
 
     def start(self) -> Daemon:
+        http = self._check_http()  # configuration errors before anything listens
         if self.path.exists():
             if ping(self.path):
                 raise AIError(DAEMON, f"a daemon already serves {self.path}; stop it first")
@@ -178,22 +179,37 @@ class Daemon:
         old = os.umask(0o177)  # the socket is for this user only
         try:
             self._unix = _UnixServer(str(self.path), _Connection)
+        except OSError as exc:
+            raise AIError(DAEMON, f"cannot listen on {self.path}: {exc}") from None
         finally:
             os.umask(old)
         self._unix.engine = self.engine
         self._serve(self._unix)
-        if self.http:
-            host, _, port = self.http.rpartition(":")
-            if host not in ("127.0.0.1", "localhost", "::1"):
-                raise AIError(DAEMON, f"HTTP listener must be on loopback, not {host!r}")
-            if not self.token:
-                raise AIError(DAEMON, "HTTP listener needs a token (orchestrate.token_env)")
-            self._httpd = ThreadingHTTPServer(
-                (host, int(port)), _http_handler(self.engine, self.token)
-            )
+        if http is not None:
+            try:
+                self._httpd = ThreadingHTTPServer(http, _http_handler(self.engine, self.token))
+            except OSError as exc:
+                self.stop(0)
+                raise AIError(DAEMON, f"cannot listen on {self.http}: {exc}") from None
             self._httpd.daemon_threads = True
             self._serve(self._httpd)
         return self
+
+    def _check_http(self) -> tuple[str, int] | None:
+        if not self.http:
+            return None
+        host, _, port = self.http.rpartition(":")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise AIError(CONFIG, f"the HTTP listener must be on loopback, not {host!r}")
+        if not port.isdigit():
+            raise AIError(CONFIG, f"HTTP address {self.http!r} is not 127.0.0.1:PORT")
+        if not self.token:
+            raise AIError(
+                CONFIG,
+                "the HTTP listener needs a token: set the variable named by "
+                "orchestrate.token_env (HAFS_ORCHESTRATE_TOKEN by default)",
+            )
+        return host, int(port)
 
     @property
     def http_address(self) -> str | None:

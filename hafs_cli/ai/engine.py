@@ -29,6 +29,7 @@ from hafs_cli.ai.sandbox import Sandbox, ToolError
 from hafs_cli.ai.tools import ToolBox
 
 Reply = Callable[[dict], None]
+STATUS_WAITING = 200  # status lists at most this many waiting requests (in order)
 
 
 def _iso(ts: float | None = None) -> str:
@@ -211,10 +212,11 @@ class Engine:
                 {"id": r.id, "priority": r.priority_class, "rank": r.rank,
                  "aged_rank": self.queue.aged_rank(r, now), "model": r.model,
                  "waiting_s": round(now - r.arrived, 3)}
-                for r in self.queue
+                for r, _ in zip(self.queue, range(STATUS_WAITING), strict=False)
             ]  # fmt: skip
             return {
                 "accepting": self._accepting,
+                "waiting_count": len(self.queue),
                 "waiting": waiting,
                 "running": [
                     {

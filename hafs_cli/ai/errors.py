@@ -14,7 +14,8 @@ SERVER_ERROR = "server_error"
 BAD_REQUEST = "bad_request"
 BUDGET = "budget_exceeded"
 TOOL = "tool_error"
-DAEMON = "daemon_error"
+DAEMON = "daemon_error"  # no daemon, or it cannot listen
+CONFIG = "config_error"  # the configuration does not allow what was asked
 
 
 class AIError(Exception):

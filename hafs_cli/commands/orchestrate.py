@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import click
@@ -29,12 +30,16 @@ COLUMNS = {
 
 
 def _fail(exc) -> HafsError:
-    return HafsError(exc.message, exits.RUNTIME if exc.code != "bad_request" else exits.USAGE)
+    """An AIError as the user sees it: configuration and input errors exit 2, others 3."""
+    usage = exc.code in ("bad_request", "config_error")
+    return HafsError(exc.message, exits.USAGE if usage else exits.RUNTIME)
 
 
 @click.group(
     "orchestrate",
+    invoke_without_command=True,
     epilog=epilog(
+        "hafs orchestrate < requests.jsonl > results.jsonl      (same as: run)",
         "hafs orchestrate run < requests.jsonl > results.jsonl",
         "hafs orchestrate run --events requests.jsonl | jq 'select(.kind==\"result\")'",
         "hafs orchestrate serve &   then:   hafs orchestrate submit < requests.jsonl",
@@ -42,7 +47,8 @@ def _fail(exc) -> HafsError:
         "hafs orchestrate log --since 1h --failed",
     ),
 )
-def command() -> None:
+@click.pass_context
+def command(ctx: click.Context) -> None:
     """Schedule AI requests across Ollama hosts by priority, out of training's way.
 
     Classes, most urgent first: training, interactive, analysis, scheduled (or an
@@ -50,7 +56,15 @@ def command() -> None:
     classes, first come first served within one; waiting raises a request one rank
     per orchestrate.aging_s. A host whose GPU is busy with training takes only
     training requests. Every accepted request gets exactly one `result` record.
+
+    Without a subcommand, reads requests from stdin like `run` (help on a terminal).
     """
+    if ctx.invoked_subcommand is not None:
+        return
+    if sys.stdin is None or sys.stdin.isatty():
+        click.echo(ctx.get_help())
+        ctx.exit(exits.OK)
+    ctx.exit(ctx.invoke(run_cmd))
 
 
 @command.command(

@@ -118,3 +118,14 @@ def test_help_has_examples_and_exit_statuses(hafs):
         r = hafs("orchestrate", sub, "--help")
         assert r.exit_code == 0
         assert b"Examples:" in r.stdout and b"Exit status:" in r.stdout
+
+
+def test_bare_orchestrate_reads_requests_like_run(hafs, ollama_server, write_config):
+    srv = ollama_server(["m"])
+    write_config({"local": (srv, {})})
+    r = hafs(
+        "orchestrate", input=lines({"kind": "request", "id": "b", "model": "m", "prompt": "bare"})
+    )
+    assert r.exit_code == 0, r.stderr
+    assert [rec["kind"] for rec in r.records] == ["request", "result"]
+    assert r.records[1]["content"] == "echo: bare"
