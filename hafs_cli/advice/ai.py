@@ -13,7 +13,7 @@ import json
 import re
 
 from hafs_cli.advice.context import Context
-from hafs_cli.advice.findings import Finding
+from hafs_cli.advice.findings import Finding, display
 
 MAX_PATHS_SENT = 10
 MAX_RATIONALE = 300
@@ -57,11 +57,11 @@ class BadAnswer(Exception):
 def _payload(selected: list[tuple[str, Finding]]) -> str:
     items = []
     for key, f in selected:
-        paths = f.paths[:MAX_PATHS_SENT]
+        paths = [display(p) for p in f.paths[:MAX_PATHS_SENT]]
         item = {
             "id": key,
             "rule": f.rule,
-            "reason": f.reason,
+            "reason": display(f.reason),
             "paths": paths,
             "bytes": f.bytes,
             "size": f.size,
@@ -93,6 +93,8 @@ class _Grounding:
         self.paths.update(p for (_h, p) in ctx.inv.dirstats())
         for f in findings:
             self.paths.update(f.paths)
+        # the model saw (and may quote) the readable form of undecodable paths
+        self.paths.update({display(p) for p in self.paths})
         self.dropped = 0
 
     def known(self, path: str) -> bool:

@@ -65,7 +65,8 @@ class Finding:
     def to_records(self) -> list[dict]:
         """The finding record followed by its action records."""
         fid = self.id
-        rec: dict = {"kind": "finding", "rule": self.rule, "id": fid, "reason": self.reason}
+        reason = display(self.reason)
+        rec: dict = {"kind": "finding", "rule": self.rule, "id": fid, "reason": reason}
         rec.update(_paths_fields(self.paths))
         if self.hosts is not None:
             rec["hosts"] = self.hosts
@@ -77,7 +78,7 @@ class Finding:
         rec["reversible"] = self.reversible
         rec["action"] = self.action
         rec["action_count"] = len(self.targets) if self.action else 0
-        rec.update(self.details)
+        rec.update({k: display(v) if isinstance(v, str) else v for k, v in self.details.items()})
         out = [rec]
         if self.action:
             for target in self.targets:
@@ -142,9 +143,18 @@ def action_record(finding: Finding, target: Entry, finding_id: str) -> dict:
         k.pop("ctime_ns", None)
         rec["keeper"] = k
     rec["rule"] = finding.rule
-    rec["reason"] = finding.reason
+    rec["reason"] = display(finding.reason)
     rec["finding_id"] = finding_id
     return rec
+
+
+def display(text: str) -> str:
+    """Text for a record: undecodable path bytes (kept as surrogates) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def day(ns: int) -> str:

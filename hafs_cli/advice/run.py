@@ -12,7 +12,7 @@ from hafs_cli import exits
 from hafs_cli.advice import RULE_SECTIONS
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.engine import run_rules
-from hafs_cli.advice.findings import RULES, Finding
+from hafs_cli.advice.findings import RULES, Finding, display
 from hafs_cli.advice.inventory import ingest
 from hafs_cli.advice.rules.regenerable import watched_names
 from hafs_cli.exits import HafsError
@@ -92,13 +92,15 @@ def summary_record(findings: list[Finding], ctx: Context, ai: dict | None) -> di
         "by_rule": by_rule,
     }
     if "duplicates_by_type" in ctx.summary:
-        rec["duplicates_by_type"] = ctx.summary["duplicates_by_type"]
+        rec["duplicates_by_type"] = [
+            {**t, "file_type": display(t["file_type"])} for t in ctx.summary["duplicates_by_type"]
+        ]
     skipped = {k: v for k, v in sorted(ctx.counts.items()) if v}
     if skipped:
         rec["skipped"] = skipped
     if ctx.git.failures:
         rec["git_failures"] = [
-            {"host": h, "path": p, "reason": why}
+            {"host": h, "path": display(p), "reason": display(why)}
             for (h, p), why in sorted(ctx.git.failures.items())
         ]
     if ai is not None:

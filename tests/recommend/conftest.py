@@ -84,7 +84,7 @@ def file_record(path: bytes, host: str | None = None) -> dict:
         inode=st.st_ino,
         nlink=st.st_nlink,
         mode=st.st_mode,
-        extension=os.path.splitext(os.fsdecode(path))[1].lstrip(".").lower(),
+        extension=os.path.splitext(path)[1].lstrip(b".").lower().decode("utf-8", "replace"),
     )
     return rec
 

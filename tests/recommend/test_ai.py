@@ -149,3 +149,23 @@ def test_markdown_report_says_ranking_was_skipped(recs, run_recommend):
         r = run_recommend(recs, "--ai", "--format", "markdown", env=ai_env(srv.url))
     assert r.exit_code == 0
     assert "AI ranking skipped: server_error" in r.text
+
+
+def test_undecodable_paths_reach_the_model_readable(tmp_path, run_recommend):
+    raw = str(tmp_path).encode() + b"/t/bad\xff.tmp"
+    put(raw, b"x" * 10, age_days=30)
+    recs = scan(tmp_path / "t")
+
+    def answer(body: dict) -> str:
+        (sent,) = sent_findings(body)
+        return json.dumps(
+            {"ranking": [{"id": sent["id"], "rationale": f"{sent['paths'][0]} is old"}]}
+        )
+
+    with OllamaServer(models=[MODEL]) as srv:
+        srv.reply_fn = answer
+        r = run_recommend(recs, "--ai", "--only", "--rule", "temporary", env=ai_env(srv.url))
+    assert r.exit_code == 0, r.stderr
+    (finding,) = findings_of(r)
+    assert finding["ai_rationale"] == f"{tmp_path}/t/bad\ufffd.tmp is old"
+    assert r.records[-1]["ai"]["dropped_paths"] == 0

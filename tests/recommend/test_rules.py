@@ -401,3 +401,22 @@ def test_size_limit_applies_only_to_compressed_tars(tmp_path, run_recommend):
     r = run_recommend(scan(tmp_path), "--only", "--rule", "archives", env=env)
     assert [f["paths"] for f in findings_of(r)] == [[f"{tmp_path}/a.zip"]]
     assert r.records[-1]["skipped"] == {"archives_over_size_limit": 1}
+
+
+def test_undecodable_names_in_reasons_and_summaries_become_replacement_characters(
+    tmp_path, run_recommend
+):
+    base = os.fsencode(tmp_path) + b"/d\xff"
+    put(base + b"/Downloads/old.pdf", b"p" * 10, age_days=200)
+    put(base + b"/a/x.\xfe", blob(8, 64), age_days=3)
+    put(base + b"/b/x.\xfe", blob(8, 64), age_days=1)
+    files = scan(tmp_path)
+    r = run_recommend(files + dedup(files), "--only")
+    assert r.exit_code == 0, r.stderr
+    assert all(validate_record(x) == [] for x in r.records)
+    reasons = " ".join(f["reason"] for f in findings_of(r))
+    assert "d\ufffd/Downloads" in reasons and "d\ufffd/a/x.\ufffd" in reasons
+    assert r.records[-1]["duplicates_by_type"][0]["file_type"] == ".\ufffd"
+    (dup_action,) = [a for a in actions_of(r) if a["rule"] == "duplicates"]
+    assert base64.b64decode(dup_action["path_b64"]) == base + b"/b/x.\xfe"
+    assert base64.b64decode(dup_action["keeper"]["path_b64"]) == base + b"/a/x.\xfe"

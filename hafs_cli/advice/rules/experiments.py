@@ -31,7 +31,7 @@ def find(ctx: Context) -> list[Finding]:
     runs = _run_dirs(ctx)
     # The outermost stale place speaks for everything stale inside it.
     stale = outermost(
-        {p for p in repos | runs if p in stats and stats[p].newest_ns <= stale_before}
+        {p for p in repos | runs if p in stats and 0 < stats[p].newest_ns <= stale_before}
     )
     index = RootIndex(stale)
     files = index.files_by_root(ctx)
