@@ -43,8 +43,39 @@ def _graph(section: dict, source_root: str | None):
     return build_graph(path, section.get("mapper", "lorom"), xdg.cache_dir() / "score-kg.sqlite")
 
 
+TABLE_COLUMNS = {
+    "score": ["sample_id", "domain", "bank", "composite", "pass", "components", "reasons"],
+    "score_summary": ["n", "passed", "pass_rate", "rejections", "by_domain", "by_bank"],
+    "ab_result": [
+        "baseline",
+        "variant",
+        "design",
+        "difference",
+        "ci",
+        "p_value",
+        "significant",
+        "verdict",
+    ],
+    "gate_result": ["passed", "failed", "fell", "message"],
+    "selection": [
+        "curriculum_position",
+        "sample_id",
+        "phase",
+        "front",
+        "rank",
+        "bank",
+        "objectives",
+    ],
+}
+
+
+def _columns(pipe) -> None:
+    pipe.table_columns.update(TABLE_COLUMNS)
+
+
 def score(pipe, files, source_root, references, overrides: dict) -> int:
     """`hafs score`: forward every record, then one `score` record per sample, by sample_id."""
+    _columns(pipe)
     from hafs_cli.quality.samples import SampleError
     from hafs_cli.quality.scoring import ScoreRun
 
@@ -91,6 +122,7 @@ def _scores(pipe, files) -> tuple[list[dict], dict[str, dict]]:
     """Score records (forwarding everything) and the sample records by sample_id."""
     from hafs_cli.quality.samples import SampleError, normalise
 
+    _columns(pipe)
     scores, samples = [], {}
     for rec in dataset_records(pipe, files):
         pipe.forward(rec)
@@ -109,8 +141,11 @@ def summary(pipe, files, plot: str | None, plot_field: str) -> int:
     from hafs_cli.quality.plot import write_histogram
     from hafs_cli.quality.samples import human_label
     from hafs_cli.quality.summary import summarise
+    from hafs_cli.quality.tables import render_summary
 
     scores, samples = _scores(pipe, files)
+    if pipe.only:
+        pipe.table_renderer = render_summary
     labels = {sid: v for sid, rec in samples.items() if (v := human_label(rec)) is not None}
     if not scores:
         raise HafsError("no score records in the input; pipe `hafs score` output into summary")

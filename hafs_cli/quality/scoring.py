@@ -165,6 +165,7 @@ class ScoreRun:
         self.index = minhash.LSHIndex(self.bins, int(section.get("lsh_bands", 32)))
         self.hasher = minhash.WordHasher()
         self.max_candidates = int(section.get("max_candidates", 16))
+        self.crowded = int(section.get("lsh_crowded", 64))
         self._policies: dict[str, Policy] = {}
         self.partials: list[Partial] = []
         self.references: list[tuple[str, array, array]] = []
@@ -296,7 +297,7 @@ class ScoreRun:
             nearest, penalty, dup_of = None, 0.0, None
             best: tuple[float, str] | None = None
             own = set(p.shingles)
-            for j in self.index.best_candidates(p.keys, self.max_candidates):
+            for j in self.index.best_candidates(p.keys, self.max_candidates, self.crowded):
                 if j == pos:
                     continue
                 oid, is_ref, osh, _ = items[j]

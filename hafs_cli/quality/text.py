@@ -134,7 +134,9 @@ def prose_facts(text: str) -> ProseFacts:
 
     mentions: list[tuple[int, int, Mention]] = []
     mnemonics: set[str] = set()
-    for m in _ADDRESS_OR_DEFINE.finditer(text) if ("$" in text or "!" in text or "0x" in text) else ():
+    for m in (
+        _ADDRESS_OR_DEFINE.finditer(text) if ("$" in text or "!" in text or "0x" in text) else ()
+    ):
         if m["lb"]:
             men = Mention("address", m.group(), address=int(m["lb"], 16) << 16 | int(m["la"], 16))
         elif m["l6"]:

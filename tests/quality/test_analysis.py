@@ -218,3 +218,19 @@ def test_select_coverage_prefers_rare_banks(hafs):
         "score", "select", "--only", "--objective", "coverage", "--count", "1", input=jsonl(recs)
     )
     assert [x["sample_id"] for x in r.records] == ["rare"]
+
+
+def test_summary_at_a_terminal_is_a_set_of_readable_tables(hafs):
+    r = hafs(
+        "score",
+        "summary",
+        "--only",
+        "--format",
+        "table",
+        input=jsonl([score("a", 0.9), score("b", 0.2, passed=False, reasons=["composite"])]),
+    )
+    assert r.exit_code == 0
+    text = r.stdout.decode()
+    for heading in ("score summary", "components", "by bank", "rejections"):
+        assert heading in text
+    assert "composite" in text and "0.5000" in text  # pass rate 1 of 2
