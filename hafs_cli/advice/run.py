@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -111,6 +112,11 @@ def summary_record(findings: list[Finding], ctx: Context, ai: dict | None) -> di
 def run(
     pipe, files: tuple[str, ...], only_rules: tuple[str, ...], now: str | None, use_ai: bool
 ) -> int:
+    if not files and sys.stdin is not None and sys.stdin.isatty():
+        raise HafsError(
+            "no input: pipe records in (hafs scan DIR | hafs dedup | hafs recommend) "
+            "or name a JSON Lines file"
+        )
     settings = effective_settings(pipe.config, only_rules)
     now_ns = parse_now(now)
 

@@ -420,3 +420,21 @@ def test_undecodable_names_in_reasons_and_summaries_become_replacement_character
     (dup_action,) = [a for a in actions_of(r) if a["rule"] == "duplicates"]
     assert base64.b64decode(dup_action["path_b64"]) == base + b"/b/x.\xfe"
     assert base64.b64decode(dup_action["keeper"]["path_b64"]) == base + b"/a/x.\xfe"
+
+
+def test_no_input_from_a_terminal_is_a_usage_error(tmp_path):
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "hafs_cli", "recommend"],
+            stdin=slave,
+            capture_output=True,
+            timeout=60,
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(b"hafs: error: no input")
