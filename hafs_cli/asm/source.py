@@ -18,16 +18,23 @@ def strip_comment(line: str) -> str:
         return line
     if '"' not in line and "'" not in line:
         return line[:k]
+    for i, ch in unquoted(line):
+        if ch == ";":
+            return line[:i]
+    return line
+
+
+def unquoted(text: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of the characters outside "strings" and 'c' literals."""
     quote = ""
-    for i, ch in enumerate(line):
+    for i, ch in enumerate(text):
         if quote:
             if ch == quote:
                 quote = ""
-        elif ch == '"' or ch == "'" and _is_char_literal(line, i):
+        elif ch == '"' or ch == "'" and _is_char_literal(text, i):
             quote = ch
-        elif ch == ";":
-            return line[:i]
-    return line
+        else:
+            yield i, ch
 
 
 def _is_char_literal(line: str, i: int) -> bool:
@@ -86,16 +93,10 @@ def split_statements(code: str) -> list[tuple[int, str]]:
     if ":" not in code or not _SEPARATOR.search(code):
         return [(0, code)]
     out: list[tuple[int, str]] = []
-    quote = ""
     start = 0
     n = len(code)
-    for i, ch in enumerate(code):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch == '"' or ch == "'" and _is_char_literal(code, i):
-            quote = ch
-        elif ch == ":" and 0 < i < n - 1 and code[i - 1] in " \t" and code[i + 1] in " \t":
+    for i, ch in unquoted(code):
+        if ch == ":" and 0 < i < n - 1 and code[i - 1] in " \t" and code[i + 1] in " \t":
             out.append((start, code[start:i]))
             start = i + 1
     out.append((start, code[start:]))
