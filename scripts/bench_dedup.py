@@ -3,7 +3,8 @@
 
 Usage: python scripts/bench_dedup.py DIR [--repeat N] [--jobs N]
 
-Warms the page cache, then times (median of N, interleaved so load hits both alike):
+Warms the page cache, then times (median of N, interleaved so load hits both alike;
+wall-clock and CPU time, user+system, of each command and its children):
   find DIR -printf '%p %s %T@ %i\\n'   vs  hafs scan DIR
   jdupes -r DIR                        vs  hafs scan DIR | hafs dedup   (empty hash cache)
   jdupes -r DIR                        vs  the same pipeline again      (warm hash cache)
@@ -35,28 +36,35 @@ HAFS = [sys.executable, "-m", "hafs_cli"]
 TIME = "/usr/bin/time"
 
 
-def timed(argv: list[str], stdout=subprocess.DEVNULL, stdin=None, env=None) -> tuple[float, int]:
-    """(wall seconds, peak RSS in KiB) of one command."""
-    with tempfile.NamedTemporaryFile("r") as rss:
-        cmd = [TIME, "-f", "%M", "-o", rss.name, *argv] if os.path.exists(TIME) else argv
+def _usage(fh) -> tuple[float, int]:
+    """(CPU seconds user+system, peak RSS KiB) from a `time -f '%U %S %M'` file."""
+    user, system, rss = fh.read().split()[-3:]
+    return float(user) + float(system), int(rss)
+
+
+def timed(argv: list[str], stdout=subprocess.DEVNULL, env=None) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, peak RSS in KiB) of one command and its children."""
+    with tempfile.NamedTemporaryFile("r") as usage:
         t = time.perf_counter()
-        subprocess.run(cmd, stdout=stdout, stdin=stdin, env=env, check=True)
+        subprocess.run(
+            [TIME, "-f", "%U %S %M", "-o", usage.name, *argv], stdout=stdout, env=env, check=True
+        )
         wall = time.perf_counter() - t
-        text = rss.read().strip().splitlines()
-    return wall, int(text[-1]) if text and text[-1].isdigit() else 0
+        cpu, rss = _usage(usage)
+    return wall, cpu, rss
 
 
-def pipeline(tree: str, env: dict, jobs: list[str], out) -> tuple[float, int, int]:
-    """hafs scan | hafs dedup: (wall seconds, peak RSS scan, peak RSS dedup) in KiB."""
-    with tempfile.NamedTemporaryFile("r") as r1, tempfile.NamedTemporaryFile("r") as r2:
+def pipeline(tree: str, env: dict, jobs: list[str], out) -> tuple[float, float, int]:
+    """hafs scan | hafs dedup: (wall seconds, CPU seconds, peak RSS of dedup in KiB)."""
+    with tempfile.NamedTemporaryFile("r") as u1, tempfile.NamedTemporaryFile("r") as u2:
         t = time.perf_counter()
         scan = subprocess.Popen(
-            [TIME, "-f", "%M", "-o", r1.name, *HAFS, "scan", tree, *jobs],
+            [TIME, "-f", "%U %S %M", "-o", u1.name, *HAFS, "scan", tree, *jobs],
             stdout=subprocess.PIPE,
             env=env,
         )
         dedup = subprocess.Popen(
-            [TIME, "-f", "%M", "-o", r2.name, *HAFS, "dedup", *jobs],
+            [TIME, "-f", "%U %S %M", "-o", u2.name, *HAFS, "dedup", *jobs],
             stdin=scan.stdout,
             stdout=out,
             env=env,
@@ -65,9 +73,11 @@ def pipeline(tree: str, env: dict, jobs: list[str], out) -> tuple[float, int, in
         dedup.wait()
         scan.wait()
         wall = time.perf_counter() - t
-        if scan.returncode or dedup.returncode not in (0,):
+        if scan.returncode or dedup.returncode:
             raise SystemExit(f"hafs failed: scan {scan.returncode}, dedup {dedup.returncode}")
-        return wall, int(r1.read().split()[-1]), int(r2.read().split()[-1])
+        cpu1, _ = _usage(u1)
+        cpu2, rss = _usage(u2)
+        return wall, cpu1 + cpu2, rss
 
 
 def inode_groups(groups) -> set[frozenset]:
@@ -122,6 +132,9 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="hafs-bench-"))
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(work / "cache"))
     env.pop("HAFS_CONFIG", None)
+    # Some CI shells export PYTHONUNBUFFERED=1, which turns every record into a write()
+    # system call; people's shells do not, so measure hafs as they would run it.
+    env.pop("PYTHONUNBUFFERED", None)
 
     print(f"tree: {tree}  cpus: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}", flush=True)
     # warm the page cache for metadata and for the content both tools read
@@ -129,44 +142,53 @@ def main() -> int:
     subprocess.run(["jdupes", "-r", "-q", tree], stdout=subprocess.DEVNULL, check=False)
     subprocess.run([*HAFS, "scan", tree], stdout=subprocess.DEVNULL, env=env, check=False)
 
-    t = {k: [] for k in ("find", "scan", "jdupes", "first", "rescan")}
-    rss = {k: [] for k in ("scan", "dedup_first", "dedup_rescan")}
+    wall = {k: [] for k in ("find", "scan", "jdupes", "first", "rescan")}
+    cpu = {k: [] for k in wall}
+    rss = {k: [] for k in ("scan", "first", "rescan")}
     jd_out = work / "jdupes.out"
     hafs_out = work / "hafs.out"
+
+    def record(name: str, measured: tuple) -> None:
+        wall[name].append(measured[0])
+        cpu[name].append(measured[1])
+        if name in rss:
+            rss[name].append(measured[2])
+
     for i in range(args.repeat):
-        t["find"].append(timed(["find", tree, "-printf", "%p %s %T@ %i\\n"])[0])
-        wall, peak = timed([*HAFS, "scan", tree, *jobs], env=env)
-        t["scan"].append(wall)
-        rss["scan"].append(peak)
+        record("find", timed(["find", tree, "-printf", "%p %s %T@ %i\\n"]))
+        record("scan", timed([*HAFS, "scan", tree, *jobs], env=env))
         with open(jd_out, "wb") as fh:
-            t["jdupes"].append(timed(["jdupes", "-r", "-q", "-0", tree], stdout=fh)[0])
+            record("jdupes", timed(["jdupes", "-r", "-q", "-0", tree], stdout=fh))
         shutil.rmtree(work / "cache", ignore_errors=True)
         with open(hafs_out, "wb") as fh:
-            wall, _, peak = pipeline(tree, env, jobs, fh)
-        t["first"].append(wall)
-        rss["dedup_first"].append(peak)
+            record("first", pipeline(tree, env, jobs, fh))
         time.sleep(1.1)  # let the newest files leave the hash cache's racy window
         with open(hafs_out, "wb") as fh:
-            wall, _, peak = pipeline(tree, env, jobs, fh)
-        t["rescan"].append(wall)
-        rss["dedup_rescan"].append(peak)
+            record("rescan", pipeline(tree, env, jobs, fh))
         print(
-            f"  round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in t.items()), flush=True
+            f"  round {i + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in wall.items()),
+            flush=True,
         )
 
-    med = {k: statistics.median(v) for k, v in t.items()}
+    w = {k: statistics.median(v) for k, v in wall.items()}
+    c = {k: statistics.median(v) for k, v in cpu.items()}
     print()
-    print(f"{'measure':34} {'hafs':>8} {'peer':>8} {'ratio':>7}  goal")
+    print(
+        f"{'median of ' + str(args.repeat):34} {'hafs':>8} {'peer':>8} {'wall':>6} {'cpu':>6}  goal"
+    )
     rows = [
-        ("scan vs find -printf", med["scan"], med["find"], "<= 1.2"),
-        ("scan|dedup first run vs jdupes -r", med["first"], med["jdupes"], "<= 1.0"),
-        ("scan|dedup rescan vs jdupes -r", med["rescan"], med["jdupes"], "<= 0.4"),
+        ("scan vs find -printf", "scan", "find", "<= 1.2"),
+        ("scan|dedup first run vs jdupes -r", "first", "jdupes", "<= 1.0"),
+        ("scan|dedup rescan vs jdupes -r", "rescan", "jdupes", "<= 0.4"),
     ]
     for name, ours, peer, goal in rows:
-        print(f"{name:34} {ours:7.2f}s {peer:7.2f}s {ours / peer:6.2f}x  {goal}")
+        print(
+            f"{name:34} {w[ours]:7.2f}s {w[peer]:7.2f}s {w[ours] / w[peer]:5.2f}x "
+            f"{c[ours] / c[peer]:5.2f}x  {goal} (wall)"
+        )
     print(
         f"peak RSS: scan {max(rss['scan']) / 1024:.0f} MiB, dedup first run "
-        f"{max(rss['dedup_first']) / 1024:.0f} MiB, rescan {max(rss['dedup_rescan']) / 1024:.0f} MiB"
+        f"{max(rss['first']) / 1024:.0f} MiB, rescan {max(rss['rescan']) / 1024:.0f} MiB"
         " (goal <= 300 MiB)"
     )
     theirs = inode_groups(parse_jdupes(jd_out.read_bytes()))

@@ -78,11 +78,6 @@ class DedupStats:
     waste: int = 0
 
 
-def _int(rec: dict, key: str) -> int | None:
-    value = rec.get(key)
-    return value if type(value) is int else None
-
-
 class DupFinder:
     """Collects `file` records, then yields `dupgroup` records."""
 
@@ -103,52 +98,57 @@ class DupFinder:
         self._by_size: dict[int, list[Candidate]] = defaultdict(list)
         self._by_inode: dict[tuple, Candidate] = {}
         self._fresh: list[Candidate] = []  # digests computed in this run, for the cache
+        self._min = opts.min_size
+        self._max = opts.max_size if opts.max_size is not None else 1 << 63
 
     # -- input -------------------------------------------------------------------
     def add(self, rec: dict) -> None:
         """Take one `file` record into account (other kinds are ignored)."""
-        if rec.get("kind") != "file":
+        # Called once per input record: kept to plain dict lookups and one object.
+        get = rec.get
+        size = get("size")
+        if get("kind") != "file" or type(size) is not int or not self._min <= size <= self._max:
             return
-        size = rec.get("size")
-        if type(size) is not int or size < self.opts.min_size:
-            return
-        if self.opts.max_size is not None and size > self.opts.max_size:
-            return
-        text = rec.get("path")
-        if "path_b64" in rec or type(text) is not str:
+        text = get("path")
+        if type(text) is str and "path_b64" not in rec:
+            path = text.encode("utf-8", "surrogateescape")
+        else:
             try:
                 path = record_path(rec)
             except HafsError as exc:
                 self.on_error(exc.message)
                 return
-        else:
-            path = os.fsencode(text)
         self.stats.files += 1
-        host = rec.get("host") or self.host
-        digest = rec.get("blake3")
+        host = get("host") or self.host
+        digest = get("blake3")
         full = bytes.fromhex(digest) if type(digest) is str and len(digest) == 64 else None
         local = host == self.host
         if not local and full is None:
             self.stats.remote_unhashed += 1
             return
-        dev, inode = _int(rec, "dev"), _int(rec, "inode")
-        ident = (host, dev, inode) if dev is not None and inode is not None else None
-        if ident is not None:
+        dev, inode, mtime_ns, ctime_ns = get("dev"), get("inode"), get("mtime_ns"), get("ctime_ns")
+        ident = None
+        if type(dev) is int and type(inode) is int:
+            ident = (host, dev, inode)
             same = self._by_inode.get(ident)
             if same is not None:
                 same.links.append(path)
                 self.stats.hard_links += 1
                 return
+        else:
+            dev = inode = None
         cand = Candidate(
             path,
             size,
-            _int(rec, "mtime_ns") or 0,
-            _int(rec, "ctime_ns"),
+            mtime_ns if type(mtime_ns) is int else 0,
+            ctime_ns if type(ctime_ns) is int else None,
             dev,
             inode,
             host,
             local,
-            full=EMPTY_DIGEST if size == 0 else full,
+            [],
+            None,
+            EMPTY_DIGEST if size == 0 else full,
         )
         if ident is not None:
             self._by_inode[ident] = cand
