@@ -31,6 +31,7 @@ class ValidateRun:
         self.lines = 0
         self.samples = 0
         self.invalid_samples = 0
+        self._reported: set[tuple] = set()
 
     # -- files ---------------------------------------------------------------------
     def validate_paths(self, paths: Iterable[str]) -> None:
@@ -43,7 +44,7 @@ class ValidateRun:
                 except OSError as exc:
                     self.pipe.error(f"cannot read {root}: {exc.strerror}", path=root)
                     continue
-                self._write(session.finish())
+                self._write([d for d in session.finish() if self._first_time(d)])
                 self.files += len(session.files)
                 self.lines += session.lines
                 bar.advance(1)
@@ -88,6 +89,14 @@ class ValidateRun:
         if not summary["valid"]:
             self.invalid_samples += 1
         self.pipe.emit(summary)
+
+    def _first_time(self, d: Diagnostic) -> bool:
+        """A file two roots include is read twice: report each finding in it once."""
+        key = (d.path, d.line, d.column, d.code, d.message)
+        if key in self._reported:
+            return False
+        self._reported.add(key)
+        return True
 
     # -- output ----------------------------------------------------------------------
     def _write(self, diags: list[Diagnostic], **extra: object) -> None:

@@ -82,9 +82,9 @@ def command(pipe, paths, fields, text_fields, include_paths, defines, unknown_wi
         "min_severity": min_severity,
     }
     run = ValidateRun({**section, **{k: v for k, v in overrides.items() if v}}, pipe)
+    where = ["path"] if paths else ["path", "sample", "field"]
     pipe.table_columns["asm_diag"] = [
-        "path",
-        "sample",
+        *where,
         "line",
         "column",
         "severity",

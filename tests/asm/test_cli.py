@@ -191,3 +191,22 @@ def test_real_subprocess_pipeline(hafs_cmd, tmp_path):
     assert run.returncode == 1
     data = json.loads(run.stdout)
     assert data[0]["code"] == "malformed-operand"
+
+
+def test_a_file_shared_by_two_roots_is_reported_once(hafs, tmp_path):
+    (tmp_path / "a.asm").write_text('incsrc "shared.asm"\n')
+    (tmp_path / "b.asm").write_text('incsrc "shared.asm"\n')
+    (tmp_path / "shared.asm").write_text("    DEA\n")
+    r = hafs("validate-asm", tmp_path, "--only")
+    assert [(x["kind"], x.get("path")) for x in r.records] == [
+        ("asm_diag", str(tmp_path / "shared.asm")),
+        ("summary", None),
+    ]
+
+
+def test_table_format_renders(hafs, tmp_path):
+    (tmp_path / "a.asm").write_text("    DEA\n")
+    r = hafs("validate-asm", tmp_path / "a.asm", "--only", "--format", "table")
+    assert r.exit_code == 1
+    assert b"asm_diag (1)" in r.stdout
+    assert b"DEA" in r.stdout
