@@ -39,8 +39,8 @@ class Context:
 
 
 def name_matcher(patterns: list[str]):
-    """A case-insensitive matcher for file-name globs."""
+    """A case-insensitive matcher for file-name globs (returns a match or None)."""
     if not patterns:
-        return lambda name: False
-    rx = re.compile("|".join(fnmatch.translate(p.lower()) for p in patterns))
-    return lambda name: rx.match(name.lower()) is not None
+        return lambda name: None
+    rx = re.compile("|".join(fnmatch.translate(p) for p in patterns), re.IGNORECASE)
+    return rx.match

@@ -45,16 +45,32 @@ def _anchor(ctx: Context, host: str, directory: str) -> str | None:
     root = ctx.git.repo_root(host, directory)
     if root is not None:
         return root
+    return _project_above(ctx, host, parent_of(directory))
+
+
+def _project_above(ctx: Context, host: str, directory: str) -> str | None:
+    """The nearest directory at or above `directory` holding a project marker file."""
+    memo = ctx.cache.setdefault("project_above", {})
     markers = ctx.cfg("projects").get("markers", [])
-    cur = parent_of(directory)
+    chain = []
+    cur = directory
+    found = None
     while cur:
-        if any((host, posixpath.join(cur, m)) in ctx.inv.files for m in markers):
-            return cur
+        if (host, cur) in memo:
+            found = memo[(host, cur)]
+            break
+        chain.append((host, cur))
+        prefix = cur.rstrip("/") + "/"
+        if any((host, prefix + m) in ctx.inv.files for m in markers):
+            found = cur
+            break
         parent = parent_of(cur)
         if parent == cur:
             break
         cur = parent
-    return None
+    for key in chain:
+        memo[key] = found
+    return found
 
 
 def find(ctx: Context) -> list[Finding]:
