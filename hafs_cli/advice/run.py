@@ -6,7 +6,7 @@ import contextlib
 import gc
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from hafs_cli import exits
@@ -112,6 +112,13 @@ def summary_record(findings: list[Finding], ctx: Context, ai: dict | None) -> di
     return rec
 
 
+def _counted(records: Iterable[dict], bar) -> Iterator[dict]:
+    for i, rec in enumerate(records, 1):
+        if not i % 1000:
+            bar.advance(1000)
+        yield rec
+
+
 def run(
     pipe, files: tuple[str, ...], only_rules: tuple[str, ...], now: str | None, use_ai: bool
 ) -> int:
@@ -126,8 +133,12 @@ def run(
     def on_bad(rec: dict, reason: str) -> None:
         pipe.error(f"unusable {rec.get('kind')} record: {reason}", path=rec.get("path"))
 
-    with no_cyclic_gc():
-        findings, ctx = advise(pipe.records(files), settings, now_ns, pipe.forward, on_bad)
+    # Tables and reports are for people: the records passed through would only fill memory.
+    forward = pipe.forward if pipe.fmt in ("jsonl", "json") else (lambda rec: None)
+    with no_cyclic_gc(), pipe.progress("reading records") as bar:
+        findings, ctx = advise(
+            _counted(pipe.records(files), bar), settings, now_ns, forward, on_bad
+        )
         ai = None
         if use_ai:
             from hafs_cli.advice.ai import rank
