@@ -173,3 +173,39 @@ def test_score_records_in_json_and_table_formats(hafs, corpus):
     assert [x["kind"] for x in orjson.loads(r.stdout)] == ["score"] * 3
     t = hafs("score", "--only", "--format", "table", input=jsonl(corpus.samples[:3]))
     assert t.exit_code == 0 and b"score" in t.stdout
+
+
+def test_clashing_sample_ids_with_different_content_are_told_apart(hafs):
+    a = {
+        "kind": "sample",
+        "sample_id": "dup",
+        "output": "The first answer talks about the joypad handler in detail here.",
+    }
+    b = {
+        "kind": "sample",
+        "sample_id": "dup",
+        "output": "A second, unrelated answer covers palette fading over sixteen frames.",
+    }
+    ids = [r["sample_id"] for r in hafs("score", "--only", input=jsonl([a, b])).records]
+    assert len(set(ids)) == 2 and all(i.startswith("dup~") for i in ids)
+    assert ids == [r["sample_id"] for r in hafs("score", "--only", input=jsonl([b, a])).records]
+
+
+def test_score_then_ab_joins_variants_from_samples_without_ids(hafs, corpus):
+    samples = []
+    for i, s in enumerate(corpus.samples[:60]):
+        rec = {k: v for k, v in s.items() if k != "sample_id"}
+        rec["variant"] = "v1" if i % 2 else "v2"
+        samples.append(rec)
+    scored = hafs("score", input=jsonl(samples))
+    assert scored.exit_code == 0
+    r = hafs("ab", "--by", "variant", "--only", input=scored.stdout)
+    assert r.exit_code == 0, r.stderr
+    (res,) = r.records
+    assert (res["baseline"], res["variant"], res["n_baseline"], res["n_variant"]) == (
+        "v1",
+        "v2",
+        30,
+        30,
+    )
+    assert res["design"] == "paired"  # both explanations of a routine share its `source`
