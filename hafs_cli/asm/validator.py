@@ -43,6 +43,8 @@ _ANON = re.compile(r"(\??)(\++|-+)$")
 _SUBREF = re.compile(r"(\??)(\.+)([A-Za-z0-9_]+)$")
 _NAME = re.compile(r"\??[A-Za-z_][A-Za-z0-9_]*$")
 _FOR = re.compile(r"([A-Za-z0-9_]+)[ \t]*=[ \t]*(.+?)[ \t]*\.\.[ \t]*(.+)$")
+# asar's read-only defines (the version is the 1.9x line the fixtures are written for)
+BUILTIN_DEFINES = {"assembler": "asar", "assembler_ver": "10901", "assembler_time": "0"}
 _MAX_MACRO_DEPTH = 64
 _MAX_INCLUDE_DEPTH = 64
 
@@ -100,7 +102,7 @@ class Session:
         self.opts = options or Options()
         self.diagnostics: list[Diagnostic] = []
         self._seen: set[tuple] = set()
-        self.defines: dict[str, str] = dict(self.opts.defines)
+        self.defines: dict[str, str] = {**BUILTIN_DEFINES, **self.opts.defines}
         self.tainted: set[str] = set()
         self.macros: dict[str, _Macro] = {}
         self.events: list[tuple] = []
@@ -467,20 +469,24 @@ class Session:
             value = value[1:-1]
         if op == "?=" and name in self.defines:
             return
+        uncertain = False  # the value comes from a define that may hold something else
         if op in (":=", "#=", "+="):
+            saved, self.uncertain = self.uncertain, False
             value = self._expand(value, 0, 0, report=False)
+            uncertain, self.uncertain = self.uncertain, saved
         if op == "#=":
             try:
                 number = evaluate(value, self.defines.keys())
                 value = str(int(number)) if float(number).is_integer() else str(number)
             except (Unknown, ValueError, TypeError, OverflowError, ZeroDivisionError):
-                self.tainted.add(name)
+                uncertain = True
         if op == "+=":
+            uncertain = uncertain or name in self.tainted
             value = self.defines.get(name, "") + value
         self.defines[name] = value
-        if self.unknown_depth:
+        if self.unknown_depth or uncertain:
             self.tainted.add(name)
-        elif op != "#=" or name not in self.tainted:
+        else:
             self.tainted.discard(name)
 
     def _expand(self, text: str, lineno: int, col: int, report: bool = True) -> str:
@@ -634,6 +640,8 @@ class Session:
             if name == "include" or name == "includefrom":
                 return
             self._include(name, args, lineno, col, original)
+        elif name == "undef":
+            self.defines.pop(args.strip().strip('"').lstrip("!"), None)
         elif name == "includeonce":
             self.once.add(self._path)
         elif name == "arch":

@@ -269,3 +269,37 @@ Entry:
 endif
 """
     assert codes(src) == []
+
+
+def test_a_define_computed_from_an_uncertain_one_is_uncertain_too():
+    src = """
+!sram = $700000
+if read1($00FFD5) == $23
+    !sram = $41C000
+endif
+!counter #= !sram+$07ED
+!copy := !sram
+    STZ !counter
+    STZ !copy
+!fixed #= $12+1
+    STZ !fixed
+"""
+    assert codes(src, severity=None) == []
+    assert codes("!a #= $7E0000+1\n    STZ !a\n") == [(2, "bad-addressing-mode")]
+
+
+def test_builtin_defines_nested_define_names_and_undef():
+    src = """
+if !assembler_ver < 10600
+    BLT old
+endif
+!mode = 1
+!modename1 = "LDA #$00"
+    !{modename!{mode}}
+!gone = 1
+undef "gone"
+if defined("gone")
+    BLT x
+endif
+"""
+    assert codes(src, severity=None) == []
