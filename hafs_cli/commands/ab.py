@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from hafs_cli.exits import epilog
 from hafs_cli.commands.score import FILES
+from hafs_cli.exits import epilog
 from hafs_cli.pipe import pipe_command
 
 
