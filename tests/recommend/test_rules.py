@@ -438,3 +438,50 @@ def test_no_input_from_a_terminal_is_a_usage_error(tmp_path):
         os.close(slave)
     assert proc.returncode == 2
     assert proc.stderr.startswith(b"hafs: error: no input")
+
+
+def test_remote_spellings_of_one_repository_agree():
+    from hafs_cli.advice.gitinfo import normalize_remote
+
+    same = [
+        "git@github.com:me/tool.git",
+        "https://github.com/me/tool",
+        "https://user@GitHub.com/me/tool.git/",
+        "ssh://git@github.com:22/me/tool.git",
+        "github.com:me/tool",
+    ]
+    assert {normalize_remote(u) for u in same} == {"github.com/me/tool"}
+    assert normalize_remote("/srv/git/tool.git") == "/srv/git/tool"
+    assert normalize_remote("git@github.com:me/tool2.git") != "github.com/me/tool"
+
+
+def test_stale_repository_on_another_host_is_found_from_its_dot_git(run_recommend):
+    recs = [
+        rec("/home/u/exp/.git/HEAD", 20, age_days=1, host="gpu-box"),
+        rec("/home/u/exp/train.py", 300, age_days=400, host="gpu-box"),
+        rec("/home/u/live/.git/HEAD", 20, age_days=400, host="gpu-box"),
+        rec("/home/u/live/train.py", 300, age_days=3, host="gpu-box"),
+    ]
+    r = run_recommend(recs, "--only", "--rule", "experiments")
+    (finding,) = findings_of(r)
+    assert finding["paths"] == ["/home/u/exp"] and finding["host"] == "gpu-box"
+    assert finding["action"] == "archive" and finding["bytes"] == 320
+    assert "unchanged since 2025-04-27" in finding["reason"]
+
+
+def test_stale_run_inside_an_active_repository_is_reported_alone(tmp_path, run_recommend):
+    put(tmp_path / "repo/train.py", b"x" * 10, age_days=1)
+    git_repo(tmp_path / "repo", ["train.py"])
+    put(tmp_path / "repo/runs/a/trainer_state.json", b"{}", age_days=300)
+    put(tmp_path / "repo/runs/b/trainer_state.json", b"{}", age_days=2)
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "experiments")
+    assert [f["paths"] for f in findings_of(r)] == [[f"{tmp_path}/repo/runs/a"]]
+
+
+def test_a_tracked_temporary_file_is_not_trashed(tmp_path, run_recommend):
+    put(tmp_path / "repo/fixture.tmp", b"keep me", age_days=100)
+    git_repo(tmp_path / "repo", ["fixture.tmp"])
+    put(tmp_path / "repo/scratch.tmp", b"drop me", age_days=100)
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "temporary")
+    assert [a["path"] for a in actions_of(r)] == [f"{tmp_path}/repo/scratch.tmp"]
+    assert r.records[-1]["skipped"]["tracked_by_git"] == 1
