@@ -6,19 +6,61 @@ _hafs_complete() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         w="${COMP_WORDS[i]}"
         case "$path${path:+ }$w" in
-            "completions"|"config"|"config check"|"config show"|"schema"|"schema list"|"schema show"|"schema validate") path="$path${path:+ }$w" ;;
+            "ab"|"apply"|"backup"|"backup forget"|"backup init"|"backup list"|"backup restore"|"backup run"|"backup status"|"backup verify"|"completions"|"config"|"config check"|"config show"|"dedup"|"hooks"|"hooks install"|"hooks run"|"hooks uninstall"|"orchestrate"|"orchestrate cancel"|"orchestrate index"|"orchestrate log"|"orchestrate run"|"orchestrate serve"|"orchestrate status"|"orchestrate submit"|"recommend"|"scan"|"schedule"|"schedule install"|"schedule list"|"schedule log"|"schedule once"|"schedule run"|"schema"|"schema list"|"schema show"|"schema validate"|"score"|"score gate"|"score run"|"score select"|"score summary"|"secrets"|"secrets baseline"|"secrets rules"|"secrets scan"|"sync"|"validate-asm") path="$path${path:+ }$w" ;;
         esac
     done
     case "$path" in
-        "") subs="completions config schema"; opts="--config --help --version" ;;
+        "") subs="ab apply backup completions config dedup hooks orchestrate recommend scan schedule schema score secrets sync validate-asm"; opts="--config --help --version" ;;
+        "ab") subs=""; opts="--alpha --baseline --by --format --help --only --pair-by --resamples --seed --strict --test" ;;
+        "apply") subs=""; opts="--dry-run --format --help --journal --only --strict --trash --undo --yes" ;;
+        "backup") subs="forget init list restore run status verify"; opts="--help" ;;
+        "backup forget") subs=""; opts="--dry-run --format --help --only --prune --repo --strict" ;;
+        "backup init") subs=""; opts="--format --help --only --repo --strict" ;;
+        "backup list") subs=""; opts="--format --help --only --repo --strict" ;;
+        "backup restore") subs=""; opts="--force --format --help --only --repo --set --strict --target" ;;
+        "backup run") subs=""; opts="--format --help --only --repo --strict --time" ;;
+        "backup status") subs=""; opts="--format --help --only --repo --strict" ;;
+        "backup verify") subs=""; opts="--format --help --only --read-data-subset --repo --sample --seed --strict" ;;
         "completions") subs=""; opts="--help" ;;
         "config") subs="check show"; opts="--help" ;;
         "config check") subs=""; opts="--format --help --only --strict" ;;
         "config show") subs=""; opts="--format --help --only --strict" ;;
+        "dedup") subs=""; opts="--avoid --cache --empty --format --help --input --jobs --max-size --min-size --no-cache --only --prefer --strict --suggest" ;;
+        "hooks") subs="install run uninstall"; opts="--help" ;;
+        "hooks install") subs=""; opts="--format --help --hooks-path --only --repo --strict --type" ;;
+        "hooks run") subs=""; opts="--format --help --repo" ;;
+        "hooks uninstall") subs=""; opts="--format --help --hooks-path --only --repo --strict --type" ;;
+        "orchestrate") subs="cancel index log run serve status submit"; opts="--help" ;;
+        "orchestrate cancel") subs=""; opts="--format --help --only --socket --strict" ;;
+        "orchestrate index") subs=""; opts="--format --help --only --strict" ;;
+        "orchestrate log") subs=""; opts="--failed --format --help --host --limit --only --since --strict --totals" ;;
+        "orchestrate run") subs=""; opts="--events --format --help --no-ledger --only --strict" ;;
+        "orchestrate serve") subs=""; opts="--events --format --help --http --only --socket --strict" ;;
+        "orchestrate status") subs=""; opts="--format --help --only --socket --strict" ;;
+        "orchestrate submit") subs=""; opts="--format --help --only --socket --strict" ;;
+        "recommend") subs=""; opts="--ai --format --help --now --only --rule --strict" ;;
+        "scan") subs=""; opts="--dirs --exclude --follow-symlinks --format --gitignore --help --hidden --jobs --max-depth --no-gitignore --no-hidden --one-file-system --only --strict --symlinks" ;;
+        "schedule") subs="install list log once run"; opts="--help" ;;
+        "schedule install") subs=""; opts="--cron --help --launchd --systemd --windows-task --write" ;;
+        "schedule list") subs=""; opts="--format --help --only --strict" ;;
+        "schedule log") subs=""; opts="--format --help --limit --only --strict" ;;
+        "schedule once") subs=""; opts="--format --help --only --strict" ;;
+        "schedule run") subs=""; opts="--format --help --only --strict" ;;
         "schema") subs="list show validate"; opts="--help" ;;
         "schema list") subs=""; opts="--format --help --only --strict" ;;
         "schema show") subs=""; opts="--help" ;;
         "schema validate") subs=""; opts="--format --help --only --strict" ;;
+        "score") subs="gate run select summary"; opts="--help" ;;
+        "score gate") subs=""; opts="--baseline --format --help --max-drop --only --strict" ;;
+        "score run") subs=""; opts="--embed --format --help --mapper --no-validate --only --reference --source-root --strict --threshold" ;;
+        "score select") subs=""; opts="--count --format --help --include-failed --objective --only --strict" ;;
+        "score summary") subs=""; opts="--format --help --only --plot --plot-field --strict" ;;
+        "secrets") subs="baseline rules scan"; opts="--help" ;;
+        "secrets baseline") subs=""; opts="--baseline --exclude --format --help --no-baseline --only --output --repo --skip-rule --staged --strict" ;;
+        "secrets rules") subs=""; opts="--format --help --only --strict" ;;
+        "secrets scan") subs=""; opts="--baseline --exclude --format --help --no-baseline --only --repo --skip-rule --staged --strict" ;;
+        "sync") subs=""; opts="--bwlimit --delete --direction --dry-run --format --help --max-delete --no-delete --only --strict --transport" ;;
+        "validate-asm") subs=""; opts="--define --field --format --help --include-path --min-severity --only --strict --text-field --unknown-width" ;;
     esac
     if [[ "$cur" == -* ]]; then
         COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -2,6 +2,81 @@
 complete -c hafs -n '__fish_use_subcommand' -l config
 complete -c hafs -n '__fish_use_subcommand' -l help
 complete -c hafs -n '__fish_use_subcommand' -l version
+complete -c hafs -n '__fish_use_subcommand' -a ab -d 'Mean difference, seeded bootstrap 95% interval, paired...'
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l alpha
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l baseline
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l by
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l format
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l help
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l only
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l pair-by
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l resamples
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l seed
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from ab' -l test
+complete -c hafs -n '__fish_use_subcommand' -a apply -d 'Carry out the `action` records read (trash, hardlink,...'
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l dry-run
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l format
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l help
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l journal
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l only
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l trash
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l undo
+complete -c hafs -n '__fish_seen_subcommand_from apply' -l yes
+complete -c hafs -n '__fish_use_subcommand' -a backup -d 'Back up sets of files to restic repositories, verify and...'
+complete -c hafs -n '__fish_seen_subcommand_from backup' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; not __fish_seen_subcommand_from forget' -a forget -d 'Remove snapshots beyond the retention policy ([backup]...'
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from forget' -l dry-run
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from forget' -l format
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from forget' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from forget' -l only
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from forget' -l prune
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from forget' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from forget' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from backup; not __fish_seen_subcommand_from init' -a init -d 'Create the repository (reports \'exists\' when the password...'
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from init' -l format
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from init' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from init' -l only
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from init' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from init' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from backup; not __fish_seen_subcommand_from list' -a list -d 'List the repository\'s snapshots (of SETs only, when...'
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from list' -l format
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from list' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from list' -l only
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from list' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from list' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from backup; not __fish_seen_subcommand_from restore' -a restore -d 'Restore SNAPSHOT (an ID, or \'latest\'), or only PATH of...'
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l force
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l format
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l only
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l set
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from restore' -l target
+complete -c hafs -n '__fish_seen_subcommand_from backup; not __fish_seen_subcommand_from run' -a run -d 'Back up SETs (default: every set); emit one...'
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from run' -l format
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from run' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from run' -l only
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from run' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from run' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from run' -l time
+complete -c hafs -n '__fish_seen_subcommand_from backup; not __fish_seen_subcommand_from status' -a status -d 'Last successful backup of each set from this host, its...'
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from status' -l format
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from status' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from status' -l only
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from status' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from status' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from backup; not __fish_seen_subcommand_from verify' -a verify -d 'restic check, then restore a sample of each set\'s latest...'
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l format
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l help
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l only
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l read-data-subset
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l sample
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l seed
+complete -c hafs -n '__fish_seen_subcommand_from backup; __fish_seen_subcommand_from verify' -l strict
 complete -c hafs -n '__fish_use_subcommand' -a completions -d 'Print the completion script for SHELL (the same files...'
 complete -c hafs -n '__fish_seen_subcommand_from completions' -l help
 complete -c hafs -n '__fish_use_subcommand' -a config -d 'Show the effective configuration or check hafs.toml files.'
@@ -16,6 +91,147 @@ complete -c hafs -n '__fish_seen_subcommand_from config; __fish_seen_subcommand_
 complete -c hafs -n '__fish_seen_subcommand_from config; __fish_seen_subcommand_from show' -l help
 complete -c hafs -n '__fish_seen_subcommand_from config; __fish_seen_subcommand_from show' -l only
 complete -c hafs -n '__fish_seen_subcommand_from config; __fish_seen_subcommand_from show' -l strict
+complete -c hafs -n '__fish_use_subcommand' -a dedup -d 'Group files with identical content; emit one `dupgroup`...'
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l avoid
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l cache
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l empty
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l format
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l help
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l input
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l jobs
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l max-size
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l min-size
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l no-cache
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l only
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l prefer
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from dedup' -l suggest
+complete -c hafs -n '__fish_use_subcommand' -a hooks -d 'Git hooks whose steps are hafs commands, configured in...'
+complete -c hafs -n '__fish_seen_subcommand_from hooks' -l help
+complete -c hafs -n '__fish_seen_subcommand_from hooks; not __fish_seen_subcommand_from install' -a install -d 'Install hook scripts into $(git rev-parse...'
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from install' -l format
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from install' -l help
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from install' -l hooks-path
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from install' -l only
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from install' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from install' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from install' -l type
+complete -c hafs -n '__fish_seen_subcommand_from hooks; not __fish_seen_subcommand_from run' -a run -d 'Run the steps of [hooks.HOOK] in hafs.toml; exit 1 when a...'
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from run' -l format
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from run' -l help
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from run' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from hooks; not __fish_seen_subcommand_from uninstall' -a uninstall -d 'Remove hafs\'s hook scripts (only those) and restore...'
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from uninstall' -l format
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from uninstall' -l help
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from uninstall' -l hooks-path
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from uninstall' -l only
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from uninstall' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from uninstall' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from hooks; __fish_seen_subcommand_from uninstall' -l type
+complete -c hafs -n '__fish_use_subcommand' -a orchestrate -d 'Schedule AI requests across Ollama hosts by priority, out...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; not __fish_seen_subcommand_from cancel' -a cancel -d 'Cancel a waiting or running request (exit 1 when the...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from cancel' -l format
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from cancel' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from cancel' -l only
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from cancel' -l socket
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from cancel' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; not __fish_seen_subcommand_from index' -a index -d 'Build the full-text index of the [context] roots that the...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from index' -l format
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from index' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from index' -l only
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from index' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; not __fish_seen_subcommand_from log' -a log -d 'Query the ledger of requests and results (tokens, waits,...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l failed
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l format
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l host
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l limit
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l only
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l since
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from log' -l totals
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; not __fish_seen_subcommand_from run' -a run -d 'Run request records from files or stdin; results in...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from run' -l events
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from run' -l format
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from run' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from run' -l no-ledger
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from run' -l only
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from run' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; not __fish_seen_subcommand_from serve' -a serve -d 'Run the daemon: one queue for every hafs process on this...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from serve' -l events
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from serve' -l format
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from serve' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from serve' -l http
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from serve' -l only
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from serve' -l socket
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from serve' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; not __fish_seen_subcommand_from status' -a status -d 'Show the daemon\'s queue, running requests and hosts (exit...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from status' -l format
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from status' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from status' -l only
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from status' -l socket
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from status' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; not __fish_seen_subcommand_from submit' -a submit -d 'Send request records to the running daemon; write their...'
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from submit' -l format
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from submit' -l help
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from submit' -l only
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from submit' -l socket
+complete -c hafs -n '__fish_seen_subcommand_from orchestrate; __fish_seen_subcommand_from submit' -l strict
+complete -c hafs -n '__fish_use_subcommand' -a recommend -d 'Turn file, dir and dupgroup records into findings and...'
+complete -c hafs -n '__fish_seen_subcommand_from recommend' -l ai
+complete -c hafs -n '__fish_seen_subcommand_from recommend' -l format
+complete -c hafs -n '__fish_seen_subcommand_from recommend' -l help
+complete -c hafs -n '__fish_seen_subcommand_from recommend' -l now
+complete -c hafs -n '__fish_seen_subcommand_from recommend' -l only
+complete -c hafs -n '__fish_seen_subcommand_from recommend' -l rule
+complete -c hafs -n '__fish_seen_subcommand_from recommend' -l strict
+complete -c hafs -n '__fish_use_subcommand' -a scan -d 'Walk PATHs (default: .) and emit `file` records.'
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l dirs
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l exclude
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l follow-symlinks
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l format
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l gitignore
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l help
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l hidden
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l jobs
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l max-depth
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l no-gitignore
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l no-hidden
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l one-file-system
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l only
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l symlinks
+complete -c hafs -n '__fish_use_subcommand' -a schedule -d 'Run hafs pipelines on a schedule: jobs live in hafs.toml...'
+complete -c hafs -n '__fish_seen_subcommand_from schedule' -l help
+complete -c hafs -n '__fish_seen_subcommand_from schedule; not __fish_seen_subcommand_from install' -a install -d 'Print (or with --write install) the OS entry that starts...'
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from install' -l cron
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from install' -l help
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from install' -l launchd
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from install' -l systemd
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from install' -l windows-task
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from install' -l write
+complete -c hafs -n '__fish_seen_subcommand_from schedule; not __fish_seen_subcommand_from list' -a list -d 'List the jobs with their trigger, next run time and last...'
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from list' -l format
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from list' -l help
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from list' -l only
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from list' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from schedule; not __fish_seen_subcommand_from log' -a log -d 'Show past runs: start, end, status, exit code, stderr...'
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from log' -l format
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from log' -l help
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from log' -l limit
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from log' -l only
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from log' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from schedule; not __fish_seen_subcommand_from once' -a once -d 'Run job NAME now, with the same lock, retries and log as...'
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from once' -l format
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from once' -l help
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from once' -l only
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from once' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from schedule; not __fish_seen_subcommand_from run' -a run -d 'Start the scheduler daemon in the foreground; writes a...'
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from run' -l format
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from run' -l help
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from run' -l only
+complete -c hafs -n '__fish_seen_subcommand_from schedule; __fish_seen_subcommand_from run' -l strict
 complete -c hafs -n '__fish_use_subcommand' -a schema -d 'List, show and validate record schemas (JSON Schema draft...'
 complete -c hafs -n '__fish_seen_subcommand_from schema' -l help
 complete -c hafs -n '__fish_seen_subcommand_from schema; not __fish_seen_subcommand_from list' -a list -d 'List every record kind that has a schema, with its...'
@@ -30,3 +246,91 @@ complete -c hafs -n '__fish_seen_subcommand_from schema; __fish_seen_subcommand_
 complete -c hafs -n '__fish_seen_subcommand_from schema; __fish_seen_subcommand_from validate' -l help
 complete -c hafs -n '__fish_seen_subcommand_from schema; __fish_seen_subcommand_from validate' -l only
 complete -c hafs -n '__fish_seen_subcommand_from schema; __fish_seen_subcommand_from validate' -l strict
+complete -c hafs -n '__fish_use_subcommand' -a score -d 'Score training samples offline (`hafs score [run]...'
+complete -c hafs -n '__fish_seen_subcommand_from score' -l help
+complete -c hafs -n '__fish_seen_subcommand_from score; not __fish_seen_subcommand_from gate' -a gate -d 'Exit 1 when mean composite or pass rate fell too far...'
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from gate' -l baseline
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from gate' -l format
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from gate' -l help
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from gate' -l max-drop
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from gate' -l only
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from gate' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from score; not __fish_seen_subcommand_from run' -a run -d 'Score `sample` records: diversity, kg, halluc (1 - risk),...'
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l embed
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l format
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l help
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l mapper
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l no-validate
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l only
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l reference
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l source-root
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from run' -l threshold
+complete -c hafs -n '__fish_seen_subcommand_from score; not __fish_seen_subcommand_from select' -a select -d 'Pareto-front selection with a stable tie-break, in...'
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from select' -l count
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from select' -l format
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from select' -l help
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from select' -l include-failed
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from select' -l objective
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from select' -l only
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from select' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from score; not __fish_seen_subcommand_from summary' -a summary -d 'Pass rate, distributions per component, domain, bank and...'
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from summary' -l format
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from summary' -l help
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from summary' -l only
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from summary' -l plot
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from summary' -l plot-field
+complete -c hafs -n '__fish_seen_subcommand_from score; __fish_seen_subcommand_from summary' -l strict
+complete -c hafs -n '__fish_use_subcommand' -a secrets -d 'Scan files or staged changes for secrets; keep a baseline...'
+complete -c hafs -n '__fish_seen_subcommand_from secrets' -l help
+complete -c hafs -n '__fish_seen_subcommand_from secrets; not __fish_seen_subcommand_from baseline' -a baseline -d 'Accept every secret found now: write their fingerprints...'
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l baseline
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l exclude
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l format
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l help
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l no-baseline
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l only
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l output
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l skip-rule
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l staged
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from baseline' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from secrets; not __fish_seen_subcommand_from rules' -a rules -d 'List the rules: id, the kind of secret, what it matches.'
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from rules' -l format
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from rules' -l help
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from rules' -l only
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from rules' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from secrets; not __fish_seen_subcommand_from scan' -a scan -d 'Report secrets in PATHs (default: here), in staged...'
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l baseline
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l exclude
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l format
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l help
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l no-baseline
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l only
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l repo
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l skip-rule
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l staged
+complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l strict
+complete -c hafs -n '__fish_use_subcommand' -a sync -d 'Sync PROFILE ([sync.profiles.PROFILE] in hafs.toml) with...'
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l bwlimit
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l delete
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l direction
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l dry-run
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l format
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l help
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l max-delete
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l no-delete
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l only
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from sync' -l transport
+complete -c hafs -n '__fish_use_subcommand' -a validate-asm -d 'Validate 65816 assembly in asar syntax: files,...'
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l define
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l field
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l format
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l help
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l include-path
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l min-severity
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l only
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l strict
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l text-field
+complete -c hafs -n '__fish_seen_subcommand_from validate-asm' -l unknown-width
