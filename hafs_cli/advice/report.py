@@ -142,7 +142,7 @@ def markdown(rows: list[dict]) -> str:
             paths = rec.get("paths") or []
             hosts = rec.get("hosts")
             for j, p in enumerate(paths[:MAX_PATHS]):
-                where = f" on {hosts[j]}" if hosts else ""
+                where = f" on {hosts[j] or 'this machine'}" if hosts else ""
                 out.append(f"- {_code(p)}{where}")
             if len(paths) > MAX_PATHS:
                 out.append(f"- … and {len(paths) - MAX_PATHS} more")

@@ -192,8 +192,8 @@ def test_remote_host_repository_seen_in_input_protects_its_caches(run_recommend)
 def test_same_project_on_two_hosts_by_shared_content(run_recommend):
     h = "ab" * 32
     recs = [
-        rec("/home/me/Code/site/pyproject.toml", 30, blake3=h),
-        rec("/home/me/Code/site/app.py", 40, blake3="cd" * 32),
+        rec("/home/me/Code/site/pyproject.toml", 30, age_days=1, blake3=h),
+        rec("/home/me/Code/site/app.py", 40, age_days=1, blake3="cd" * 32),
         rec("/data/site/pyproject.toml", 30, host="nas", blake3=h),
         rec("/data/site/app.py", 40, host="nas", blake3="cd" * 32),
         rec("/data/site/extra.py", 40, host="nas"),
@@ -204,6 +204,18 @@ def test_same_project_on_two_hosts_by_shared_content(run_recommend):
     assert finding["hosts"] == ["", "nas"]
     assert finding["action"] is None and finding["bytes"] == 0
     assert "2 identical files" in finding["reason"]
+    assert finding["reason"].endswith("is /data/site on nas.")  # it holds the newest file
+
+
+def test_markdown_names_the_host_of_each_path(run_recommend):
+    h = "ab" * 32
+    recs = [
+        rec("/home/me/site/pyproject.toml", 30, blake3=h),
+        rec("/data/site/pyproject.toml", 30, age_days=3, host="nas", blake3=h),
+    ]
+    r = run_recommend(recs, "--rule", "projects", "--format", "markdown")
+    assert "- `/home/me/site` on this machine" in r.text
+    assert "- `/data/site` on nas" in r.text
 
 
 def test_same_name_with_too_little_shared_content_is_not_one_project(run_recommend):

@@ -108,7 +108,9 @@ def find(ctx: Context) -> list[Finding]:
                 rule="scattered-projects",
                 reason=f"one project in {len(members)} places ({human_bytes(size)} in all), "
                 f"linked by {' and '.join(why)}; the most recently changed copy is "
-                f"{newest[1]}" + (f" on {newest[0]}" if len(set(hosts)) > 1 else "") + ".",
+                f"{newest[1]}"
+                + (f" on {newest[0] or 'this machine'}" if len(set(hosts)) > 1 else "")
+                + ".",
                 host=members[0][0],
                 paths=[p for _, p in members],
                 hosts=hosts if len(set(hosts)) > 1 else None,
