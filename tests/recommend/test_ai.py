@@ -169,3 +169,15 @@ def test_undecodable_paths_reach_the_model_readable(tmp_path, run_recommend):
     (finding,) = findings_of(r)
     assert finding["ai_rationale"] == f"{tmp_path}/t/bad\ufffd.tmp is old"
     assert r.records[-1]["ai"]["dropped_paths"] == 0
+
+
+def test_json_without_a_ranking_counts_as_invalid(recs, run_recommend):
+    with OllamaServer(models=[MODEL]) as srv:
+        srv.reply(
+            {"content": '{"answer": "f1 first"}', "raw": True},
+            {"content": '{"ranking": "f1"}', "raw": True},
+        )
+        r = run_recommend(recs, "--ai", "--only", env=ai_env(srv.url))
+    ai = r.records[-1]["ai"]
+    assert ai["status"] == "skipped" and ai["attempts"] == 2
+    assert ai["reason"] == "invalid answer: no `ranking` list in the answer"
