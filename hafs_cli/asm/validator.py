@@ -29,8 +29,9 @@ from hafs_cli.asm.source import (
     split_statements,
 )
 
-_DEFINE_USE = re.compile(r"(?<!\\)!(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
-_MACRO_ARG = re.compile(r"<([A-Za-z0-9_]+)>")
+_DEFINE_USE = re.compile(r"(?<!\\)!\^*(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+_MACRO_ARG = re.compile(r"<(\^*)([A-Za-z0-9_]+)>")
+_VARIADIC_LITERAL = re.compile(r"<\.\.\.\[(\d+)\]>")
 _VARIADIC = re.compile(r"<\.\.\.\[([^\]]+)\]>")
 _MACRO_DEF = re.compile(r"([A-Za-z0-9_]+)[ \t]*\(([^)]*)\)[ \t]*$")
 _LABEL_STARTS = frozenset(".+-?#")
@@ -81,7 +82,8 @@ class _Macro:
     path: str
     line: int
     base: Path | None = None  # includes inside a macro resolve against its definition
-    body: list[tuple[int, str, str]] = field(default_factory=list)
+    # (line, code, original, nesting level: 0 = this macro's own statements)
+    body: list[tuple[int, str, str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -129,7 +131,8 @@ class Session:
         ] = []  # name, call id, from, variadic args
         self.macro_calls = 0
         self.recording: _Macro | None = None
-        self.skipping_macro = False
+        self.skip_depth = 0  # >0: inside a macro definition in a branch that is not assembled
+        self.macro_depth = 0  # macro definitions nested inside the one being recorded
         self.uncertain = False
         self._undefined_reported: set[str] = set()
         self._path = "<text>"
@@ -191,7 +194,7 @@ class Session:
         if not code or code.isspace():
             return
         live = not self.frames or self.frames[-1].live
-        if live and self.arch65816 and not self.skipping_macro:
+        if live and self.arch65816 and not self.skip_depth:
             fast = _FAST_INSTRUCTION.match(code)
             if fast is not None:
                 label, word, suffix, operand = fast.groups()
@@ -206,7 +209,7 @@ class Session:
         for col, stmt in split_statements(code):
             if not stmt or stmt.isspace():
                 continue
-            if not live or self.skipping_macro:
+            if not live or self.skip_depth:
                 self._dead_statement(stmt, lineno, col)
                 live = not self.frames or self.frames[-1].live
                 continue
@@ -220,12 +223,14 @@ class Session:
         """Inside a branch that is not assembled: only block structure matters."""
         m = WORD.match(stmt)
         word = m.group(1).lower() if m else ""
-        if self.skipping_macro:
-            if word == "endmacro":
-                self.skipping_macro = False
+        if self.skip_depth:
+            if word == "macro":
+                self.skip_depth += 1
+            elif word == "endmacro":
+                self.skip_depth -= 1
             return
         if word == "macro":
-            self.skipping_macro = True
+            self.skip_depth = 1
         elif word in ("if", "while", "for"):
             self.frames.append(_Frame(word, self._path, lineno, False, False))
         elif word in ("elseif", "else", "endif", "endwhile", "endfor") and self.frames:
@@ -528,10 +533,11 @@ class Session:
         if not m:
             self._report(lineno, col, "bad-directive", f"macro definition '{args}' is not 'macro name(args)'",
                          "write 'macro name(arg1, arg2)' (empty parentheses for none)", original)  # fmt: skip
-            self.skipping_macro = True
+            self.skip_depth = 1
             return
         params = [p.strip() for p in m.group(2).split(",")] if m.group(2).strip() else []
         variadic = bool(params) and params[-1] == "..."
+        self.macro_depth = 0
         self.recording = _Macro(
             m.group(1),
             params[:-1] if variadic else params,
@@ -547,21 +553,25 @@ class Session:
         first = WORD.match(code.split(" : ")[0]) if code.strip() else None
         word = first.group(1).lower() if first else ""
         if word == "endmacro" and code.strip().lower() == "endmacro":
-            self.macros[rec.name] = rec
-            self.recording = None
-            return
-        if word == "macro":
-            self._report(lineno, 1, "unbalanced-block", f"macro defined inside macro '{rec.name}'",
-                         f"close '{rec.name}' with 'endmacro' first", original)  # fmt: skip
-            return
-        if " : " in code and "endmacro" in code.lower():
-            parts = [p for _, p in split_statements(code)]
-            if parts[-1].strip().lower() == "endmacro":
-                rec.body.append((lineno, " : ".join(parts[:-1]), original))
+            if self.macro_depth == 0:
                 self.macros[rec.name] = rec
                 self.recording = None
                 return
-        rec.body.append((lineno, code, original))
+            self.macro_depth -= 1  # closes a definition nested in this one
+            rec.body.append((lineno, code, original, self.macro_depth))
+            return
+        if word == "macro":
+            rec.body.append((lineno, code, original, self.macro_depth))
+            self.macro_depth += 1
+            return
+        if self.macro_depth == 0 and " : " in code and "endmacro" in code.lower():
+            parts = [p for _, p in split_statements(code)]
+            if parts[-1].strip().lower() == "endmacro":
+                rec.body.append((lineno, " : ".join(parts[:-1]), original, 0))
+                self.macros[rec.name] = rec
+                self.recording = None
+                return
+        rec.body.append((lineno, code, original, self.macro_depth))
 
     def _macro_call(self, s: str, lineno: int, col: int, original: str) -> None:
         m = MACRO_CALL.match(s)
@@ -582,7 +592,7 @@ class Session:
                 self._report_undefined(lineno, col, "undefined-macro", f"macro '{name}' is not defined in what was read",
                                        "define it with 'macro name(...)' before the call, or include its file")  # fmt: skip
             return
-        args = [a.strip() for a in split_args(argtext)] if argtext.strip() else []
+        args = [_unquote(a.strip()) for a in split_args(argtext)] if argtext.strip() else []
         want = len(macro.params)
         if (len(args) != want and not macro.variadic) or (macro.variadic and len(args) < want):
             self._report(lineno, col, "bad-operand-count",
@@ -596,27 +606,36 @@ class Session:
         values = dict(zip(macro.params, args, strict=False))
         extra = args[want:]
 
-        def substitute(text: str) -> str:
-            if "<" not in text and "sizeof" not in text:
-                return text
-            text = _MACRO_ARG.sub(lambda a: values.get(a.group(1), a.group(0)), text)
-            if macro.variadic and "<...[" in text:
-                text = re.sub(
-                    r"<\.\.\.\[(\d+)\]>",
+        def substitute(text: str, level: int) -> str:
+            # <arg> belongs to this call at level 0; <^arg> to it at level 1 (a macro
+            # defined inside this one), and so on: asar's "backwards resolution"
+            if "<" in text:
+                text = _MACRO_ARG.sub(
                     lambda a: (
-                        extra[int(a.group(1))] if int(a.group(1)) < len(extra) else a.group(0)
+                        values[a.group(2)]
+                        if len(a.group(1)) == level and a.group(2) in values
+                        else a.group(0)
                     ),
                     text,
                 )
-            return text.replace("sizeof(...)", str(len(extra)))
+                if level == 0 and macro.variadic and "<...[" in text:
+                    text = _VARIADIC_LITERAL.sub(
+                        lambda a: (
+                            extra[int(a.group(1))] if int(a.group(1)) < len(extra) else a.group(0)
+                        ),
+                        text,
+                    )
+            if level == 0 and "sizeof(...)" in text:
+                text = text.replace("sizeof(...)", str(len(extra)))
+            return text
 
         self.macro_calls += 1
         self.macro_stack.append((name, self.macro_calls, f"{self._path}:{lineno}", extra))
         saved = self._path, self._base
         self._path, self._base = macro.path, macro.base
         try:
-            for body_line, code, body_original in macro.body:
-                self._line(substitute(code), body_line, body_original)
+            for body_line, code, body_original, level in macro.body:
+                self._line(substitute(code, level), body_line, body_original)
         finally:
             self._path, self._base = saved
             self.macro_stack.pop()
@@ -869,6 +888,11 @@ class Session:
                 context or {},
             )  # fmt: skip
         )
+
+
+def _unquote(arg: str) -> str:
+    """asar strips the double quotes around a macro argument (needed for spaces)."""
+    return arg[1:-1] if len(arg) >= 2 and arg[0] == '"' and arg[-1] == '"' else arg
 
 
 def _read_source(path: Path) -> str:

@@ -303,3 +303,26 @@ if defined("gone")
 endif
 """
     assert codes(src, severity=None) == []
+
+
+def test_quoted_macro_arguments_lose_their_quotes():
+    src = 'macro safely(code)\n    PHX\n    <code>\n    PLX\nendmacro\n    %safely("LDX $10 : STX $11 : LDX #10")\n    %safely("BLT x")\n'
+    assert codes(src) == [(3, "unknown-mnemonic")]
+
+
+def test_nested_macro_definitions_with_backwards_resolution():
+    src = """
+macro outer(a)
+    db <a>
+    macro inner(b)
+        db <^a>, <b>
+        LDA <^a>
+    endmacro
+endmacro
+    %outer($7E0000)
+    %inner($02)
+"""
+    diags = validate_text(src, "n.asm")
+    assert [(d.line, d.code, d.message) for d in diags] == []
+    bad = src.replace("LDA <^a>", "STZ <^a>")
+    assert [(d.line, d.code) for d in validate_text(bad)] == [(6, "bad-addressing-mode")]
