@@ -16,6 +16,8 @@ from pathlib import Path
 from hafs_cli import xdg
 
 RACY_NS = 1_000_000_000
+# Bump when what a digest means changes (e.g. the head+tail function): old entries go.
+VERSION = 2
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
     dev INTEGER NOT NULL,
@@ -46,6 +48,9 @@ class HashCache:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA cache_size=-65536")  # 64 MiB: bulk inserts touch many pages
+        if self.db.execute("PRAGMA user_version").fetchone()[0] != VERSION:
+            self.db.execute("DROP TABLE IF EXISTS hashes")
+            self.db.execute(f"PRAGMA user_version = {VERSION}")
         self.db.execute(SCHEMA)
         self._empty = self.db.execute("SELECT 1 FROM hashes LIMIT 1").fetchone() is None
         self.hits = 0

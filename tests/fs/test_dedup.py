@@ -304,3 +304,21 @@ def test_unreadable_files_become_errors_and_jdupes_agrees(tmp_path):
 
 def test_paths_fields_helper_matches_records():
     assert path_fields(b"\xff")["path_b64"] == "/w=="
+
+
+def test_a_cache_from_another_format_version_is_dropped(hafs, tree):
+    import sqlite3
+
+    from hafs_cli.fs.hashcache import VERSION, default_path
+
+    records = scan(hafs, tree["root"])
+    time.sleep(1.1)
+    dedup(hafs, records, "--only")
+    db = sqlite3.connect(default_path())
+    db.execute("UPDATE hashes SET edges = x'00'")  # what an older format might have stored
+    db.execute(f"PRAGMA user_version = {VERSION - 1}")
+    db.commit()
+    db.close()
+    r = dedup(hafs, records, "--only")
+    assert summary_of(r)["cache_hits"] == 0
+    assert len(groups_of(r)) == 3
