@@ -55,6 +55,7 @@ def _ground(
         code_addrs = set(code.addresses)
         if code.annotated_address is not None:
             code_addrs.add(code.annotated_address)
+    constants = code.constants if code is not None else set()
     checked = grounded = 0
     evidence: list[dict] = []
     seen: set[str] = set()
@@ -69,7 +70,7 @@ def _ground(
             in_routine = any(
                 rom.same_location(addr, a, mapper) or (men.width == 2 and a & 0xFFFF == addr)
                 for a in code_addrs
-            )
+            ) or (men.width == 2 and addr in constants)  # a value the code loads (#$01FF)
             known = graph is not None or in_routine
             ok = in_routine or (graph is not None and address_grounded(graph, addr, men.width))
         else:
@@ -125,13 +126,17 @@ def _pair_mismatches(prose: ProseFacts, graph: KnowledgeGraph, mapper: str) -> l
     return out
 
 
-def _call_claims(prose: ProseFacts, code: CodeFacts, graph: KnowledgeGraph | None) -> list[dict]:
-    """'calls X with JSL' against the code: wrong mnemonic for X, or X never called."""
+def _call_claims(prose: ProseFacts, code: CodeFacts, routine: str | None) -> list[dict]:
+    """'calls X with JSL' against the code: wrong mnemonic for X, or X never called.
+
+    Only explicit call claims count: naming a caller, a table entry or the routine
+    itself is fine.
+    """
     out = []
     actual: dict[str, set[str]] = {}
     for mn, target in code.call_pairs:
         actual.setdefault(target, set()).add(mn)
-    referenced = set(code.symbols) | {lbl.lstrip(".") for lbl in code.labels}
+    referenced = set(code.symbols) | {lbl.lstrip(".") for lbl in code.labels} | {routine}
     for said, target in prose.calls:
         used = actual.get(target)
         if used:
@@ -153,31 +158,12 @@ def _call_claims(prose: ProseFacts, code: CodeFacts, graph: KnowledgeGraph | Non
                     "entity": target,
                 }
             )
-    # Routines the graph knows that the text names but the code never touches.
-    if graph is not None:
-        claimed = {t for _, t in prose.calls}
-        for men in prose.mentions:
-            name = men.name or ""
-            sym = graph.lookup(name) if men.kind == "label" else None
-            if (
-                sym is not None
-                and sym.kind == "routine"
-                and name not in referenced
-                and name not in claimed
-                and code.call_pairs
-            ):
-                out.append(
-                    {
-                        "rule": "unrelated_routine",
-                        "message": f"text names routine {name}, which this routine never calls",
-                        "entity": name,
-                    }
-                )
-                claimed.add(name)
     return out
 
 
-def _contradictions(prose: ProseFacts, code: CodeFacts, bank: int | None) -> list[dict]:
+def _contradictions(
+    prose: ProseFacts, code: CodeFacts, bank: int | None, routine: str | None
+) -> list[dict]:
     out = []
     used = code.mnemonics
     claimed_calls = {mn for mn, _ in prose.calls}
@@ -218,7 +204,9 @@ def _contradictions(prose: ProseFacts, code: CodeFacts, bank: int | None) -> lis
             )
     if bank is not None:
         code_banks = {a >> 16 for a in code.addresses if a > 0xFFFF}
-        for claimed in sorted(prose.banks):
+        for claimed, subject in sorted(prose.banks, key=lambda b: (b[0], b[1] or "")):
+            if subject is not None and subject != routine:
+                continue  # "calls Foo in bank $0D" is about Foo
             if claimed in (0x7E, 0x7F) or claimed == bank or claimed in code_banks:
                 continue
             if (claimed ^ bank) == 0x80:  # LoROM mirror: same bank
@@ -242,6 +230,7 @@ def assess(
     bank: int | None,
     mapper: str = "lorom",
     validator: CodeValidator | None = None,
+    routine: str | None = None,
 ) -> Assessment:
     """Grounding share and hallucination risk, with every piece of evidence."""
     checked, grounded, evidence = _ground(prose, code, graph, mapper)
@@ -254,8 +243,8 @@ def assess(
             }
         )
     if code is not None:
-        evidence.extend(_contradictions(prose, code, bank))
-        evidence.extend(_call_claims(prose, code, graph))
+        evidence.extend(_contradictions(prose, code, bank, routine))
+        evidence.extend(_call_claims(prose, code, routine))
     code_checked = False
     if validator is not None:
         for text in code_texts:

@@ -240,6 +240,7 @@ class ScoreRun:
             int(bank[1:], 16) if bank else None,
             self.mapper,
             self._validate if self.validator is not None else None,
+            routine,
         )
         coh = coherence.assess(
             sample.prose, prose.words, code, routine, policy.min_words, policy.max_words

@@ -79,22 +79,9 @@ _HEDGE = re.compile(
 _HEDGE_STEMS = tuple(sorted({max(h.split(), key=len) for h in HEDGES}))
 _WORD = re.compile(r"[a-z0-9_$#:!]+")
 _STOP_IDENTS = frozenset(
-    [
-        "README",
-        "TODO",
-        "NOTE",
-        "FIXME",
-        "LoROM",
-        "HiROM",
-        "ExLoROM",
-        "ExHiROM",
-        "SuperFX",
-        "SA1",
-        "SA_1",
-        "SNES",
-        "NES",
-        "MSU1",
-    ]
+    """README TODO NOTE FIXME LoROM HiROM ExLoROM ExHiROM FastROM SlowROM LoRom HiRom FastRom
+    SlowRom SuperFX SA1 SA_1 SNES NES MSU1 GitHub JavaScript PowerPC macOS iOS PyTorch
+    OpenAI""".split()  # noqa: SIM905 - a word list reads better as text
 )
 
 
@@ -114,7 +101,7 @@ class ProseFacts:
     mnemonics: set[str]  # real instructions the text names
     invented: list[str]  # instruction-like words that are not 65816 instructions
     widths: dict[str, set[int]]  # 'a' / 'x' -> widths the text claims
-    banks: set[int]
+    banks: list[tuple[int, str | None]]  # (bank, the label the sentence is about, if any)
     hedges: list[str]
     words: list[str]
     calls: list[tuple[str, str]]  # (mnemonic, target) the text says the routine uses
@@ -189,7 +176,15 @@ def prose_facts(text: str) -> ProseFacts:
             widths[_width_reg(reg)].add(int(bits))
         for reg, bits in _WIDTH_AFTER.findall(text):
             widths[_width_reg(reg)].add(int(bits))
-    banks = {int(b, 16) for b in _BANK_CLAIM.findall(text)} if "bank" in lower else set()
+    banks = []
+    if "bank" in lower:
+        for m in _BANK_CLAIM.finditer(text):
+            sentence_start = max(text.rfind(". ", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+            subject = None
+            for start, _, men in mentions:
+                if sentence_start <= start < m.start() and men.kind == "label":
+                    subject = men.name  # the last label before "bank" in its sentence
+            banks.append((int(m.group(1), 16), subject))
     hedges = (
         [h.lower() for h in _HEDGE.findall(text)] if any(h in lower for h in _HEDGE_STEMS) else []
     )
@@ -224,6 +219,7 @@ _OPERAND_ADDR = re.compile(
     r"(?<![\#\w])\$([0-9A-Fa-f]{2}:?[0-9A-Fa-f]{4}|[0-9A-Fa-f]{4}|[0-9A-Fa-f]{2})(?![0-9A-Fa-f])"
 )
 _OPERAND_IDENT = re.compile(r"(?<![\w$#.])(!?[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)?)")
+_IMMEDIATE = re.compile(r"#\$([0-9A-Fa-f]{1,6})\b")
 _ADDR_COMMENT = re.compile(r";.*?\$([0-9A-Fa-f]{2}):?([0-9A-Fa-f]{4})\b")
 
 
@@ -238,6 +234,7 @@ class CodeFacts:
     labels: list[str] = field(default_factory=list)
     symbols: set[str] = field(default_factory=set)  # identifiers used as operands
     addresses: set[int] = field(default_factory=set)  # numeric operand addresses
+    constants: set[int] = field(default_factory=set)  # immediate values (#$01FF)
     registers: set[str] = field(default_factory=set)  # hardware registers touched
     indirect: int = 0
     widths: dict[str, set[int]] = field(default_factory=lambda: {"a": set(), "x": set()})
@@ -312,6 +309,10 @@ def code_facts(code: str) -> CodeFacts:
                     facts.widths["x"].add(width)
         if op.startswith(("(", "[")):
             facts.indirect += 1
+        if op.startswith("#"):
+            m3 = _IMMEDIATE.match(op)
+            if m3:
+                facts.constants.add(int(m3.group(1), 16))
         if op and not op.startswith("#"):
             for a in _OPERAND_ADDR.findall(op):
                 facts.addresses.add(int(a.replace(":", ""), 16))
