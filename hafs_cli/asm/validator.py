@@ -779,8 +779,9 @@ class Session:
             frame.live = frame.parent_live
             self._enter_unknown(frame)
             return
-        frame.live = frame.parent_live and bool(value)
-        frame.satisfied = bool(value)
+        taken = value > 0 if isinstance(value, (int, float)) else bool(value)  # asar: "> 0"
+        frame.live = frame.parent_live and taken
+        frame.satisfied = taken
 
     def _enter_unknown(self, frame: _Frame) -> None:
         frame.unknown = True

@@ -96,6 +96,14 @@ def command(pipe, paths, fields, text_fields, include_paths, defines, unknown_wi
     if paths:
         run.validate_paths(paths)
     else:
+        import sys
+
+        from hafs_cli.exits import HafsError
+
+        if sys.stdin.isatty():
+            raise HafsError(
+                "nothing to check: give .asm files or directories, or pipe sample/file records on stdin"
+            )
         run.validate_stream(pipe.records())
     return run.finish()
 

@@ -326,3 +326,7 @@ endmacro
     assert [(d.line, d.code, d.message) for d in diags] == []
     bad = src.replace("LDA <^a>", "STZ <^a>")
     assert [(d.line, d.code) for d in validate_text(bad)] == [(6, "bad-addressing-mode")]
+
+
+def test_negative_condition_is_false_like_asar():
+    assert codes("if -1\n    BLT x\nendif\nif 0-0\n    BLT y\nendif\n", severity=None) == []
