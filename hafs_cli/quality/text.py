@@ -24,7 +24,11 @@ _ADDRESS_OR_DEFINE = re.compile(
     r"|!(?P<dn>[A-Za-z_]\w*)"
 )
 _IDENT = re.compile(r"(?<![\w.$!\#:])[A-Za-z_]\w*")
-_CAMEL = re.compile(r"[a-z][A-Z]|[A-Z]{2}[a-z]|[A-Za-z]\d|\d[A-Za-z]")
+# Unquoted words count as labels only with an underscore or a lower->upper step
+# (LinkPosX); VBlank, SPC700, W65C816S or DMA0 in prose are words, not labels.
+_CAMEL = re.compile(r"[a-z][A-Z]")
+# An address right after these names another address space (VRAM $4000), not the CPU bus.
+_OTHER_SPACE = re.compile(r"\b(?:vram|cgram|oam|aram|spc700|spc|apu ram)\b[^.$]{0,24}$", re.I)
 _BACKTICK = re.compile(r"`([^`\n]{1,80})`")
 _PAIR_GAP = re.compile(
     r"^[\s`'\"]*(?:\(|=|:|@|at|is at|lives at|located at|stored at|is stored at)?[\s`'\"(]*$",
@@ -135,6 +139,8 @@ def prose_facts(text: str) -> ProseFacts:
             men = Mention("address", m.group(), address=int(digits, 16), width=len(digits) // 2)
         else:
             men = Mention("define", m.group(), name=m["dn"])
+        if men.kind == "address" and _OTHER_SPACE.search(text, max(0, m.start() - 30), m.start()):
+            continue
         mentions.append((m.start(), m.end(), men))
     for m in _IDENT.finditer(text):
         word = m.group()

@@ -188,3 +188,45 @@ def test_one_wrong_fact_is_caught(graph, routine, _good, bad):
     rec = _score(graph, routine, bad)
     assert rec["pass"] is False
     assert rec["halluc_risk"] > 0.3, rec["evidence"]
+
+
+MARKDOWN_ANSWER = """\
+## What `NMI_UploadPalette` does
+
+This runs during **VBlank**, when the PPU allows CGRAM writes:
+
+- `PHB : PHK : PLB` saves the data bank and sets it to the program bank.
+- With a 16-bit accumulator it programs DMA channel 0:
+  - `$4300` = `$2200`: one register, A-bus to B-bus, destination `$2122` (CGDATA)
+  - `$4302`/`$4304`: source `PaletteBuffer` in WRAM ($7E:C500)
+  - `$4305` = `$0200`: 512 bytes, i.e. all 256 colours
+- `STZ $2121` resets CGADD so the copy starts at colour 0.
+- Writing `#$01` to MDMAEN ($420B) starts the transfer; the CPU halts until it ends.
+
+Finally `PLB` restores the caller's data bank and `RTL` returns (it is reached by a JSL
+from the NMI handler, so the long return matters). Unlike the SPC700 side, nothing here
+waits on the APU, and no VRAM address such as $6000 is touched.
+"""
+
+
+def test_markdown_chat_answer_raises_no_evidence(graph):
+    run = ScoreRun(load_config().section("score"), graph, asm_validator())
+    run.add(
+        {
+            "kind": "sample",
+            "sample_id": "chat-1",
+            "routine": "NMI_UploadPalette",
+            "messages": [
+                {"role": "system", "content": "You are an SNES reverse engineer."},
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "Explain NMI_UploadPalette."}],
+                },
+                {"role": "assistant", "content": MARKDOWN_ANSWER},
+            ],
+        }
+    )
+    (rec,) = run.results()
+    assert rec["evidence"] == [], rec["evidence"]
+    assert rec["pass"] is True, rec["reasons"]
+    assert rec["components"]["kg"] == 1.0
