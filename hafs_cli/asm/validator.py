@@ -35,6 +35,7 @@ _VARIADIC_LITERAL = re.compile(r"<\.\.\.\[(\d+)\]>")
 _VARIADIC = re.compile(r"<\.\.\.\[([^\]]+)\]>")
 _MACRO_DEF = re.compile(r"([A-Za-z0-9_]+)[ \t]*\(([^)]*)\)[ \t]*$")
 _LABEL_STARTS = frozenset(".+-?#")
+_UNDEFINED_PREFIX = "__undefined_"  # what an undefined !define expands to
 # the commonest line: [Label:] MNEMONIC[.s] [operand]  -- no defines, macros, strings or ' : '
 _FAST_INSTRUCTION = re.compile(
     r"[ \t]*(?:(#?[A-Za-z_][A-Za-z0-9_]*):[ \t]+)?([A-Za-z]{3})(?:\.([A-Za-z]))?"
@@ -298,6 +299,9 @@ class Session:
         word, suffix, operand = m.group(1), m.group(2), m.group(3)
         if operand[:1] == "=" and operand[1:2] != "=":
             return  # Label = value
+        if word.startswith(_UNDEFINED_PREFIX):
+            self.events.append((widths.RESET,))  # a statement held by an undefined define
+            return
         upper = word.upper()
         if upper in INSTRUCTIONS and (upper != "REP" or not operand or operand[0] == "#"):
             if self.arch65816:
@@ -516,7 +520,7 @@ class Session:
             self._undefined_reported.add(name)
             self._report_undefined(lineno, col, "undefined-define", f"define '!{name}' is not defined in what was read",
                                    f"define it ('!{name} = value') or include the file that does")  # fmt: skip
-        return f"__undefined_{name}"
+        return _UNDEFINED_PREFIX + name
 
     # -- macros ----------------------------------------------------------------------------
     def _variadic_arg(self, m: re.Match) -> str:
@@ -591,6 +595,7 @@ class Session:
             if not self.missing_include:
                 self._report_undefined(lineno, col, "undefined-macro", f"macro '{name}' is not defined in what was read",
                                        "define it with 'macro name(...)' before the call, or include its file")  # fmt: skip
+            self.events.append((widths.RESET,))  # whatever it does to M/X is unknown
             return
         args = [_unquote(a.strip()) for a in split_args(argtext)] if argtext.strip() else []
         want = len(macro.params)

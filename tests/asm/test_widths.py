@@ -103,3 +103,13 @@ def test_width_errors_inside_macros_name_the_macro():
 
 def test_configured_start_width():
     assert codes("    LDA #$1234\n", m=8) == [(1, "immediate-width")]
+
+
+def test_an_undefined_macro_or_define_statement_may_change_the_widths():
+    # a file checked without its includer (a pre-commit hook sees one staged file)
+    assert codes("    SEP #$20\n    %SetA16()\n    LDA #$1234\n", severity=None) == [
+        (2, "undefined-macro")
+    ]
+    assert codes("    SEP #$20\n    !wide_mode\n    LDA #$1234\n", severity=None) == [
+        (2, "undefined-define")
+    ]
