@@ -100,3 +100,4 @@ class HashCache:
             db.execute("ROLLBACK")
             raise
         self.stored += len(rows)
+        self._empty = False
