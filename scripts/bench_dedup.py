@@ -34,6 +34,9 @@ from hafs_cli.paths import record_path  # noqa: E402
 
 HAFS = [sys.executable, "-m", "hafs_cli"]
 TIME = "/usr/bin/time"
+# Run from a neutral directory: a hafs.toml in the working directory (this repository has
+# one, the documented example) would be loaded and validated on every start.
+CWD = tempfile.gettempdir()
 
 
 def _usage(fh) -> tuple[float, int]:
@@ -47,7 +50,11 @@ def timed(argv: list[str], stdout=subprocess.DEVNULL, env=None) -> tuple[float, 
     with tempfile.NamedTemporaryFile("r") as usage:
         t = time.perf_counter()
         subprocess.run(
-            [TIME, "-f", "%U %S %M", "-o", usage.name, *argv], stdout=stdout, env=env, check=True
+            [TIME, "-f", "%U %S %M", "-o", usage.name, *argv],
+            stdout=stdout,
+            env=env,
+            cwd=CWD,
+            check=True,
         )
         wall = time.perf_counter() - t
         cpu, rss = _usage(usage)
@@ -62,12 +69,14 @@ def pipeline(tree: str, env: dict, jobs: list[str], out) -> tuple[float, float, 
             [TIME, "-f", "%U %S %M", "-o", u1.name, *HAFS, "scan", tree, *jobs],
             stdout=subprocess.PIPE,
             env=env,
+            cwd=CWD,
         )
         dedup = subprocess.Popen(
             [TIME, "-f", "%U %S %M", "-o", u2.name, *HAFS, "dedup", *jobs],
             stdin=scan.stdout,
             stdout=out,
             env=env,
+            cwd=CWD,
         )
         scan.stdout.close()
         dedup.wait()
