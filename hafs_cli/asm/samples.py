@@ -53,8 +53,42 @@ def blocks(record: dict, code_fields: list[str], text_fields: list[str]) -> Iter
         fenced = list(_fenced(name, value))
         if fenced:
             yield from fenced
-        elif name in code_fields:
+        elif name in code_fields and looks_like_asm(value):
             yield Block(name, value, 1, False)
+
+
+_LIST_COMMA = re.compile(r"\s*,\s*")
+_LABEL_ONLY = re.compile(r"\s*(?:[#?]?\.*[A-Za-z0-9_]+:|[+-]+|\.[A-Za-z_]\w*)\s*$")
+_INSTRUCTION_SHAPE = re.compile(
+    r"\s*(?:[#?]?\.*[A-Za-z0-9_]+:\s*)?[A-Za-z_!%][\w.!]*(?:\([^)]*\))?(?:\s+(.*))?$"
+)
+
+
+def looks_like_asm(text: str) -> bool:
+    """Most lines are shaped like assembly statements (of any CPU), not like sentences.
+
+    A code field that is prose ("The routine at $8000 stores ...") is not checked as
+    code: it would only produce a wall of unknown-mnemonic errors. Code for another
+    CPU (mov eax, 1) is still checked, and its mnemonics are reported.
+    """
+    lines = [ln.split(";", 1)[0].rstrip() for ln in text.splitlines()[:200]]
+    lines = [ln for ln in lines if ln.strip()]
+    if not lines:
+        return False
+    shaped = sum(1 for ln in lines if _statement_shaped(ln))
+    return shaped * 2 >= len(lines)
+
+
+def _statement_shaped(line: str) -> bool:
+    if line.rstrip().endswith((".", "?", "!")) and not _LABEL_ONLY.match(line):
+        return False  # a sentence
+    for part in line.split(" : "):
+        if _LABEL_ONLY.match(part):
+            continue
+        m = _INSTRUCTION_SHAPE.match(part)
+        if m is None or len(_LIST_COMMA.sub(",", m.group(1) or "").split()) > 3:
+            return False
+    return True
 
 
 def _fenced(name: str, value: str) -> Iterator[Block]:

@@ -210,3 +210,29 @@ def test_table_format_renders(hafs, tmp_path):
     assert r.exit_code == 1
     assert b"asm_diag (1)" in r.stdout
     assert b"DEA" in r.stdout
+
+
+def test_a_code_field_of_prose_is_not_checked_as_assembly(hafs):
+    prose = {
+        "kind": "sample",
+        "sample_id": "p",
+        "output": "The routine at $8000 stores the\nframe counter in RAM and returns.",
+    }
+    code = {
+        "kind": "sample",
+        "sample_id": "c",
+        "output": "; fixed\n    LDA $00\n    STA $01 ; keep\n    BLT x\nMain:\n    RTS\n",
+    }
+    r = hafs("validate-asm", "--only", input=json.dumps(prose) + "\n" + json.dumps(code) + "\n")
+    summaries = {x["sample"]: x for x in r.records if x["kind"] == "asm_summary"}
+    assert summaries["p"]["checked"] is False and summaries["p"]["valid"] is True
+    assert summaries["c"]["checked"] is True and summaries["c"]["error_codes"] == {
+        "unknown-mnemonic": 1
+    }
+
+
+def test_code_of_another_cpu_in_a_code_field_is_still_checked(hafs):
+    x86 = {"kind": "sample", "sample_id": "x", "output": "    mov eax, 1\n    push eax\n    ret\n"}
+    r = hafs("validate-asm", "--only", input=json.dumps(x86) + "\n")
+    [summary] = [x for x in r.records if x["kind"] == "asm_summary"]
+    assert summary["checked"] is True and summary["error_codes"] == {"unknown-mnemonic": 3}
