@@ -115,9 +115,12 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
                 finder.add(rec)
                 pipe.forward(rec)
         if inputs or not paths:
-            for rec in pipe.records(inputs):
-                finder.add(rec)
-                pipe.forward(rec)
+            with pipe.progress("read") as bar:
+                for n, rec in enumerate(pipe.records(inputs), 1):
+                    finder.add(rec)
+                    pipe.forward(rec)
+                    if not n % 4096:
+                        bar.advance(4096)
         for group in finder.groups():
             pipe.emit(group)
             if suggest:
