@@ -59,11 +59,14 @@ def walk_to(pipe, roots: list[bytes], opts: ScanOptions, jobs: int) -> ScanStats
     tasks = list(queue)
     pipe.flush()
     stats = walker.stats
-    _run_workers(pipe, walker, tasks, min(jobs, len(tasks)), stats)
+    with pipe.progress("scan") as bar:
+        _run_workers(pipe, walker, tasks, min(jobs, len(tasks)), stats, bar)
     return stats
 
 
-def _run_workers(pipe, walker: Walker, tasks: list[DirTask], jobs: int, stats: ScanStats) -> None:
+def _run_workers(
+    pipe, walker: Walker, tasks: list[DirTask], jobs: int, stats: ScanStats, bar
+) -> None:
     task_r, task_w = os.pipe()
     children = []
     for _ in range(jobs):
@@ -113,7 +116,7 @@ def _run_workers(pipe, walker: Walker, tasks: list[DirTask], jobs: int, stats: S
                 continue
             buf = buffers[fd]
             buf += data
-            _drain(pipe, buf, stats)
+            _drain(pipe, buf, stats, bar)
     if pending:
         os.close(task_w)
     failed = []
@@ -130,7 +133,7 @@ def _run_workers(pipe, walker: Walker, tasks: list[DirTask], jobs: int, stats: S
         )
 
 
-def _drain(pipe, buf: bytearray, stats: ScanStats) -> None:
+def _drain(pipe, buf: bytearray, stats: ScanStats, bar) -> None:
     """Handle every complete frame at the start of `buf` (and remove it)."""
     pos = 0
     while len(buf) - pos >= _HEADER.size:
@@ -142,7 +145,9 @@ def _drain(pipe, buf: bytearray, stats: ScanStats) -> None:
         pos = end
         if kind == b"O":
             pipe._out_bytes(payload)
-            pipe.emitted_count += payload.count(b"\n")
+            lines = payload.count(b"\n")
+            pipe.emitted_count += lines
+            bar.advance(lines)
         elif kind == b"E":
             _emit(pipe, orjson.loads(payload))
         elif kind == b"S":
