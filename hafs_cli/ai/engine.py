@@ -402,7 +402,7 @@ class Engine:
             tools = toolbox.schemas() if toolbox else []
             messages, ctx = build_context(req, self.sandbox, num_ctx, max_tokens, tools)
             client = self.prober.client(host)
-            req.abort = self.prober.abort_current(host)
+            req.abort = self.prober.arm_abort(host)
             out = execute(client, host.name, req, model, messages, toolbox, settings, self.clock)
             result = {
                 "kind": "result", "id": req.id, "ok": True, "content": out.content,

@@ -146,11 +146,15 @@ def choose_host(
 
 
 def _abortable_transport():
-    """An httpx transport whose open sockets can be shut down from another thread.
+    """An httpx transport whose sockets can be shut down from another thread.
 
     Closing a client does not wake a thread blocked reading a response; shutting the
-    socket down does. httpcore's network backend is public API; HTTPTransport keeps its
-    pool in `_pool`, so if that ever changes we fall back to a plain transport.
+    socket down does. `hafs_arm()` starts a request and returns its abort function:
+    it shuts the open sockets down, and any socket opened after it (the request was
+    between its last check and connecting) is shut down as soon as it connects.
+    httpcore's network backend is public API; HTTPTransport keeps its pool in `_pool`,
+    so if that ever changes we fall back to a plain transport (cancel then waits for
+    the next streamed chunk).
     """
     import socket
 
@@ -162,13 +166,22 @@ def _abortable_transport():
     if pool is None or not hasattr(pool, "_network_backend"):
         return transport
     streams: list = []
+    current = [{"aborted": False}]  # the armed request's token
     inner = pool._network_backend
+
+    def cut(stream) -> None:
+        try:
+            stream.get_extra_info("socket").shutdown(socket.SHUT_RDWR)
+        except (OSError, AttributeError):
+            pass
 
     class Recording(httpcore.NetworkBackend):
         def connect_tcp(self, *args, **kwargs):
             stream = inner.connect_tcp(*args, **kwargs)
             streams.append(stream)
             del streams[:-8]  # keep-alive reuses a few connections; old ones are closed
+            if current[0]["aborted"]:
+                cut(stream)
             return stream
 
         def connect_unix_socket(self, *args, **kwargs):
@@ -177,16 +190,20 @@ def _abortable_transport():
         def sleep(self, seconds: float) -> None:
             inner.sleep(seconds)
 
-    def abort() -> None:
-        for stream in list(streams):
-            sock = stream.get_extra_info("socket")
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+    def arm() -> Callable[[], None]:
+        token = {"aborted": False}
+        current[0] = token
+
+        def abort() -> None:
+            token["aborted"] = True
+            if current[0] is token:  # a late abort must not hit the next request
+                for stream in list(streams):
+                    cut(stream)
+
+        return abort
 
     pool._network_backend = Recording()
-    transport.hafs_abort = abort
+    transport.hafs_arm = arm
     return transport
 
 
@@ -216,11 +233,11 @@ class HostProber:
             clients[key] = client
         return client
 
-    def abort_current(self, host: Host) -> Callable[[], None]:
-        """A function that cuts this thread's connections to `host` (for cancellation)."""
-        client = self.client(host)
-        transport = client._client._transport
-        return getattr(transport, "hafs_abort", client._client.close)
+    def arm_abort(self, host: Host) -> Callable[[], None]:
+        """Before a request on this thread's client: a function that cuts it off (cancel)."""
+        transport = self.client(host)._client._transport
+        arm = getattr(transport, "hafs_arm", None)
+        return arm() if arm is not None else (lambda: None)
 
     def discover(self, host: Host) -> tuple[set[str], set[str]]:
         """(models installed, models loaded); raises on connection errors."""

@@ -135,7 +135,8 @@ def test_a_vanished_client_has_its_requests_cancelled(ollama_server, write_confi
             sock.sendall(orjson.dumps({"op": "submit", "request": req}) + b"\n")
         assert wait_until(lambda: srv.active == 1)
         sock.close()
-        assert wait_until(lambda: engine.stats["failed"] == 3, 10)  # not left running 30 s
+        done = wait_until(lambda: engine.stats["failed"] == 3, 10)  # not left running 30 s
+        assert done, (engine.stats, engine.status())
         assert engine.idle()
     finally:
         d.stop(0)
