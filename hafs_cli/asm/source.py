@@ -57,8 +57,9 @@ def logical_lines(lines: list[str]) -> Iterator[tuple[int, str, str]]:
         i += 1
         if ";[[" in raw:
             raw, i = _drop_block_comment(lines, start, raw, i)
-        code = strip_comment(raw)
-        while i < n:
+        code = raw if ";" not in raw else strip_comment(raw)
+        last = code.rstrip()[-1:]
+        while (last == "\\" or last == ",") and i < n:
             tail = code.rstrip()
             if tail.endswith("\\"):
                 code = tail[:-1] + strip_comment(lines[i]).lstrip()
@@ -67,6 +68,7 @@ def logical_lines(lines: list[str]) -> Iterator[tuple[int, str, str]]:
             else:
                 break
             i += 1
+            last = code.rstrip()[-1:]
         yield start + 1, code, lines[start]
 
 

@@ -423,7 +423,12 @@ class Session:
             self.events.append((widths.LABEL, self._macro_local(name)))
             return
         self.events.append((widths.LABEL, name))
-        self._define_label(name, lineno, col)
+        if self.unknown_depth or self.namespace:
+            self._define_label(name, lineno, col)
+        elif name in self.labels:
+            self._define_label(name, lineno, col)  # reports the redefinition
+        else:
+            self.labels[name] = (self._path, lineno)
 
     def _define_label(self, key: str, lineno: int, col: int) -> None:
         """Remember where a label is defined; a second definition is an asar error."""
