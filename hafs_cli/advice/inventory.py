@@ -91,8 +91,9 @@ class Inventory:
     files: dict[Place, Entry] = field(default_factory=dict)
     dirs: set[Place] = field(default_factory=set)
     dupgroups: list[DupGroup] = field(default_factory=list)
-    # (host, dir) -> the files directly in it
+    # (host, dir) -> the files directly in it; file name -> the files of that name
     by_dir: dict[Place, list[Entry]] = field(default_factory=dict)
+    by_name: dict[str, list[Entry]] = field(default_factory=dict)
     # directories whose name the regenerable rule watches: (host, dir) -> files below it
     named_dirs: dict[Place, list[Entry]] = field(default_factory=dict)
     # a `.git` seen in the input marks its parent as a repository root
@@ -143,6 +144,16 @@ class Inventory:
             self.by_dir[parent] = [entry]
         else:
             siblings.append(entry)
+        name = path[i + 1 :]
+        namesakes = self.by_name.get(name)
+        if namesakes is None:
+            self.by_name[name] = [entry]
+        else:
+            namesakes.append(entry)
+
+    def named(self, match) -> list[Entry]:
+        """Files whose name satisfies `match` (tested once per distinct name)."""
+        return [e for name, entries in self.by_name.items() if match(name) for e in entries]
 
     def add_dir(self, rec: dict) -> None:
         host, path = place_of(rec)

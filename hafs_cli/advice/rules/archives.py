@@ -96,11 +96,7 @@ def find(ctx: Context) -> list[Finding]:
     cfg = ctx.cfg("archives")
     limit = int(cfg.get("max_archive_bytes", 1 << 30))
     out = []
-    candidates = [
-        e
-        for (_host, path), e in ctx.inv.files.items()
-        if path.lower().endswith(SUFFIXES) and archive_stem(basename(path))
-    ]
+    candidates = [e for e in ctx.inv.named(lambda name: bool(archive_stem(name)))]
     for archive in sorted(candidates, key=lambda e: (e.host, e.path)):
         if not ctx.inv.is_local(archive.host):
             ctx.skip("archives_not_local")

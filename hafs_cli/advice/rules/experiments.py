@@ -15,10 +15,10 @@ from hafs_cli.pipe import human_bytes
 def _run_dirs(ctx: Context) -> set[Place]:
     is_marker = name_matcher(ctx.cfg("experiments").get("run_markers", []))
     runs = set()
-    for host, path in ctx.inv.files:
-        parent, _, name = path.rpartition("/")
-        if parent and is_marker(name) and not _vendored(parent):
-            runs.add((host, parent))
+    for e in ctx.inv.named(is_marker):
+        parent = parent_of(e.path)
+        if parent and not _vendored(parent):
+            runs.add((e.host, parent))
     return runs
 
 

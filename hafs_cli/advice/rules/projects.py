@@ -9,7 +9,7 @@ from collections import defaultdict
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import MEDIUM, Finding
 from hafs_cli.advice.gitinfo import GitUnavailable, normalize_remote
-from hafs_cli.advice.inventory import Place
+from hafs_cli.advice.inventory import Place, parent_of
 from hafs_cli.advice.roots import RootIndex, _vendored, git_roots, outermost
 from hafs_cli.pipe import human_bytes
 
@@ -36,10 +36,10 @@ class _Union:
 def project_roots(ctx: Context) -> set[Place]:
     markers = set(ctx.cfg("projects").get("markers", []))
     roots = set(git_roots(ctx))
-    for host, path in ctx.inv.files:
-        parent, _, name = path.rpartition("/")
-        if name in markers and parent and not _vendored(parent):
-            roots.add((host, parent))
+    for e in ctx.inv.named(markers.__contains__):
+        parent = parent_of(e.path)
+        if parent and not _vendored(parent):
+            roots.add((e.host, parent))
     return outermost(roots)
 
 

@@ -132,10 +132,9 @@ def _junk_files(ctx: Context, covered: set[Place]) -> list[Finding]:
     if not names:
         return []
     found: dict[tuple[str, str], list[Entry]] = {}
-    for (host, path), e in ctx.inv.files.items():
-        name = path.rpartition("/")[2]
-        if name in names and not _inside((host, path), covered):
-            found.setdefault((host, name), []).append(e)
+    for e in ctx.inv.named(names.__contains__):
+        if not _inside(e.place, covered):
+            found.setdefault((e.host, basename(e.path)), []).append(e)
     out = []
     for (_host, name), entries in sorted(found.items()):
         keep = set(_drop_tracked(ctx, [e.place for e in entries]))

@@ -12,9 +12,7 @@ def find(ctx: Context) -> list[Finding]:
     days = int(cfg.get("days", 7))
     matches = name_matcher(cfg.get("patterns", []))
     out = []
-    for (_host, path), e in ctx.inv.files.items():
-        if not matches(path.rpartition("/")[2]):
-            continue
+    for e in ctx.inv.named(matches):
         if not ctx.older_than_days(e.touched_ns, days):
             ctx.skip("temporary_recent")
             continue
