@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from operator import ge
 
 OBJECTIVES = ("quality", "diversity", "novelty", "coverage")
 PHASES = ("easy", "moderate", "advanced")
@@ -20,13 +21,8 @@ def objectives(rec: dict, bank_share: dict[str, float]) -> dict[str, float]:
 
 
 def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
-    better = False
-    for x, y in zip(a, b, strict=True):
-        if x < y:
-            return False
-        if x > y:
-            better = True
-    return better
+    """a is at least as good everywhere and better somewhere."""
+    return a != b and all(map(ge, a, b))
 
 
 def pareto_fronts(points: list[tuple[tuple[float, ...], str]], limit: int | None = None):
@@ -39,12 +35,15 @@ def pareto_fronts(points: list[tuple[tuple[float, ...], str]], limit: int | None
     yielded = 0
     while remaining and (limit is None or yielded < limit):
         front: list[tuple[tuple[float, ...], str]] = []
+        values: list[tuple[float, ...]] = []
         rest = []
         for p in remaining:
-            if any(_dominates(q[0], p[0]) for q in front):
+            v = p[0]
+            if any(q != v and all(map(ge, q, v)) for q in values):
                 rest.append(p)
             else:
                 front.append(p)
+                values.append(v)
         yield [pid for _, pid in front]
         yielded += len(front)
         remaining = rest
@@ -56,7 +55,10 @@ def select(
     count: int | None = None,
     include_failed: bool = False,
 ) -> list[dict]:
-    """`selection` records for the chosen samples, in curriculum order (easy first)."""
+    """`selection` records for the chosen samples, in curriculum order (easy first).
+
+    count None: the first front only (every sample no other sample beats on all objectives).
+    """
     pool = [r for r in scores if include_failed or r.get("pass")]
     banks = Counter(r.get("bank") or "unknown" for r in pool)
     share = {b: c / len(pool) for b, c in banks.items()} if pool else {}
@@ -68,7 +70,7 @@ def select(
         by_id[sid] = (r, obj)
         points.append((tuple(round(obj[o], 6) for o in chosen), sid))
     picked: list[tuple[int, str]] = []
-    for front_no, front in enumerate(pareto_fronts(points, count), 1):
+    for front_no, front in enumerate(pareto_fronts(points, count or 1), 1):
         # Inside a front: higher quality first, then sample_id (stable across runs).
         front.sort(key=lambda sid: (-by_id[sid][1]["quality"], sid))
         for sid in front:

@@ -234,3 +234,23 @@ def test_summary_at_a_terminal_is_a_set_of_readable_tables(hafs):
     for heading in ("score summary", "components", "by bank", "rejections"):
         assert heading in text
     assert "composite" in text and "0.5000" in text  # pass rate 1 of 2
+
+
+def test_select_without_count_takes_exactly_the_first_front(hafs):
+    recs = [
+        score("best-q", 0.9, comps={"diversity": 0.2, "kg": 1, "halluc": 1, "coherence": 1}),
+        score("best-d", 0.6, comps={"diversity": 0.9, "kg": 1, "halluc": 1, "coherence": 1}),
+        score("dominated", 0.5, comps={"diversity": 0.1, "kg": 1, "halluc": 1, "coherence": 1}),
+    ]
+    r = hafs(
+        "score",
+        "select",
+        "--only",
+        "--objective",
+        "quality",
+        "--objective",
+        "diversity",
+        input=jsonl(recs),
+    )
+    assert sorted(x["sample_id"] for x in r.records) == ["best-d", "best-q"]
+    assert {x["front"] for x in r.records} == {1}
