@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from operator import mul
 
 from hafs_cli import exits
 from hafs_cli.exits import HafsError
@@ -71,7 +72,7 @@ def neighbours(
     for i, v in enumerate(vectors):
         bits = 0
         for p in planes:
-            bits = bits << 1 | (math.fsum(a * b for a, b in zip(p, v, strict=True)) >= 0)
+            bits = bits << 1 | (sum(map(mul, p, v)) >= 0)
         sigs.append(bits)
         for band in range(BANDS):
             buckets.setdefault((band, bits >> (band * rows) & ((1 << rows) - 1)), []).append(i)
@@ -83,7 +84,7 @@ def neighbours(
         cands.discard(i)
         best = None
         for j in sorted(cands):
-            cos = math.fsum(a * b for a, b in zip(v, vectors[j], strict=True))
+            cos = sum(map(mul, v, vectors[j]))
             if best is None or cos > best[1]:
                 best = (j, cos)
         out.append(best)
