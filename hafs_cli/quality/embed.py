@@ -57,9 +57,7 @@ def embed_all(texts: list[str], embedder: Embedder) -> list[list[float]]:
     return out
 
 
-def neighbours(
-    vectors: list[list[float]], earlier_only_from: int = 0
-) -> list[tuple[int, float] | None]:
+def neighbours(vectors: list[list[float]]) -> list[tuple[int, float] | None]:
     """For each vector: the most similar vector among candidates (index, cosine)."""
     if not vectors:
         return []
