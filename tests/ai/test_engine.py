@@ -144,7 +144,7 @@ def test_work_resumes_within_seconds_of_the_guard_clearing(ollama_server, make_e
     cleared = time.monotonic()
     fake_smi.set(IDLE)
     col.wait(1, timeout=10)
-    assert time.monotonic() - cleared < 2  # interval_s is 0.05 here; default 2 s, < 10 s
+    assert time.monotonic() - cleared < 5  # interval_s 0.05 here (default 2 s); goal < 10 s
     assert any(e["event"] == "guard_clear" for e in col.events)
 
 
@@ -245,17 +245,17 @@ def test_queue_full_gives_a_structured_error_result(ollama_server, make_engine):
 
 
 def test_cancel_waiting_and_running_requests(ollama_server, make_engine):
-    srv = ollama_server(["m"], delay=5)
+    srv = ollama_server(["m"], delay=30)
     col = Collector()
     eng = make_engine({"a": (srv, {})})
     eng.submit(request("run"), col.reply)
     assert wait_until(lambda: srv.active == 1)
     eng.submit(request("wait"), col.reply)
     assert eng.cancel("rwait") and eng.cancel("rrun") and not eng.cancel("nope")
-    got = col.by_id() if col.wait(2, timeout=3) else {}
+    got = col.by_id() if col.wait(2, timeout=10) else {}
     assert got["rwait"]["error"]["code"] == "cancelled"
     assert got["rrun"]["error"]["code"] == "cancelled"
-    assert got["rrun"]["run_ms"] < 2000  # the connection was closed, not waited out
+    assert got["rrun"]["run_ms"] < 10_000  # the connection was cut, not waited out (30 s)
 
 
 def test_drain_gives_queued_requests_a_shutdown_result(ollama_server, make_engine):
