@@ -12,83 +12,9 @@ from typing import Any
 
 from hafs_cli.quality import coherence, halluc, minhash, rom
 from hafs_cli.quality.kg import KnowledgeGraph
+from hafs_cli.quality.policy import COMPONENTS, RULES, Policy, composite, failed_rules, policy_for
 from hafs_cli.quality.samples import Sample, SampleError, derived_id, human_label, normalise
 from hafs_cli.quality.text import CodeFacts, code_facts, prose_facts
-
-COMPONENTS = ("diversity", "kg", "halluc", "coherence")
-RULES = (
-    "composite",
-    "near_duplicate",
-    "invalid_code",
-    "unknown_instruction",
-    "contradiction",
-    "name_address_mismatch",
-    "halluc_risk",
-    "kg",
-    "too_short",
-    "too_long",
-    "repetition",
-)
-EVIDENCE_RULES = ("invalid_code", "unknown_instruction", "contradiction", "name_address_mismatch")
-POLICY_KEYS = (
-    "threshold",
-    "weights",
-    "dup_threshold",
-    "min_words",
-    "max_words",
-    "max_halluc_risk",
-    "max_repetition",
-    "min_kg",
-    "rules",
-)
-
-
-@dataclass(frozen=True)
-class Policy:
-    """The thresholds and weights one domain is judged by."""
-
-    threshold: float
-    weights: dict[str, float]
-    dup_threshold: float
-    min_words: int
-    max_words: int
-    max_halluc_risk: float
-    max_repetition: float
-    min_kg: float
-    rules: frozenset[str]
-
-
-def policy_for(section: dict, domain: str) -> Policy:
-    """[score] values overridden by [score.domains.DOMAIN] (keys left unset inherit)."""
-    merged = {k: section.get(k) for k in POLICY_KEYS}
-    override = (section.get("domains") or {}).get(domain) or {}
-    for key, value in override.items():
-        if value is None:
-            continue
-        if key == "weights":
-            merged["weights"] = {**(merged["weights"] or {}), **value}
-        else:
-            merged[key] = value
-    weights = {c: float((merged["weights"] or {}).get(c, 0.0)) for c in COMPONENTS}
-    unknown = set(merged["rules"] or ()) - set(RULES)
-    if unknown:
-        from hafs_cli.exits import HafsError
-
-        raise HafsError(
-            f"unknown score rule(s) {', '.join(sorted(unknown))} in [score] or "
-            f"[score.domains.{domain}]; known rules: {', '.join(RULES)}"
-        )
-    return Policy(
-        threshold=float(merged["threshold"]),
-        weights=weights,
-        dup_threshold=float(merged["dup_threshold"]),
-        min_words=int(merged["min_words"]),
-        max_words=int(merged["max_words"]),
-        max_halluc_risk=float(merged["max_halluc_risk"]),
-        max_repetition=float(merged["max_repetition"]),
-        min_kg=float(merged["min_kg"]),
-        rules=frozenset(merged["rules"] or ()) | {"composite"},
-    )
 
 
 @dataclass(slots=True)
@@ -351,8 +277,8 @@ class ScoreRun:
             "halluc": 1.0 - p.risk,
             "coherence": p.coherence,
         }
-        composite = _composite(components, policy.weights)
-        reasons = _reasons(p, policy, components, composite, penalty, dup_of)
+        composite_value = composite(components, policy.weights)
+        reasons = failed_rules(p, policy, components, composite_value, penalty, dup_of)
         rec: dict[str, Any] = {
             "kind": "score",
             "sample_id": p.sample_id,
@@ -362,7 +288,7 @@ class ScoreRun:
             "bank": p.bank,
             "components": {k: (None if v is None else round(v, 4)) for k, v in components.items()},
             "halluc_risk": round(p.risk, 4),
-            "composite": round(composite, 4),
+            "composite": round(composite_value, 4),
             "threshold": policy.threshold,
             "pass": not reasons,
             "reasons": reasons,
@@ -377,97 +303,6 @@ class ScoreRun:
         if p.label is not None:
             rec["human_label"] = p.label
         return rec
-
-
-def _composite(components: dict[str, float | None], weights: dict[str, float]) -> float:
-    """Weighted mean over the components that could be measured (weights renormalised)."""
-    total = sum(weights[c] for c, v in components.items() if v is not None)
-    if total <= 0:
-        return 0.0
-    return sum(weights[c] * v for c, v in components.items() if v is not None) / total
-
-
-def _reasons(
-    p: Partial,
-    policy: Policy,
-    components: dict[str, float | None],
-    composite: float,
-    penalty: float,
-    dup_of: dict | None,
-) -> list[dict]:
-    on = policy.rules
-    reasons: list[dict] = []
-    if round(composite, 4) < policy.threshold:
-        reasons.append(
-            {
-                "rule": "composite",
-                "message": f"composite {composite:.4f} is below the {p.domain} threshold {policy.threshold}",
-                "value": round(composite, 4),
-                "limit": policy.threshold,
-            }
-        )
-    if "near_duplicate" in on and dup_of is not None and penalty >= policy.dup_threshold:
-        what = "reference sample" if dup_of["reference"] else "sample"
-        reasons.append(
-            {
-                "rule": "near_duplicate",
-                "message": f"{penalty:.0%} word-shingle overlap with {what} {dup_of['sample_id']}",
-                "value": round(penalty, 4),
-                "limit": policy.dup_threshold,
-                "duplicate_of": dup_of["sample_id"],
-                "reference": dup_of["reference"],
-            }
-        )
-    for item in p.evidence:
-        if item["rule"] in EVIDENCE_RULES and item["rule"] in on:
-            reasons.append(item)
-    if "halluc_risk" in on and p.risk > policy.max_halluc_risk:
-        reasons.append(
-            {
-                "rule": "halluc_risk",
-                "message": f"hallucination risk {p.risk:.2f} is above {policy.max_halluc_risk}",
-                "value": round(p.risk, 4),
-                "limit": policy.max_halluc_risk,
-            }
-        )
-    kg = components["kg"]
-    if "kg" in on and kg is not None and kg < policy.min_kg:
-        reasons.append(
-            {
-                "rule": "kg",
-                "message": f"only {kg:.0%} of the named entities exist in the source tree",
-                "value": round(kg, 4),
-                "limit": policy.min_kg,
-            }
-        )
-    if "too_short" in on and p.words < policy.min_words:
-        reasons.append(
-            {
-                "rule": "too_short",
-                "message": f"{p.words} words; at least {policy.min_words} expected",
-                "value": p.words,
-                "limit": policy.min_words,
-            }
-        )
-    if "too_long" in on and policy.max_words and p.words > policy.max_words:
-        reasons.append(
-            {
-                "rule": "too_long",
-                "message": f"{p.words} words; at most {policy.max_words} expected",
-                "value": p.words,
-                "limit": policy.max_words,
-            }
-        )
-    if "repetition" in on and p.repetition > policy.max_repetition:
-        reasons.append(
-            {
-                "rule": "repetition",
-                "message": f"{p.repetition:.0%} of word trigrams repeat (degenerate text)",
-                "value": round(p.repetition, 4),
-                "limit": policy.max_repetition,
-            }
-        )
-    return reasons
 
 
 __all__ = ["COMPONENTS", "RULES", "Policy", "ScoreRun", "SampleError", "policy_for"]
