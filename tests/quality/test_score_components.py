@@ -204,3 +204,15 @@ def test_domain_policy_overrides_threshold_and_weights():
     assert a["threshold"] == 0.99 and b["threshold"] == section["threshold"]
     assert rules(a) == ["composite"]
     assert b["pass"] is True
+
+
+def test_library_function_scores_like_the_command(hafs, corpus, corpus_tree):
+    from hafs_cli.quality import score_samples
+
+    from .conftest import jsonl
+
+    lib = score_samples(corpus.samples[:20], source_root=corpus_tree)
+    cli = hafs(
+        "score", "--only", "--source-root", corpus_tree, input=jsonl(corpus.samples[:20])
+    ).records
+    assert [{**r, "code_checked": True} for r in lib] == cli
