@@ -35,6 +35,7 @@ _VARIADIC_LITERAL = re.compile(r"<\.\.\.\[(\d+)\]>")
 _VARIADIC = re.compile(r"<\.\.\.\[([^\]]+)\]>")
 _MACRO_DEF = re.compile(r"([A-Za-z0-9_]+)[ \t]*\(([^)]*)\)[ \t]*$")
 _LABEL_STARTS = frozenset(".+-?#")
+_LABEL_REFERENCE = re.compile(r"(?<![\w$%.'!])(?:\?)?\.*[A-Za-z_][A-Za-z0-9_]*")
 _UNDEFINED_PREFIX = "__undefined_"  # what an undefined !define expands to
 # the commonest line: [Label:] MNEMONIC[.s] [operand]  -- no defines, macros, strings or ' : '
 _FAST_INSTRUCTION = re.compile(
@@ -362,6 +363,8 @@ class Session:
             else:
                 context = self._context() if self.macro_stack else None
                 ref = (self._path, lineno, col, original, upper, suffix, operand, context)
+        if operand[:1] == "#" or upper == "PEA" or upper == "PER":
+            self._escape_labels(operand)
         target = None
         if checked.target:
             target = self._target_key(checked.target)
@@ -411,6 +414,16 @@ class Session:
                 count[tag] = count.get(tag, 0) + 1
                 key = f"{tag}:{count[tag]}"
         self.events.append((widths.LABEL, key))
+
+    def _escape_labels(self, text: str) -> None:
+        """Labels whose address is taken as data may be entered with any register widths."""
+        for m in _LABEL_REFERENCE.finditer(text):
+            if m.end() < len(text) and text[m.end()] == "(":
+                continue  # a function call
+            key = self._target_key(m.group())
+            if key is not None:
+                self.targets.add(key)
+                self.events.append((widths.ESCAPE, key))
 
     def _main_label(self, main: str, lineno: int, col: int) -> None:
         if main[0] == "#":
@@ -659,7 +672,9 @@ class Session:
         if problem:
             self._report(lineno, col, "bad-directive", problem, None, original)
             return
-        if name == "macro":
+        if name in dirs.DATA:
+            self._escape_labels(args)
+        elif name == "macro":
             self._start_macro(args, lineno, col, original)
         elif name == "endmacro":
             self._report(

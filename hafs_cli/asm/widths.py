@@ -19,6 +19,8 @@ COND_PUSH = 2  # (COND_PUSH,)   start of a conditional whose outcome is unknown
 COND_ELSE = 3  # (COND_ELSE,)
 COND_POP = 4  # (COND_POP,)
 RESET = 5  # (RESET,)       org/freecode/arch...: nothing known falls through
+ESCAPE = 6  # (ESCAPE, key)  a label's address is taken (dw Label, PEA Label-1, #Label):
+#                             it may be entered from anywhere, with any widths
 
 State = tuple  # (m, x, carry, emulation)
 UNKNOWN_STATE: State = (None, None, None, None)
@@ -208,6 +210,8 @@ def _replay(events, incoming, seen, report, calls_preserve_width, initial) -> No
         elif kind == RESET:
             state = UNKNOWN_STATE
             php.clear()
+        elif kind == ESCAPE:
+            seen[ev[1]] = UNKNOWN_STATE
 
 
 def _step(

@@ -113,3 +113,15 @@ def test_an_undefined_macro_or_define_statement_may_change_the_widths():
     assert codes("    SEP #$20\n    !wide_mode\n    LDA #$1234\n", severity=None) == [
         (2, "undefined-define")
     ]
+
+
+def test_a_label_whose_address_is_taken_may_be_entered_with_any_width():
+    direct = "    SEP #$20\n    JSR Sub\n    RTS\nSub:\n    LDA #$1234\n    RTS\n"
+    assert codes(direct) == [(5, "immediate-width")]
+    for taken in (
+        "Table:\n    dw Sub\n",
+        "    PEA Sub-1\n",
+        "    LDA.w #Sub\n",
+        "Table:\n    dl .x, Sub, $00\n",
+    ):
+        assert codes(taken + direct) == [], taken
