@@ -37,6 +37,7 @@ class Partial:
     complexity: dict
     label: float | None
     missing: list[str]
+    code_checked: bool
     shingles: array = field(repr=False)
     keys: array = field(repr=False)
 
@@ -192,6 +193,7 @@ class ScoreRun:
                 complexity=coherence.complexity(code),
                 label=human_label(sample.record),
                 missing=coh.missing,
+                code_checked=assessment.code_checked,
                 shingles=sh,
                 keys=keys,
             )
@@ -297,6 +299,7 @@ class ScoreRun:
             "entities": p.entities,
             "words": p.words,
             "complexity": p.complexity,
+            "code_checked": p.code_checked,
         }
         if p.missing:
             rec["missing_key_tokens"] = p.missing
