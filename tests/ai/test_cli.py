@@ -129,3 +129,25 @@ def test_bare_orchestrate_reads_requests_like_run(hafs, ollama_server, write_con
     assert r.exit_code == 0, r.stderr
     assert [rec["kind"] for rec in r.records] == ["request", "result"]
     assert r.records[1]["content"] == "echo: bare"
+
+
+def test_index_builds_the_search_index_of_the_context_roots(
+    hafs, tmp_path, write_config, ollama_server
+):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "bank00.asm").write_text("; Link's sword upgrade routine\nlda #$02\n")
+    write_config(
+        {"local": (ollama_server(["m"]), {})},
+        extra=f'[context]\nroots = ["{root}"]\nindex = "{tmp_path / "idx.sqlite"}"\n',
+    )
+    r = hafs("orchestrate", "index")
+    assert r.exit_code == 0, r.stderr
+    (summary,) = r.records
+    assert summary["indexed"] == 1 and validate_record(summary) == []
+    from hafs_cli.ai.sandbox import Sandbox
+    from hafs_cli.ai.tools import ToolBox
+
+    sb = Sandbox([root], index_path=tmp_path / "idx.sqlite")
+    out = ToolBox(sb, ["search_index"]).call("search_index", {"query": "sword"})
+    assert out["ok"] and "bank00.asm" in out["output"]

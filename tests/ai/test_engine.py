@@ -303,6 +303,9 @@ def test_paid_route_only_when_enabled_and_within_budget(ollama_server, make_engi
     col.wait(3)
     on.submit(request(4, model="cloud"), col.reply)  # 6.0 spent > budget 4
     assert col.wait(4)[3]["error"]["code"] == "no_host"
+    assert on.ledger.paid_spent() == 6.0
+    rows = {r["id"]: r for r in on.ledger.query()}
+    assert rows["r2"]["paid"] == 1 and rows["r2"]["cost"] == 3.0 and rows["r2"]["host"] == "paid"
 
 
 def test_end_to_end_ordering_has_no_violations(ollama_server, make_engine):

@@ -170,3 +170,13 @@ def test_1000_random_requests_on_three_hosts_have_no_ordering_violations(seed):
                 heapq.heappush(events, (clock + rnd.uniform(0.5, 3.0), dispatched, host))
     assert len(q) == 0 and not waiting
     assert violations == 0
+
+
+def test_deadline_as_iso_time_and_bad_deadline():
+    from datetime import UTC, datetime, timedelta
+
+    when = (datetime.now(UTC) + timedelta(seconds=30)).isoformat()
+    r = from_record({"model": "m", "prompt": "x", "deadline": when}, now=100.0)
+    assert r.deadline_at == pytest.approx(130.0, abs=1)
+    with pytest.raises(AIError, match="neither seconds nor an ISO 8601"):
+        from_record({"model": "m", "prompt": "x", "deadline": "tomorrow"})
