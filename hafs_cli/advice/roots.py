@@ -5,23 +5,27 @@ from __future__ import annotations
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.inventory import Entry, Place, parent_of
 
-# Directories whose insides are never a project of their own (vendored or generated copies).
-NOT_PROJECTS = frozenset({".git", "node_modules", "site-packages", ".venv", "venv", ".tox"})
+# Directories a tool manages (git, package managers, virtual environments): their insides
+# are never a project of their own, and never files to remove one by one.
+MANAGED_DIRS = frozenset(
+    {".git", "node_modules", "site-packages", "dist-packages", ".venv", "venv", ".tox"}
+)
 
 
-def _vendored(path: str) -> bool:
-    return not NOT_PROJECTS.isdisjoint(path.split("/"))
+def managed(path: str) -> bool:
+    """Inside (or at) a directory that git, a package manager or a virtualenv manages."""
+    return not MANAGED_DIRS.isdisjoint(path.split("/"))
 
 
 def git_roots(ctx: Context) -> set[Place]:
     """Every repository root: a `.git` seen in the input, or on disk for local paths."""
     if "git_roots" in ctx.cache:
         return ctx.cache["git_roots"]
-    roots = {p for p in ctx.inv.git_roots_seen if not _vendored(p[1])}
+    roots = {p for p in ctx.inv.git_roots_seen if not managed(p[1])}
     # A repository root holds files of its own (README, .gitignore, ...); a `.git` under a
     # directory with none is found only when the scan listed it.
     for (host, d), st in ctx.inv.dirstats().items():
-        if not st.direct_files or not ctx.inv.is_local(host) or _vendored(d):
+        if not st.direct_files or not ctx.inv.is_local(host) or managed(d):
             continue
         if ctx.git.has_git_dir(host, d):
             roots.add((host, d))

@@ -86,14 +86,14 @@ def test_a_file_inside_a_cache_gets_one_action_only(tmp_path, run_recommend):
 
 
 def test_no_action_ever_removes_every_copy(tmp_path, run_recommend):
-    # the keeper dedup chose sits in a regenerable cache: another copy must become keeper
-    put(tmp_path / "web/package.json", b"{}")
-    put(tmp_path / "web/node_modules/lib/data.bin", blob(1, 500), age_days=50)
+    # the keeper dedup chose sits in build output: another copy must become keeper
+    put(tmp_path / "proj/pyproject.toml", b"[project]")
+    put(tmp_path / "proj/build/lib/data.bin", blob(1, 500), age_days=50)
     put(tmp_path / "keep/data.bin", blob(1, 500), age_days=2)
     put(tmp_path / "other/data.bin", blob(1, 500), age_days=1)
     files = scan(tmp_path)
     groups = dedup(files)
-    assert groups[0]["keeper"]["path"].endswith("node_modules/lib/data.bin")
+    assert groups[0]["keeper"]["path"].endswith("build/lib/data.bin")
     r = run_recommend(files + groups, "--only")
     acted = {a["path"] for a in actions_of(r)}
     members = {m["path"] for m in groups[0]["members"]}
@@ -497,3 +497,32 @@ def test_a_tracked_temporary_file_is_not_trashed(tmp_path, run_recommend):
     r = run_recommend(scan(tmp_path), "--only", "--rule", "temporary")
     assert [a["path"] for a in actions_of(r)] == [f"{tmp_path}/repo/scratch.tmp"]
     assert r.records[-1]["skipped"]["tracked_by_git"] == 1
+
+
+def test_installed_copies_are_neither_removed_nor_relied_on(tmp_path, run_recommend):
+    lib = tmp_path / "env/.venv/lib/python3.11/site-packages"
+    put(lib / "pkg/_vendor/core.py", blob(9, 300), age_days=9)
+    put(lib / "other/core.py", blob(9, 300), age_days=8)
+    put(tmp_path / "work/core.py", blob(9, 300), age_days=1)
+    put(tmp_path / "work/copy-of-core.py", blob(9, 300), age_days=2)
+    files = scan(tmp_path)
+    r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates")
+    (finding,) = findings_of(r)
+    assert len(finding["paths"]) == 4
+    assert "2 copies in git, package or virtualenv directories left alone" in finding["reason"]
+    (action,) = actions_of(r)
+    assert action["path"] == f"{tmp_path}/work/core.py"
+    assert action["keeper"]["path"] == f"{tmp_path}/work/copy-of-core.py"
+
+
+def test_duplicates_only_among_installed_files_are_left_alone(tmp_path, run_recommend):
+    lib = tmp_path / ".venv/lib/python3.11/site-packages"
+    put(lib / "a/x.py", blob(10, 300))
+    put(lib / "b/x.py", blob(10, 300))
+    files = scan(tmp_path)
+    r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates")
+    assert findings_of(r) == []
+    assert r.records[-1]["skipped"] == {"duplicates_in_managed_dirs": 1}
+    env = {"HAFS_RECOMMEND__DUPLICATES__ACTION": "hardlink"}
+    r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates", env=env)
+    assert [a["action"] for a in actions_of(r)] == ["hardlink"]

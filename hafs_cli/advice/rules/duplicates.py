@@ -7,7 +7,8 @@ import posixpath
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import HIGH, Finding, plural
 from hafs_cli.advice.gitinfo import in_git_dir
-from hafs_cli.advice.inventory import DupGroup, Entry
+from hafs_cli.advice.inventory import DupGroup, Entry, parent_of
+from hafs_cli.advice.roots import managed
 from hafs_cli.pipe import human_bytes
 
 
@@ -47,18 +48,27 @@ def find(ctx: Context) -> list[Finding]:
     taken: set = ctx.cache.get("claimed", set())
     members = [m.place for g in ctx.inv.dupgroups for m in g.members]
     tracked, unknown = ctx.git.protected(members)
+
+    # A repository's own files are git's business, and files a package manager or a
+    # virtualenv installed are theirs: never removed one by one, and never the keeper a
+    # removal relies on (an uninstall would take the last copy). A hard link leaves every
+    # path in place, so it may include installed files; nothing touches `.git`.
+    def excluded(path: str) -> bool:
+        return in_git_dir(path) if action == "hardlink" else managed(parent_of(path))
+
     for group in ctx.inv.dupgroups:
-        # A repository's own files are git's business: never a keeper, never removed.
-        outside = [m for m in group.members if not in_git_dir(m.path)]
-        if len(outside) < 2:
-            ctx.skip("duplicates_inside_git_dirs")
+        every = group.members
+        eligible = [m for m in every if not excluded(m.path)]
+        if len(eligible) < 2:
+            ctx.skip("duplicates_in_managed_dirs")
             continue
-        if len(outside) < len(group.members):
+        left_alone = len(every) - len(eligible)
+        if left_alone:
             group = DupGroup(
                 group.digest,
                 group.size,
-                outside,
-                group.keeper if any(group.keeper is m for m in outside) else None,
+                eligible,
+                group.keeper if any(group.keeper is m for m in eligible) else None,
                 group.keeper_rule,
             )
         chosen = _keeper(group, taken)
@@ -88,14 +98,20 @@ def find(ctx: Context) -> list[Finding]:
         t[0] += 1
         t[1] += len(targets)
         t[2] += waste
-        shown = sorted(group.members, key=lambda e: (e is not keeper, e.host, e.path))
+        shown = sorted(every, key=lambda e: (e is not keeper, e.host, e.path))
         remote = sum(1 for m in others if m.host != keeper.host)
         reason = (
-            f"{len(group.members)} files have identical content (blake3 {group.digest[:12]}…, "
+            f"{len(every)} files have identical content (blake3 {group.digest[:12]}…, "
             f"{human_bytes(group.size)} each); keeping {keeper.path} ({why}) frees "
             f"{human_bytes(waste)}"
             + (f"; {plural(remote, 'copy', 'copies')} on other hosts left alone" if remote else "")
             + (f"; {plural(len(kept), 'copy', 'copies')} tracked by git kept" if kept else "")
+            + (
+                f"; {plural(left_alone, 'copy', 'copies')} in git, package or virtualenv "
+                "directories left alone"
+                if left_alone
+                else ""
+            )
             + "."
         )
         hosts = [e.host for e in shown]
@@ -111,7 +127,7 @@ def find(ctx: Context) -> list[Finding]:
                 reversible=True,
                 targets=sorted(targets, key=lambda e: e.path),
                 keeper=keeper,
-                size=group.size * len(group.members),
+                size=group.size * len(every),
                 details={"blake3": group.digest, "file_type": ftype},
             )
         )

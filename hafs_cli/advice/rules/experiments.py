@@ -8,7 +8,7 @@ import posixpath
 from hafs_cli.advice.context import NS_PER_DAY, Context, name_matcher
 from hafs_cli.advice.findings import LOW, MEDIUM, Finding, acting_on, day, plural
 from hafs_cli.advice.inventory import Place, parent_of
-from hafs_cli.advice.roots import RootIndex, _vendored, git_roots, outermost
+from hafs_cli.advice.roots import RootIndex, git_roots, managed, outermost
 from hafs_cli.pipe import human_bytes
 
 
@@ -17,7 +17,7 @@ def _run_dirs(ctx: Context) -> set[Place]:
     runs = set()
     for e in ctx.inv.named(is_marker):
         parent = parent_of(e.path)
-        if parent and not _vendored(parent):
+        if parent and not managed(parent):
             runs.add((e.host, parent))
     return runs
 

@@ -10,7 +10,7 @@ from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import MEDIUM, Finding
 from hafs_cli.advice.gitinfo import GitUnavailable, normalize_remote
 from hafs_cli.advice.inventory import Place, parent_of
-from hafs_cli.advice.roots import RootIndex, _vendored, git_roots, outermost
+from hafs_cli.advice.roots import RootIndex, git_roots, managed, outermost
 from hafs_cli.pipe import human_bytes
 
 
@@ -38,7 +38,7 @@ def project_roots(ctx: Context) -> set[Place]:
     roots = set(git_roots(ctx))
     for e in ctx.inv.named(markers.__contains__):
         parent = parent_of(e.path)
-        if parent and not _vendored(parent):
+        if parent and not managed(parent):
             roots.add((e.host, parent))
     return outermost(roots)
 
