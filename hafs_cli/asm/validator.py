@@ -363,8 +363,8 @@ class Session:
             else:
                 context = self._context() if self.macro_stack else None
                 ref = (self._path, lineno, col, original, upper, suffix, operand, context)
-        if operand[:1] == "#" or upper == "PEA" or upper == "PER":
-            self._escape_labels(operand)
+        if (operand[:1] == "#" and operand[1:2] != "$") or upper == "PEA" or upper == "PER":
+            self._escape_labels(operand)  # (#$12 and the like name no label: skipped cheaply)
         target = None
         if checked.target:
             target = self._target_key(checked.target)
