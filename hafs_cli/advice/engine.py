@@ -11,6 +11,8 @@ from __future__ import annotations
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import RULES, Finding, plural
 from hafs_cli.advice.gitinfo import in_git_dir
+from hafs_cli.advice.inventory import parent_of
+from hafs_cli.advice.roots import managed
 from hafs_cli.advice.rules import (
     archives,
     downloads,
@@ -62,7 +64,8 @@ def run_rules(ctx: Context) -> list[Finding]:
 
 
 def _guard_tracked(ctx: Context, findings: list[Finding]) -> list[Finding]:
-    """Drop trash targets git tracks (or cannot vouch for), and any target inside `.git/`."""
+    """Drop trash targets git tracks (or cannot vouch for) or that installed software owns,
+    and any target inside `.git/`."""
     guarded = {id(f) for f in findings if f.rule in GIT_GUARDED and f.action == "trash"}
     tracked, unknown = ctx.git.protected(
         {t.place for f in findings if id(f) in guarded for t in f.targets}
@@ -76,13 +79,20 @@ def _guard_tracked(ctx: Context, findings: list[Finding]) -> list[Finding]:
             left = [
                 t
                 for t in f.targets
-                if not in_git_dir(t.path) and (id(f) not in guarded or t.place not in keep_out)
+                if not in_git_dir(t.path)
+                and (
+                    id(f) not in guarded
+                    or (t.place not in keep_out and not managed(parent_of(t.path)))
+                )
             ]
             if not left:
                 continue
             if len(left) < len(f.targets):
                 gone = len(f.targets) - len(left)
-                f.reason += f" ({plural(gone, 'file')} tracked by git or inside .git left out.)"
+                f.reason += (
+                    f" ({plural(gone, 'file')} tracked by git, or inside .git or installed "
+                    "software, left out.)"
+                )
                 kept = {t.place for t in left}
                 f.targets = left
                 if f.rule in GIT_GUARDED:

@@ -526,3 +526,10 @@ def test_duplicates_only_among_installed_files_are_left_alone(tmp_path, run_reco
     env = {"HAFS_RECOMMEND__DUPLICATES__ACTION": "hardlink"}
     r = run_recommend(files + dedup(files), "--only", "--rule", "duplicates", env=env)
     assert [a["action"] for a in actions_of(r)] == ["hardlink"]
+
+
+def test_temporary_files_of_installed_software_are_left_alone(tmp_path, run_recommend):
+    put(tmp_path / ".venv/lib/python3.11/site-packages/pkg/data.tmp", b"1", age_days=99)
+    put(tmp_path / "mine.tmp", b"2", age_days=99)
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "temporary")
+    assert [a["path"] for a in actions_of(r)] == [f"{tmp_path}/mine.tmp"]
