@@ -35,14 +35,6 @@ import corpus as corpus_mod  # noqa: E402
 from hafs_cli.quality import minhash  # noqa: E402
 from hafs_cli.quality.samples import normalise  # noqa: E402
 
-HALLUC_RULES = {
-    "halluc_risk",
-    "invalid_code",
-    "unknown_instruction",
-    "contradiction",
-    "name_address_mismatch",
-}
-
 
 def campaign(n_samples: int, work: Path) -> tuple[Path, Path]:
     routines = min(3000, max(100, n_samples // 11))

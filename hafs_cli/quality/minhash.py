@@ -165,16 +165,3 @@ class LSHIndex:
         if len(counts) > limit:
             return sorted(item for item, _ in counts.most_common(limit))
         return sorted(counts)
-
-    def candidates(self, keys: array) -> set[int]:
-        out: set[int] = set()
-        buckets = self._buckets
-        for key in keys:
-            hit = buckets.get(key)
-            if hit is None:
-                continue
-            if isinstance(hit, int):
-                out.add(hit)
-            else:
-                out.update(hit)
-        return out

@@ -13,14 +13,6 @@ from hafs_cli.schemas import validate_record
 from .conftest import jsonl
 from .corpus import evaluate
 
-HALLUC_RULES = {
-    "halluc_risk",
-    "invalid_code",
-    "unknown_instruction",
-    "contradiction",
-    "name_address_mismatch",
-}
-
 
 def test_every_record_passes_through_and_scores_follow_sorted(
     hafs, corpus, corpus_tree, samples_file
