@@ -121,7 +121,7 @@ BLOCK_OPENERS = {
     "spcblock": "endspcblock",
 }
 
-_ARCHES = frozenset(("65816", "spc700", "spc700-inline", "superfx"))
+_ARCHES = frozenset(("65816", "spc700", "spc700-inline", "spc700-raw", "superfx"))
 _ON_OFF = frozenset(("on", "off"))
 
 
