@@ -533,3 +533,38 @@ def test_temporary_files_of_installed_software_are_left_alone(tmp_path, run_reco
     put(tmp_path / "mine.tmp", b"2", age_days=99)
     r = run_recommend(scan(tmp_path), "--only", "--rule", "temporary")
     assert [a["path"] for a in actions_of(r)] == [f"{tmp_path}/mine.tmp"]
+
+
+def _tree_digest(root) -> dict[bytes, bytes]:
+    out = {}
+    for dirpath, _dirs, names in os.walk(os.fsencode(root)):
+        for name in names:
+            p = os.path.join(dirpath, name)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, os.fsencode(root))] = fh.read()
+    return out
+
+
+def test_applying_the_advice_then_undoing_it_restores_the_tree(tmp_path, hafs):
+    root = tmp_path / "t"
+    build_tree(root)
+    before = _tree_digest(root)
+    stream = _real_pipeline(hafs, root)
+    r = hafs("recommend", "--now", NOW_ARG, "--only", input=stream, env=PLANTED_ENV)
+    journal = tmp_path / "journal.jsonl"
+    done = hafs("apply", "--yes", "--only", "--journal", journal, input=r.stdout)
+    assert done.exit_code == 0, done.stderr
+    results = [x for x in done.records if x["kind"] == "action_result"]
+    assert {x["status"] for x in results} == {"done"}
+    after = _tree_digest(root)
+    gone = {a["path"] for a in actions_of(r)}
+    assert {f"{root}/".encode() + p for p in before if p not in after} == {p.encode() for p in gone}
+    # every content the tree held is still held somewhere in it (nothing lost its last copy)
+    trashed_rules = {"duplicates"}
+    kept_contents = set(after.values())
+    for a in actions_of(r):
+        if a["rule"] in trashed_rules:
+            assert before[os.path.relpath(a["path"], root).encode()] in kept_contents
+    undo = hafs("apply", "--undo", journal)
+    assert undo.exit_code == 0, undo.stderr
+    assert _tree_digest(root) == before
