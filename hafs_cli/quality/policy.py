@@ -33,6 +33,7 @@ POLICY_KEYS = (
     "max_repetition",
     "min_kg",
     "rules",
+    "use_graph",
 )
 
 
@@ -49,6 +50,7 @@ class Policy:
     max_repetition: float
     min_kg: float
     rules: frozenset[str]
+    use_graph: bool = True
 
 
 def policy_for(section: dict, domain: str) -> Policy:
@@ -81,6 +83,7 @@ def policy_for(section: dict, domain: str) -> Policy:
         max_repetition=float(merged["max_repetition"]),
         min_kg=float(merged["min_kg"]),
         rules=frozenset(merged["rules"] or ()) | {"composite"},
+        use_graph=merged["use_graph"] is not False,
     )
 
 

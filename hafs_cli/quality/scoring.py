@@ -145,7 +145,7 @@ class ScoreRun:
         code: CodeFacts | None = self._code_facts(code_text) if code_text else None
         if code is not None and routine is None and code.labels:
             routine = next((lbl for lbl in code.labels if not lbl.startswith(".")), None)
-        graph = self.graph
+        graph = self.graph if policy.use_graph else None
         address = _routine_address(sample, self.mapper)
         if graph is not None and routine is not None:
             sym = graph.lookup(routine)

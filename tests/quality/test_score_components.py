@@ -216,3 +216,15 @@ def test_library_function_scores_like_the_command(hafs, corpus, corpus_tree):
         "score", "--only", "--source-root", corpus_tree, input=jsonl(corpus.samples[:20])
     ).records
     assert lib == cli
+
+
+def test_a_domain_can_opt_out_of_the_graph(graph):
+    section = load_config().section("score")
+    section = {**section, "domains": {"python": {"use_graph": False}}}
+    text = "The helper parse_args reads sys.argv and returns a namespace; load_config merges the layers."
+    run = ScoreRun(section, graph, None)
+    run.add({"kind": "sample", "sample_id": "py", "domain": "python", "output": text})
+    run.add({"kind": "sample", "sample_id": "asm", "domain": "asm", "output": text})
+    py, asm = sorted(run.results(), key=lambda r: r["sample_id"] != "py")
+    assert py["evidence"] == [] and py["components"]["kg"] is None
+    assert [e["entity"] for e in asm["evidence"]] == ["parse_args", "load_config"]
