@@ -247,6 +247,12 @@ class Engine:
             return self.hosts
         return [h for h in self.hosts if not h.paid]
 
+    def _standing_in(self, host: Host) -> bool:
+        """A standby host takes work only while the host it stands in for is busy."""
+        if not host.standby_for:
+            return True
+        return any(h.name == host.standby_for and (h.busy or not h.up) for h in self.hosts)
+
     def _model_for(self, req: Request) -> str | None:
         """The model to run: the requested one, else its fallback; None if no host has either."""
         hosts = self._candidates()
@@ -300,7 +306,7 @@ class Engine:
         hosts = self._candidates()
         if only is not None:
             hosts = [only] if only in hosts else []
-        free = [h for h in hosts if h.up and h.has_free_slot()]
+        free = [h for h in hosts if h.up and h.has_free_slot() and self._standing_in(h)]
         if not free:
             return None
         prefer = list(self.settings.get("prefer_tags", ["gpu"]))
@@ -322,6 +328,8 @@ class Engine:
         host, why, model = picks[id(req)]
         if model != req.model:
             why += f"; fallback from {req.model}"
+        if host.standby_for:
+            why += f"; standing in for {host.standby_for} (busy with training)"
         host.active += 1
         self._in_use[host.name][model] += 1
         req.started = now
@@ -359,7 +367,7 @@ class Engine:
     # -- running ------------------------------------------------------------------------
     def _call_settings(self, req: Request, host: Host) -> tuple[CallSettings, int, int]:
         s = self.settings
-        options = dict(req.options)
+        options = {**req.options, **host.options}  # the host's own options win (num_gpu = 0)
         num_ctx = int(options.get("num_ctx") or s.get("num_ctx", 8192))
         max_tokens = int(req.max_tokens or options.get("num_predict") or s.get("max_tokens", 1024))
         options["num_ctx"] = num_ctx

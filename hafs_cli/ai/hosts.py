@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hafs_cli.ai.errors import CONFIG, AIError
 from hafs_cli.ai.guard import Guard, ssh_argv
 from hafs_cli.ai.request import Request
 
@@ -26,6 +27,8 @@ class Host:
     api_key_env: str = ""
     cost_in_per_mtok: float = 0.0
     cost_out_per_mtok: float = 0.0
+    options: dict = field(default_factory=dict)  # forced on every call to this host
+    standby_for: str = ""  # used only while this host is busy with training
     guard: Guard | None = None
     # Live state (the engine's lock protects it)
     models: set[str] | None = None  # None: never reached, unknown
@@ -104,9 +107,19 @@ def hosts_from_config(section: dict, ssh_hosts: dict | None = None) -> list[Host
                 api_key_env=h.get("api_key_env", ""),
                 cost_in_per_mtok=float(h.get("cost_in_per_mtok", 0)),
                 cost_out_per_mtok=float(h.get("cost_out_per_mtok", 0)),
+                options=dict(h.get("options") or {}),
+                standby_for=h.get("standby_for", ""),
                 guard=Guard(guard_settings, ssh=ssh) if guarded else None,
             )
         )
+    names = {h.name for h in hosts}
+    for host in hosts:
+        if host.standby_for and host.standby_for not in names:
+            raise AIError(
+                CONFIG,
+                f"orchestrate.hosts.{host.name}.standby_for names {host.standby_for!r}, "
+                f"which is not a configured host ({', '.join(sorted(names))})",
+            )
     return hosts
 
 

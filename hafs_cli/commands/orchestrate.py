@@ -85,9 +85,13 @@ def command(ctx: click.Context) -> None:
 def run_cmd(pipe, sources, events, no_ledger) -> int:
     """Run request records from files or stdin; results in completion order."""
     pipe.table_columns = COLUMNS
+    from hafs_cli.ai.errors import AIError
     from hafs_cli.ai.session import build_engine, run_stream
 
-    engine = build_engine(pipe.config, origin="run", ledger=not no_ledger).start()
+    try:
+        engine = build_engine(pipe.config, origin="run", ledger=not no_ledger).start()
+    except AIError as exc:
+        raise _fail(exc) from None
     try:
         outcome = run_stream(
             engine, pipe.records(sources), forward=pipe.forward, emit=pipe.emit, events=events
@@ -136,7 +140,10 @@ def serve_cmd(pipe, socket_file, http, events) -> int:
             pipe.emit(ev)
             pipe.flush()
 
-    engine = build_engine(pipe.config, origin="daemon", on_event=on_event if events else None)
+    try:
+        engine = build_engine(pipe.config, origin="daemon", on_event=on_event if events else None)
+    except AIError as exc:
+        raise _fail(exc) from None
     path = socket_path(socket_file or settings.get("socket", ""))
     token = os.environ.get(settings.get("token_env") or "", "")
     daemon = Daemon(engine, path, http=http or settings.get("http", ""), token=token)

@@ -376,3 +376,30 @@ def test_default_model_fills_requests_that_name_none(ollama_server, make_engine)
     eng = make_engine({"a": (srv, {})}, default_model="qwen3:8b")
     eng.submit({"id": "x", "prompt": "hi"}, col.reply)
     assert col.wait(1)[0]["model"] == "qwen3:8b"
+
+
+def test_standby_cpu_route_only_while_the_gpu_trains(ollama_server, make_engine, fake_smi):
+    gpu, cpu = ollama_server(["m"]), ollama_server(["m"])
+    hosts = {
+        "gpu": (gpu, {"tags": ["gpu"]}),
+        "gpu-cpu": (cpu, {"guard": "off", "standby_for": "gpu", "options": {"num_gpu": 0}}),
+    }
+    col = Collector()
+    eng = make_engine(hosts)
+    for i in range(4):
+        eng.submit(request(i), col.reply)
+    assert {r["host"] for r in col.wait(4)} == {"gpu"} and cpu.counts["/api/chat"] == 0
+    fake_smi.set(BUSY)
+    assert wait_until(lambda: eng.hosts[0].busy, 5)
+    eng.submit(request("busy"), col.reply)
+    result = col.wait(5)[-1]
+    assert result["host"] == "gpu-cpu" and "standing in for gpu" in result["routed"]
+    assert [b for b in cpu.bodies if b["path"] == "/api/chat"][0]["options"]["num_gpu"] == 0
+
+
+def test_standby_for_an_unknown_host_is_a_configuration_error():
+    from hafs_cli.ai.errors import AIError
+    from hafs_cli.ai.hosts import hosts_from_config
+
+    with pytest.raises(AIError, match="not a configured host"):
+        hosts_from_config({"hosts": {"cpu": {"url": "http://127.0.0.1:1", "standby_for": "gpu"}}})
