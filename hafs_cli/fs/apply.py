@@ -151,7 +151,8 @@ class Applier:
             if kind in RELOCATIONS:
                 dest = self._destination(kind, rec, path)
                 if not act:
-                    return result(rec, "planned", **pathf("dest", dest), bytes_freed=st.st_size)
+                    freed = _freed(st) if kind != "move" else 0
+                    return result(rec, "planned", **pathf("dest", dest), bytes_freed=freed)
                 return self._relocate(kind, rec, path, dest, st)
             if not act:
                 return result(rec, "planned", bytes_freed=_freed(st))
@@ -200,7 +201,7 @@ class Applier:
             rec,
             "done",
             **pathf("dest", dest),
-            bytes_freed=st.st_size,
+            bytes_freed=_freed(st) if kind != "move" else 0,
             journal=str(self.journal.path),
         )
 
@@ -228,7 +229,8 @@ class Applier:
 
 
 def _freed(st: os.stat_result) -> int:
-    # A file with other hard links frees nothing until its last name goes.
+    # A file with other hard links frees nothing until its last name goes. For trash the
+    # space comes back when the quarantine is emptied; a move frees nothing.
     return st.st_size if st.st_nlink <= 1 else 0
 
 
