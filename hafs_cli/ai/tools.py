@@ -48,9 +48,14 @@ def _walk(sb: Sandbox, top: Path, deadline: Deadline):
             yield path
 
 
+MAX_PATTERN = 512  # long patterns are where pathological regular expressions live
+
+
 def _pattern_arg(pattern: Any, name: str = "pattern") -> str:
     if not isinstance(pattern, str) or not pattern:
         raise ToolError(BAD_ARGUMENTS, f"{name} must be a non-empty string", argument=name)
+    if len(pattern) > MAX_PATTERN:
+        raise ToolError(BAD_PATTERN, f"{name} is over {MAX_PATTERN} characters", argument=name)
     if pattern.startswith("-"):
         raise ToolError(
             BAD_PATTERN,

@@ -71,6 +71,7 @@ ESCAPES = [
     ("search_text", {"pattern": "x", "glob": "--include=*"}, "bad_pattern"),
     ("search_text", {"pattern": "SECRET", "path": "/etc"}, "path_outside_roots"),
     ("search_text", {"pattern": "(unclosed", "path": "."}, "bad_pattern"),
+    ("search_text", {"pattern": "(a+)+" * 200, "path": "."}, "bad_pattern"),
     ("file_info", {"path": "../outside"}, "path_outside_roots"),
     ("read_context", {"path": "../outside/secret.txt"}, "path_outside_roots"),
     ("read_context", {"path": "/etc/hostname"}, "path_outside_roots"),
