@@ -102,23 +102,44 @@ def _guard_tracked(ctx: Context, findings: list[Finding]) -> list[Finding]:
 
 
 def _claim(ctx: Context, findings: list[Finding]) -> list[Finding]:
+    """Give each file to the first finding that acts on it; files a finding relies on
+    (an archive's extracted copies) can then be removed by no other."""
     claimed: set = set()
+    protected: set = set()
     out = []
     acting = sorted(
         (f for f in findings if f.action),
         key=lambda f: (CLAIM_ORDER.index(f.rule), RULES.index(f.rule), f.sort_key()),
     )
     for f in acting:
-        left = [t for t in f.targets if t.place not in claimed]
+        if any(e.place in claimed for e in f.relies_on):
+            ctx.skip("evidence_removed_by_other_findings")
+            continue
+        left = [t for t in f.targets if t.place not in claimed and t.place not in protected]
         if not left:
             ctx.skip("covered_by_other_findings")
             continue
         if len(left) < len(f.targets):
-            gone = len(f.targets) - len(left)
-            f.reason += f" ({plural(gone, 'file')} already covered by another finding.)"
-            f.targets = left
+            _narrow(f, left, claimed)
         claimed.update(t.place for t in left)
+        protected.update(e.place for e in f.relies_on)
         out.append(f)
     out.extend(f for f in findings if not f.action)
     ctx.cache["claimed"] = claimed
+    ctx.cache["protected"] = protected
     return out
+
+
+def _narrow(f: Finding, left: list, claimed: set) -> None:
+    """Keep only the targets `left`, and say why the others went."""
+    covered = sum(1 for t in f.targets if t.place in claimed)
+    kept = len(f.targets) - len(left) - covered
+    notes = []
+    if covered:
+        notes.append(f"{plural(covered, 'file')} already covered by another finding")
+    if kept:
+        notes.append(f"{plural(kept, 'file')} kept as the extracted copy of an archive")
+    f.reason += f" ({'; '.join(notes)}.)"
+    if set(f.paths) == {t.path for t in f.targets}:
+        f.paths = [t.path for t in left]
+    f.targets = left

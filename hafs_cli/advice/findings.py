@@ -40,6 +40,8 @@ class Finding:
     reversible: bool
     targets: list[Entry] = field(default_factory=list)
     keeper: Entry | None = None
+    # files that must stay for the advice to hold (an archive's extracted copies)
+    relies_on: list[Entry] = field(default_factory=list)
     size: int = 0  # bytes concerned (information)
     hosts: list[str] | None = None  # per path, when the paths are on several hosts
     details: dict = field(default_factory=dict)

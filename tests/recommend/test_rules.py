@@ -568,3 +568,30 @@ def test_applying_the_advice_then_undoing_it_restores_the_tree(tmp_path, hafs):
     undo = hafs("apply", "--undo", journal)
     assert undo.exit_code == 0, undo.stderr
     assert _tree_digest(root) == before
+
+
+def test_an_archive_and_its_extracted_copy_are_never_both_removed(tmp_path, run_recommend):
+    make_zip(tmp_path / "Downloads/photos.zip", {"a.jpg": blob(11, 700)})
+    put(tmp_path / "Downloads/photos.zip", (tmp_path / "Downloads/photos.zip").read_bytes(), 200)
+    put(tmp_path / "Downloads/photos/a.jpg", blob(11, 700), age_days=200)
+    put(tmp_path / "Downloads/old.pdf", b"p", age_days=200)
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "archives", "--rule", "downloads")
+    assert sorted(a["path"] for a in actions_of(r)) == [
+        f"{tmp_path}/Downloads/old.pdf",
+        f"{tmp_path}/Downloads/photos.zip",
+    ]
+    (old,) = [f for f in findings_of(r) if f["rule"] == "old-downloads"]
+    assert old["paths"] == [f"{tmp_path}/Downloads/old.pdf"]
+    assert old["reason"].endswith(
+        "(1 file already covered by another finding; 1 file kept as the extracted copy "
+        "of an archive.)"
+    )
+
+
+def test_an_archive_whose_copies_another_finding_removes_is_kept(tmp_path, run_recommend):
+    put(tmp_path / "p/pyproject.toml", b"[project]")
+    make_zip(tmp_path / "p/build.zip", {"build/x.o": blob(12, 100)})
+    put(tmp_path / "p/build/x.o", blob(12, 100))
+    r = run_recommend(scan(tmp_path), "--only", "--rule", "archives", "--rule", "regenerable")
+    assert [f["rule"] for f in findings_of(r)] == ["regenerable"]
+    assert r.records[-1]["skipped"]["evidence_removed_by_other_findings"] == 1

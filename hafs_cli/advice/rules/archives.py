@@ -75,20 +75,23 @@ def list_members(path: str) -> dict[str, int]:
     return members
 
 
-def _extracted_into(ctx: Context, archive: Entry, members: dict[str, int]) -> str | None:
-    """The directory beside the archive that holds every member with the same size."""
+def _extracted_into(
+    ctx: Context, archive: Entry, members: dict[str, int]
+) -> tuple[str, list[Entry]] | None:
+    """The directory beside the archive that holds every member with the same size, and
+    those files."""
     parent = parent_of(archive.path)
     stem = archive_stem(basename(archive.path)) or ""
     files = ctx.inv.files
     for base in (parent, posixpath.join(parent, stem)):
-        ok = True
+        found = []
         for name, size in members.items():
             e = files.get((archive.host, posixpath.join(base, name)))
             if e is None or e.size != size:
-                ok = False
                 break
-        if ok:
-            return base
+            found.append(e)
+        else:
+            return base, found
     return None
 
 
@@ -114,24 +117,25 @@ def find(ctx: Context) -> list[Finding]:
             continue
         if not members:
             continue
-        base = _extracted_into(ctx, archive, members)
-        if base is None:
+        extracted = _extracted_into(ctx, archive, members)
+        if extracted is None:
             continue
+        base, copies = extracted
         total = sum(members.values())
         reason = (
             f"all {plural(len(members), 'file')} listed in this archive ({human_bytes(total)}) "
             f"exist in {base} with the same sizes; the archive ({human_bytes(archive.size)}) "
             "repeats them."
         )
-        out.append(
-            acting_on(
-                "extracted-archives",
-                [archive],
-                reason,
-                MEDIUM,
-                "trash",
-                extracted_to=base,
-                members=len(members),
-            )
+        finding = acting_on(
+            "extracted-archives",
+            [archive],
+            reason,
+            MEDIUM,
+            "trash",
+            extracted_to=base,
+            members=len(members),
         )
+        finding.relies_on = copies
+        out.append(finding)
     return out

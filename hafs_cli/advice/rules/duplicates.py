@@ -46,6 +46,7 @@ def find(ctx: Context) -> list[Finding]:
     out: list[Finding] = []
     by_type: dict[str, list[int]] = {}
     taken: set = ctx.cache.get("claimed", set())
+    protected: set = ctx.cache.get("protected", set())
     members = [m.place for g in ctx.inv.dupgroups for m in g.members]
     tracked, unknown = ctx.git.protected(members)
 
@@ -84,6 +85,7 @@ def find(ctx: Context) -> list[Finding]:
             for m in others
             if m.host == keeper.host
             and m.place not in taken
+            and m.place not in protected
             and m.place not in tracked
             and m.place not in unknown
             and not (action == "hardlink" and m.dev is not None and m.dev != keeper.dev)
