@@ -247,3 +247,21 @@ def test_one_file_system_stays_off_other_mounts(hafs, tmp_path):
         import shutil
 
         shutil.rmtree(inner)
+
+
+def test_entries_that_cannot_be_stat_ed_are_errors(tmp_path):
+    # r-- without x: the names can be listed, but nothing inside can be stat'ed or opened
+    write(tmp_path / "listable/secret.txt", b"s")
+    write(tmp_path / "ok.txt", b"o")
+    os.chmod(tmp_path / "listable", 0o444)
+    try:
+        r = run_hafs(["scan", str(tmp_path), "--format", "jsonl"], unprivileged_run=True)
+    finally:
+        os.chmod(tmp_path / "listable", 0o755)
+    out = [orjson.loads(line) for line in r.stdout.splitlines()]
+    errors = [orjson.loads(line) for line in r.stderr.splitlines()]
+    assert {x["path"] for x in out if x["kind"] == "file"} == {str(tmp_path / "ok.txt")}
+    assert [(e["path"], e["errno"]) for e in errors] == [
+        (str(tmp_path / "listable/secret.txt"), 13)
+    ]
+    assert r.returncode == 2
