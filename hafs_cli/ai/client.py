@@ -37,7 +37,9 @@ def chat(
     """Chat with a model; returns {content, model, host, tokens_in, tokens_out, done_reason, via}.
 
     `host` is a configured host name (pins the request) or an Ollama URL (always direct,
-    bypassing the daemon). `timeout` is the deadline in seconds. Raises AIError.
+    bypassing the daemon). `timeout` is the deadline in seconds. Without the daemon,
+    configured hosts are tried in order, skipping those the training guard finds busy.
+    Raises AIError.
     """
     settings = _settings(config)
     direct_url = host if host and "://" in host else None
@@ -47,7 +49,9 @@ def chat(
         path = socket_path(settings.get("socket", ""))
         if path.exists() and ping(path):
             return _via_daemon(path, messages, model, host, format, timeout, priority, options)
-    return _direct(settings, messages, model, direct_url or host, format, timeout, options)
+    return _direct(
+        settings, messages, model, direct_url or host, format, timeout, options, priority
+    )
 
 
 def _via_daemon(path, messages, model, host, fmt, timeout, priority, options) -> dict:
@@ -84,18 +88,67 @@ def _via_daemon(path, messages, model, host, fmt, timeout, priority, options) ->
     }
 
 
-def _direct(settings: dict, messages, model, host, fmt, timeout, options) -> dict:
+def _direct_targets(settings: dict, host: str | None, priority) -> tuple[list, list[str]]:
+    """Hosts to try in order, as (url, Host or None); and why others were skipped.
+
+    Without the daemon there is no queue, but the training guard still applies:
+    a guarded host busy with training is skipped (unless the work is training-class),
+    and its standby host, if any, is tried instead.
+    """
+    from hafs_cli.ai.hosts import hosts_from_config
+    from hafs_cli.ai.request import parse_priority
+
+    if host and "://" in host:
+        return [(host, None)], []
+    hosts = [h for h in hosts_from_config(settings) if not h.paid]
+    if host:
+        hosts = [h for h in hosts if h.name == host]
+        if not hosts:
+            raise AIError(E.NO_HOST, f"no unpaid host named {host!r} in [orchestrate.hosts]")
+    training = parse_priority(priority) == 0
+    busy: set[str] = set()
+    skipped: list[str] = []
+    for h in hosts:
+        if h.guard is not None and not training:
+            verdict = h.guard.check()
+            if verdict.busy:
+                busy.add(h.name)
+                skipped.append(f"{h.name}: {verdict.reason}")
+    targets = [
+        (h.url, h)
+        for h in hosts
+        if h.name not in busy and (not h.standby_for or h.standby_for in busy)
+    ]
+    return targets, skipped
+
+
+def _direct(settings: dict, messages, model, host, fmt, timeout, options, priority) -> dict:
+    targets, skipped = _direct_targets(settings, host, priority)
+    if not targets:
+        raise AIError(
+            E.HOST_UNREACHABLE,
+            "every host is busy with training (" + "; ".join(skipped) + "); retry later, or "
+            "run `hafs orchestrate serve` so the request waits its turn",
+        )
+    last: AIError | None = None
+    for url, target in targets:
+        try:
+            return _direct_one(settings, url, target, messages, model, fmt, timeout, options)
+        except AIError as exc:
+            if exc.code not in (E.HOST_UNREACHABLE, E.MODEL_NOT_FOUND):
+                raise
+            last = exc  # another host may be up, or have the model
+    assert last is not None
+    raise last
+
+
+def _direct_one(settings: dict, url: str, target, messages, model, fmt, timeout, options) -> dict:
     import httpx
     import ollama
 
-    from hafs_cli.ai.hosts import hosts_from_config
-
-    hosts = hosts_from_config(settings)
-    target = next((h for h in hosts if h.name == host), None) if host else hosts[0]
-    url = host if host and "://" in host else (target.url if target else None)
-    if url is None:
-        raise AIError(E.NO_HOST, f"no host named {host!r} in [orchestrate.hosts]")
     opts = {"num_ctx": int(settings.get("num_ctx", 8192)), **(options or {})}
+    if target is not None:
+        opts.update(target.options)
     connect = min(float(settings.get("connect_timeout_s", 3)), timeout)
     client = ollama.Client(
         host=url,
@@ -120,7 +173,7 @@ def _direct(settings: dict, messages, model, host, fmt, timeout, options) -> dic
     return {
         "content": resp.message.content or "",
         "model": resp.model or model,
-        "host": url,
+        "host": target.name if target is not None else url,
         "tokens_in": resp.prompt_eval_count or 0,
         "tokens_out": resp.eval_count or 0,
         "done_reason": resp.done_reason,

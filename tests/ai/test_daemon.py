@@ -147,3 +147,27 @@ def test_http_without_token_is_a_configuration_error(hafs, ollama_server, write_
     r = hafs("orchestrate", "serve", "--socket", str(tmp_path / "t.sock"), "--http", "127.0.0.1:0")
     assert r.exit_code == 2
     assert b"needs a token" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_direct_chat_skips_a_training_gpu_and_a_down_host(ollama_server, write_config, fake_smi):
+    from tests.ai.conftest import BUSY
+
+    gpu, down, cpu = ollama_server(["m"]), ollama_server(["m"]), ollama_server(["m"])
+    down.kill()
+    write_config({"gpu": (gpu, {"tags": ["gpu"]}), "down": (down, {}), "cpu": (cpu, {})})
+    fake_smi.set(BUSY)
+    answer = client.chat([{"role": "user", "content": "x"}], model="m")
+    assert answer["via"] == "direct" and answer["host"] == "cpu"
+    assert gpu.counts["/api/chat"] == 0
+    answer = client.chat([{"role": "user", "content": "x"}], model="m", priority="training")
+    assert answer["host"] == "gpu"
+
+
+def test_direct_chat_when_every_host_trains_says_so(ollama_server, write_config, fake_smi):
+    from tests.ai.conftest import BUSY
+
+    write_config({"gpu": (ollama_server(["m"]), {"tags": ["gpu"]})})
+    fake_smi.set(BUSY)
+    with pytest.raises(AIError) as err:
+        client.chat([{"role": "user", "content": "x"}], model="m")
+    assert err.value.code == "host_unreachable" and "busy with training" in err.value.message
