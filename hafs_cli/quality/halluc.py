@@ -31,7 +31,7 @@ WEIGHTS = {
 MAX_PER_KIND = {"hedging": 3, "invalid_code": 3, "ungrounded_entity": 4}
 _PAIRS = (("JSR", "JSL"), ("RTS", "RTL"), ("JMP", "JML"))
 
-CodeValidator = Callable[[str], list[dict]]
+CodeValidator = Callable[[str], list[dict] | None]  # None: could not check
 
 
 @dataclass
@@ -250,8 +250,11 @@ def assess(
         for text in code_texts:
             if not text.strip():
                 continue
+            diags = validator(text)
+            if diags is None:  # the validator could not check this code
+                continue
             code_checked = True
-            for diag in validator(text):
+            for diag in diags:
                 evidence.append(
                     {
                         "rule": "invalid_code",

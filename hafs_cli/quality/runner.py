@@ -6,26 +6,44 @@ from pathlib import Path
 
 from hafs_cli import exits, records
 from hafs_cli.exits import HafsError
-from hafs_cli.quality import halluc
 from hafs_cli.quality.io import dataset_records
 
 
-def asm_validator() -> halluc.CodeValidator | None:
-    """validate-asm as a code checker for samples (None when the library is not there)."""
+class _AsmValidator:
+    """validate-asm as a code checker for samples.
+
+    A crash inside the validator must not sink a 35,000-sample run: the sample is then
+    scored with `code_checked: false`, and the failures are reported once at the end.
+    """
+
+    ignored = frozenset({"missing-include", "include-cycle"})  # fragments lack their includes
+
+    def __init__(self, validate_text):
+        self._validate_text = validate_text
+        self.failures = 0
+        self.first_failure: str | None = None
+
+    def __call__(self, text: str) -> list[dict] | None:
+        try:
+            diags = self._validate_text(text, "<sample>")
+        except Exception as exc:  # noqa: BLE001 - any bug in the validator, reported below
+            self.failures += 1
+            self.first_failure = self.first_failure or f"{type(exc).__name__}: {exc}"
+            return None
+        return [
+            {"code": d.code, "message": d.message, "line": d.line}
+            for d in diags
+            if d.severity == "error" and d.code not in self.ignored
+        ]
+
+
+def asm_validator() -> _AsmValidator | None:
+    """validate-asm's checker (None when the library is not there)."""
     try:
         from hafs_cli.asm import validate_text
     except ImportError:
         return None
-    ignored = {"missing-include", "include-cycle"}  # fragments cannot carry their includes
-
-    def check(text: str) -> list[dict]:
-        return [
-            {"code": d.code, "message": d.message, "line": d.line}
-            for d in validate_text(text, "<sample>")
-            if d.severity == "error" and d.code not in ignored
-        ]
-
-    return check
+    return _AsmValidator(validate_text)
 
 
 def _graph(section: dict, source_root: str | None):
@@ -114,6 +132,13 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
     results = run.results()
     for rec in results:
         pipe.emit(rec)
+    if validator is not None and validator.failures:
+        pipe.error(
+            f"validate-asm failed on the code of {validator.failures} sample(s) "
+            f"({validator.first_failure}); they were scored without the code check "
+            "(code_checked: false)"
+        )
+        return exits.RUNTIME
     return exits.OK
 
 

@@ -97,7 +97,7 @@ class ScoreRun:
         self.partials: list[Partial] = []
         self.references: list[tuple[str, array, array]] = []
         self._facts_memo: dict[str, CodeFacts] = {}
-        self._valid_memo: dict[str, list[dict]] = {}
+        self._valid_memo: dict[str, list[dict] | None] = {}
         self.embedder = None  # set to an embed.Embedder for semantic diversity
         self.texts: dict[str, str] = {}
 
@@ -116,12 +116,12 @@ class ScoreRun:
                 self._facts_memo[text] = found
         return found
 
-    def _validate(self, text: str) -> list[dict]:
-        found = self._valid_memo.get(text)
-        if found is None:
-            found = self.validator(text) if self.validator else []
-            if len(self._valid_memo) < 100_000:
-                self._valid_memo[text] = found
+    def _validate(self, text: str) -> list[dict] | None:
+        if text in self._valid_memo:
+            return self._valid_memo[text]
+        found = self.validator(text) if self.validator else []
+        if len(self._valid_memo) < 100_000:
+            self._valid_memo[text] = found
         return found
 
     def _diversity_keys(self, text: str) -> tuple[array, array]:

@@ -201,3 +201,16 @@ def test_score_then_ab_joins_variants_from_samples_without_ids(hafs, corpus):
         30,
     )
     assert res["design"] == "paired"  # both explanations of a routine share its `source`
+
+
+def test_a_crashing_code_validator_does_not_sink_the_run(hafs, corpus, monkeypatch):
+    import hafs_cli.asm
+
+    def broken(text, name="<text>", **kw):
+        raise AttributeError("simulated validator bug")
+
+    monkeypatch.setattr(hafs_cli.asm, "validate_text", broken)
+    r = hafs("score", "--only", input=jsonl(corpus.samples[:3]))
+    assert r.exit_code == 3
+    assert len(r.records) == 3 and all(rec["code_checked"] is False for rec in r.records)
+    assert "simulated validator bug" in r.errors[0]["reason"]
