@@ -233,7 +233,7 @@ class SyncRun:
             )
 
         code = rsync.run(argv, self.p.host, on_item, self.error)
-        if not push:
+        if not push and not self.dry_run:
             _tidy(self.local_root)
         if code == 25:
             raise HafsError(
@@ -325,10 +325,17 @@ class SyncRun:
             for op in plan.ops:
                 self._op_record(op)
             return exits.OK
-        self._execute(plan, transport, local, remote)
-        _tidy(self.local_root)
+        changed = any(op.op != "skip" for op in plan.ops)
+        if changed:
+            self._execute(plan, transport, local, remote)
+            _tidy(self.local_root)
+            local = walk_local(self.local_root, self.p.excludes)
+            remote = transport.listing()
+        else:
+            for op in plan.ops:
+                self._op_record(op)
         if both:
-            self._save_manifest(transport, previous)
+            self._save_manifest(local, remote, previous)
         return exits.RUNTIME if self.errors else exits.OK
 
     def _guard_planned(self, local: Listing, remote: Listing, previous: dict, plan: Plan) -> None:
@@ -438,9 +445,8 @@ class SyncRun:
             elif op.entry is not None and op.entry.type != "d":
                 self.error(f"{os.fsdecode(op.path)}: not transferred")
 
-    def _save_manifest(self, transport, previous: dict) -> None:
-        local = walk_local(self.local_root, self.p.excludes)
-        remote = transport.listing()
+    def _save_manifest(self, local: Listing, remote: Listing, previous: dict) -> None:
+        """Record what is now the same on both sides (hashing only what changed)."""
         items: dict[bytes, manifest_mod.Synced] = {}
         to_hash = []
         for rel, lentry in local.entries.items():
@@ -457,6 +463,11 @@ class SyncRun:
         for rel, digest in manifest_mod.hash_files(self.local_root, to_hash).items():
             item = items[rel]
             items[rel] = manifest_mod.Synced(item.local, item.remote, digest)
+        for rel, item in previous.items():  # what could not be seen keeps its last state
+            if local.hidden(rel) or remote.hidden(rel):
+                items.setdefault(rel, item)
+        if items == previous:
+            return
         manifest_mod.save(self.p.name, self.p.local, self.p.remote, items)
 
 
