@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from hafs_cli.asm.expr import syntax_error
-from hafs_cli.asm.instructions import split_args
+from hafs_cli.asm.operands import split_args
 
 # Directives that take nothing, a free-form argument, or are handled by the validator itself.
 NO_ARGS = frozenset(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
 from hafs_cli.asm import opcodes as op
 from hafs_cli.asm.expr import Unknown, evaluate, literal_width, syntax_error
+from hafs_cli.asm.operands import classify, impossible_form, split_args
 
 # Operand "kinds" as written, before the width picks a concrete syntax.
 _CANDIDATES = {
@@ -46,44 +46,6 @@ def _width(inner: str) -> int | None:
 
 
 _WIDTH_NAME = {1: "8-bit", 2: "16-bit", 3: "24-bit", 4: "32-bit"}
-_JUMP_LONG_ALIAS = {"JMP": "JML"}  # asar assembles JMP.l / JMP long as JML
-
-#: mnemonics of other CPUs (or invented ones) with the 65816 way to say it
-FOREIGN: dict[str, str] = {
-    "BLT": "BCC (branch if less than, unsigned)",
-    "BGE": "BCS (branch if greater or equal, unsigned)",
-    "BHS": "BCS",
-    "BLO": "BCC",
-    "DEA": "DEC A",
-    "INA": "INC A",
-    "TAD": "TCD",
-    "TDA": "TDC",
-    "TAS": "TCS",
-    "TSA": "TSC",
-    "SWA": "XBA",
-    "JMPL": "JML",
-    "JSRL": "JSL",
-    "JPL": "JML",
-    "RTN": "RTS or RTL",
-    "RET": "RTS or RTL",
-    "CALL": "JSR or JSL",
-    "JP": "JMP",
-    "MOV": "LDA/STA (the 65816 moves through a register)",
-    "LD": "LDA, LDX or LDY",
-    "ST": "STA, STX or STY",
-    "PUSH": "PHA, PHX, PHY, PHP, PHB, PHD or PHK",
-    "POP": "PLA, PLX, PLY, PLP, PLB or PLD",
-    "PHZ": "no Z register on the 65816 (use PEA $0000 or PHX/PHY)",
-    "PLZ": "no Z register on the 65816",
-    "TAZ": "no Z register on the 65816",
-    "TZA": "no Z register on the 65816",
-    "STZ.L": "STA.l with A = 0",
-}
-for _i in range(8):
-    FOREIGN[f"BBR{_i}"] = "LDA dp : BIT #mask : BEQ label (no bit branches on the 65816)"
-    FOREIGN[f"BBS{_i}"] = "LDA dp : BIT #mask : BNE label (no bit branches on the 65816)"
-    FOREIGN[f"RMB{_i}"] = "LDA #mask : TRB dp (no RMB on the 65816)"
-    FOREIGN[f"SMB{_i}"] = "LDA #mask : TSB dp (no SMB on the 65816)"
 
 
 @dataclass(slots=True)
@@ -105,93 +67,12 @@ class Checked:
     target: str | None = None  # branch/jump target text (for label states)
 
 
-def suggest_mnemonic(word: str, extra: tuple[str, ...] = ()) -> str | None:
-    """A did-you-mean for an unknown mnemonic."""
-    up = word.upper()
-    if up in FOREIGN:
-        return f"the 65816 has no {up}; use {FOREIGN[up]}"
-    close = difflib.get_close_matches(
-        up, list(op.INSTRUCTIONS) + [e.upper() for e in extra], n=3, cutoff=0.6
-    )
-    if close:
-        return (
-            "did you mean "
-            + " or ".join(c if c in op.INSTRUCTIONS else c.lower() for c in close)
-            + "?"
-        )
-    return None
-
-
 def legal_text(mnemonic: str) -> str:
     modes = op.INSTRUCTIONS[mnemonic]
     forms = [text for syntax, text in op.SYNTAX_EXAMPLE.items() if syntax in modes]
     if mnemonic in op.REPEATABLE:
         forms.append("#count (repeat)")
     return f"{mnemonic} takes: " + ", ".join(forms)
-
-
-def classify(operand: str) -> tuple[str, str]:
-    """(kind, inner expression) of an operand, following asar's own order of tests."""
-    if not operand:
-        return "imp", ""
-    c0 = operand[0]
-    if c0 == "#":
-        return "imm", operand[1:].strip()
-    tail = operand[-6:].replace(" ", "").replace("\t", "").lower()
-    if c0 == "(":
-        if tail.endswith(",s),y"):
-            return "sy", _inner(operand, ",s),y")
-        if tail.endswith("),y"):
-            return "indy", _inner(operand, "),y")
-        if tail.endswith(",x)"):
-            return "xind", _inner(operand, ",x)")
-        if tail.endswith(")") and _closes_at_end(operand):
-            return "ind", operand[1:-1].strip()
-    elif c0 == "[":
-        if tail.endswith("],y"):
-            return "lindy", _inner(operand, "],y")
-        if tail.endswith("]"):
-            return "lind", operand.rstrip()[1:-1].strip()
-    if tail.endswith(",x"):
-        return "x", _strip_index(operand)
-    if tail.endswith(",y"):
-        return "y", _strip_index(operand)
-    if tail.endswith(",s"):
-        return "s", _strip_index(operand)
-    if operand in ("A", "a"):
-        return "a", ""
-    return "abs", operand
-
-
-def _inner(operand: str, suffix: str) -> str:
-    compact_len = len(suffix)
-    # walk back over the suffix characters, skipping blanks
-    i = len(operand)
-    seen = 0
-    while seen < compact_len:
-        i -= 1
-        if operand[i] not in " \t":
-            seen += 1
-    return operand[1:i].strip()
-
-
-def _strip_index(operand: str) -> str:
-    i = operand.rstrip().rfind(",")
-    return operand[:i].rstrip()
-
-
-def _closes_at_end(operand: str) -> bool:
-    """True when the '(' at the start is closed by the ')' at the very end."""
-    depth = 0
-    last = len(operand.rstrip()) - 1
-    for i, ch in enumerate(operand):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i == last
-    return True  # unbalanced: let the expression check report it
 
 
 _CACHE: dict[tuple, tuple[list[Problem], Checked]] = {}
@@ -276,7 +157,7 @@ def _check_instruction(
         )
         return problems, checked
 
-    odd = _impossible_form(kind, inner)
+    odd = impossible_form(kind, inner)
     if odd is not None:
         if odd.startswith("~"):
             problems.append(
@@ -489,57 +370,6 @@ def _check_block_move(
             )
             return problems
     return problems
-
-
-_INDEX_FORM = {"x": ",X", "y": ",Y", "s": ",S"}
-
-
-def _impossible_form(kind: str, inner: str) -> str | None:
-    """Forms no 65816 instruction has ([d,x], (d,s),x ...): their text; '~' + text if only odd."""
-    if kind in _INDEX_FORM and inner[:1] in ("(", "[") and inner.rstrip()[-1:] in (")", "]"):
-        body = inner.strip()[1:-1]
-        outer = _INDEX_FORM[kind]
-        if inner[0] == "[":
-            return f"[{_form_of(body)}]{outer}"
-        if len(split_args(body)) > 1:
-            return f"({_form_of(body)}){outer}"
-        if _closes_at_end(inner.strip()):
-            return f"~(d){outer}"
-        return None
-    if kind in ("lind", "ind", "indy", "lindy") and "," in inner and len(split_args(inner)) > 1:
-        parts = split_args(inner)
-        left, right = ("[", "]") if kind.startswith("l") else ("(", ")")
-        tail = ",Y" if kind.endswith("y") else ""
-        return f"{left}d,{parts[-1].strip().upper()}{right}{tail}"
-    return None
-
-
-def _form_of(body: str) -> str:
-    parts = split_args(body)
-    return "d" + "".join("," + p.strip().upper() for p in parts[1:])
-
-
-def split_args(text: str) -> list[str]:
-    """Split on top-level commas (not inside quotes, parentheses or brackets)."""
-    parts: list[str] = []
-    depth = 0
-    quote = ""
-    start = 0
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-    parts.append(text[start:])
-    return parts
 
 
 def _bad_mode(mnemonic: str, form: str) -> Problem:
