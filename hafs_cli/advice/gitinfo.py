@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 
-from hafs_cli.advice.inventory import Inventory, parent_of
+from hafs_cli.advice.inventory import Inventory, nearest_ancestor
 
 GIT_TIMEOUT_S = 60
 PATHSPECS_PER_CALL = 1000  # well under ARG_MAX; --pathspec-from-file is not in every git
@@ -43,25 +43,7 @@ class Git:
 
     def repo_root(self, host: str, path: str) -> str | None:
         """The nearest enclosing directory (or `path` itself) that holds a `.git`."""
-        chain = []
-        cur = path
-        while True:
-            key = (host, cur)
-            if key in self._root_cache:
-                found = self._root_cache[key]
-                break
-            chain.append(key)
-            if self.has_git_dir(host, cur):
-                found = cur
-                break
-            parent = parent_of(cur)
-            if parent == cur or not cur:
-                found = None
-                break
-            cur = parent
-        for key in chain:
-            self._root_cache[key] = found
-        return found
+        return nearest_ancestor(host, path, self._root_cache, lambda d: self.has_git_dir(host, d))
 
     def _run(self, root: str, args: list) -> bytes:
         if self.exe is None:

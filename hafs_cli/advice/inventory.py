@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from hafs_cli.exits import HafsError
@@ -58,6 +58,32 @@ def parent_of(path: str) -> str:
     if i > 0:
         return path[:i]
     return "/" if i == 0 else ""
+
+
+def nearest_ancestor(
+    host: str, start: str, memo: dict[Place, str | None], test: Callable[[str], bool]
+) -> str | None:
+    """The nearest directory at or above `start` that passes `test`, memoised per directory
+    (so a whole tree costs one test per directory)."""
+    chain = []
+    cur = start
+    found = None
+    while cur:
+        key = (host, cur)
+        if key in memo:
+            found = memo[key]
+            break
+        chain.append(key)
+        if test(cur):
+            found = cur
+            break
+        parent = parent_of(cur)
+        if parent == cur:
+            break
+        cur = parent
+    for key in chain:
+        memo[key] = found
+    return found
 
 
 def basename(path: str) -> str:

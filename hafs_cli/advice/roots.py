@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hafs_cli.advice.context import Context
-from hafs_cli.advice.inventory import Entry, Place, parent_of
+from hafs_cli.advice.inventory import Entry, Place, nearest_ancestor
 
 # Directories a tool manages (git, package managers, virtual environments): their insides
 # are never a project of their own, and never files to remove one by one.
@@ -48,28 +48,11 @@ class RootIndex:
 
     def __init__(self, roots: set[Place]):
         self.roots = roots
-        self._memo: dict[Place, Place | None] = {}
+        self._memo: dict[Place, str | None] = {}
 
     def root_of_dir(self, host: str, d: str) -> Place | None:
-        chain = []
-        cur = d
-        found: Place | None = None
-        while True:
-            key = (host, cur)
-            if key in self._memo:
-                found = self._memo[key]
-                break
-            chain.append(key)
-            if key in self.roots:
-                found = key
-                break
-            parent = parent_of(cur)
-            if parent == cur:
-                break
-            cur = parent
-        for key in chain:
-            self._memo[key] = found
-        return found
+        root = nearest_ancestor(host, d, self._memo, lambda p: (host, p) in self.roots)
+        return None if root is None else (host, root)
 
     def files_by_root(self, ctx: Context) -> dict[Place, list[Entry]]:
         out: dict[Place, list[Entry]] = {}

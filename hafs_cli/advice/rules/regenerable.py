@@ -6,7 +6,7 @@ import posixpath
 
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.findings import HIGH, MEDIUM, Finding, acting_on, plural
-from hafs_cli.advice.inventory import Entry, Place, basename, parent_of
+from hafs_cli.advice.inventory import Entry, Place, basename, nearest_ancestor, parent_of
 from hafs_cli.advice.roots import outermost
 from hafs_cli.pipe import human_bytes
 
@@ -50,27 +50,14 @@ def _anchor(ctx: Context, host: str, directory: str) -> str | None:
 
 def _project_above(ctx: Context, host: str, directory: str) -> str | None:
     """The nearest directory at or above `directory` holding a project marker file."""
-    memo = ctx.cache.setdefault("project_above", {})
     markers = ctx.cfg("projects").get("markers", [])
-    chain = []
-    cur = directory
-    found = None
-    while cur:
-        if (host, cur) in memo:
-            found = memo[(host, cur)]
-            break
-        chain.append((host, cur))
-        prefix = cur.rstrip("/") + "/"
-        if any((host, prefix + m) in ctx.inv.files for m in markers):
-            found = cur
-            break
-        parent = parent_of(cur)
-        if parent == cur:
-            break
-        cur = parent
-    for key in chain:
-        memo[key] = found
-    return found
+    files = ctx.inv.files
+
+    def has_marker(d: str) -> bool:
+        prefix = d.rstrip("/") + "/"
+        return any((host, prefix + m) in files for m in markers)
+
+    return nearest_ancestor(host, directory, ctx.cache.setdefault("project_above", {}), has_marker)
 
 
 def find(ctx: Context) -> list[Finding]:
