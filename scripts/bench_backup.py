@@ -4,9 +4,10 @@
 Both back up the same folder into their own fresh local repository with the same
 excludes, host and tag, so restic does the same work; the difference is hafs's own
 overhead (Python start-up, configuration, the SQLite scan, JSON parsing). Runs
-alternate between the two so that machine load hits both alike; medians are compared.
+alternate between the two so that machine load hits both alike; medians are compared,
+for wall time and for CPU time (process and children: steadier on a shared machine).
 
-    .venv/bin/python scripts/bench_backup.py [--files 2000] [--big 40] [--repeat 5]
+    .venv/bin/python scripts/bench_backup.py [--files 2000] [--big 40] [--repeat 7]
 
 Goal (issue 9): overhead <= 1.1x.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -43,13 +45,26 @@ def make_data(root: Path, small: int, big: int) -> int:
     return total
 
 
-def timed(argv: list[str], env: dict, cwd: Path) -> float:
+def timed(argv: list[str], env: dict, cwd: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(argv)}\n{proc.stderr.decode(errors='replace')}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
+
+
+def report(label: str, hafs: list[tuple[float, float]], restic: list[tuple[float, float]]) -> None:
+    hw, rw = (statistics.median(x[0] for x in runs) for runs in (hafs, restic))
+    hc, rc = (statistics.median(x[1] for x in runs) for runs in (hafs, restic))
+    print(
+        f"{label:<28} wall: hafs {hw:6.2f}s restic {rw:6.2f}s ratio {hw / rw:.3f}x   "
+        f"CPU: hafs {hc:6.2f}s restic {rc:6.2f}s ratio {hc / rc:.3f}x (+{hc - rc:.2f}s)"
+    )
 
 
 def main() -> int:
@@ -58,7 +73,8 @@ def main() -> int:
     )
     ap.add_argument("--files", type=int, default=2000, help="small text files")
     ap.add_argument("--big", type=int, default=40, help="1 MB random files")
-    ap.add_argument("--repeat", type=int, default=5, help="incremental runs of each")
+    ap.add_argument("--repeat", type=int, default=7, help="incremental runs of each")
+    ap.add_argument("--first-repeat", type=int, default=3, help="first backups of each")
     args = ap.parse_args()
     if shutil.which("restic") is None:
         sys.exit("restic is not installed (apt-get install restic)")
@@ -105,29 +121,30 @@ def main() -> int:
             plain += ["--exclude", pattern]
         plain.append(str(data))
         hafs = [sys.executable, "-m", "hafs_cli", "backup", "run", "--format", "jsonl"]
-        subprocess.run(
-            [*hafs[:-4], "backup", "init"], env=env, cwd=ROOT, check=True, capture_output=True
-        )
-        subprocess.run(["restic", "init"], env=restic_env, check=True, capture_output=True)
-
-        first_hafs = timed(hafs, env, ROOT)
-        first_restic = timed(plain, restic_env, ROOT)
+        # Both repositories are copies of one initialised repository: the same key, so the
+        # same scrypt cost (restic calibrates it at init, differently under different load).
+        template_env = {**restic_env, "RESTIC_REPOSITORY": str(base / "repo-template")}
+        subprocess.run(["restic", "init"], env=template_env, check=True, capture_output=True)
+        first_hafs, first_restic = [], []
+        for i in range(args.first_repeat):  # a first backup into a fresh repository each time
+            for repo in ("repo-hafs", "repo-restic"):
+                shutil.rmtree(base / repo, ignore_errors=True)
+                shutil.copytree(base / "repo-template", base / repo)
+            shutil.rmtree(base / "cache", ignore_errors=True)
+            pair = [(first_hafs, hafs, env), (first_restic, plain, restic_env)]
+            for bucket, argv, e in pair if i % 2 == 0 else reversed(pair):
+                bucket.append(timed(argv, e, ROOT))
         inc_hafs, inc_restic = [], []
-        for i in range(args.repeat):
+        for i in range(args.repeat):  # nothing changed since the last run
             pair = [(inc_hafs, hafs, env), (inc_restic, plain, restic_env)]
             for bucket, argv, e in pair if i % 2 == 0 else reversed(pair):
                 bucket.append(timed(argv, e, ROOT))
-        med_hafs, med_restic = statistics.median(inc_hafs), statistics.median(inc_restic)
         print(
-            f"data: {args.files} small + {args.big} x 1 MB files, {size / 1e6:.1f} MB; restic {restic_version()}"
+            f"data: {args.files} small + {args.big} x 1 MB files, {size / 1e6:.1f} MB; "
+            f"restic {restic_version()}; load average {os.getloadavg()[0]:.1f}"
         )
-        print(
-            f"first backup      hafs {first_hafs:6.2f}s  restic {first_restic:6.2f}s  ratio {first_hafs / first_restic:.3f}x"
-        )
-        print(
-            f"unchanged (median of {args.repeat}) hafs {med_hafs:6.2f}s  restic {med_restic:6.2f}s  "
-            f"ratio {med_hafs / med_restic:.3f}x  (+{med_hafs - med_restic:.2f}s)"
-        )
+        report(f"first backup (median of {args.first_repeat})", first_hafs, first_restic)
+        report(f"unchanged (median of {args.repeat})", inc_hafs, inc_restic)
     return 0
 
 

@@ -7,17 +7,17 @@ takes the effective Config, so everything here is usable without the CLI.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 from hafs_cli import exits
-from hafs_cli.backup import retention, status, verify
 from hafs_cli.backup.repository import open_repository, repo_config
 from hafs_cli.backup.restic import Restic
-from hafs_cli.backup.restore import guard_target, resolve_snapshot
-from hafs_cli.backup.restore import restore as restore_snapshot
 from hafs_cli.backup.run import backup_set, snapshot_host
 from hafs_cli.backup.sets import TAG_PREFIX, BackupSet, resolve_sets
 from hafs_cli.exits import HafsError
+
+# status, retention, verify and restore are imported where used: `hafs backup run`,
+# the command that runs daily, loads only what it needs.
 
 ErrorSink = Callable[..., None]
 
@@ -102,6 +102,8 @@ def run(
 
 
 def list_snapshots(config, repo: str | None, names: tuple[str, ...]) -> Iterator[dict]:
+    from hafs_cli.backup import status
+
     b = Backup(config)
     restic = b.repo(repo)
     args: list[str] = []
@@ -112,6 +114,8 @@ def list_snapshots(config, repo: str | None, names: tuple[str, ...]) -> Iterator
 
 
 def set_status(config, repo: str | None, names: tuple[str, ...]) -> list[dict]:
+    from hafs_cli.backup import status
+
     b = Backup(config)
     restic = b.repo(repo)
     sets = b.sets_in(repo, names)
@@ -124,6 +128,8 @@ def set_status(config, repo: str | None, names: tuple[str, ...]) -> list[dict]:
 def forget(
     config, repo: str | None, names: tuple[str, ...], dry_run: bool, prune: bool
 ) -> Iterator[dict]:
+    from hafs_cli.backup import retention
+
     b = Backup(config)
     restic = b.repo(repo)
     tables = b.section.get("sets") or {}
@@ -145,6 +151,8 @@ def verify_repo(
     seed: int | None,
     read_data_subset: str | None,
 ) -> Iterator[dict]:
+    from hafs_cli.backup import status, verify
+
     b = Backup(config)
     restic = b.repo(repo)
     subset = (
@@ -183,6 +191,9 @@ def restore(
     force: bool,
     set_name: str | None,
 ) -> dict:
+    from hafs_cli.backup.restore import guard_target, resolve_snapshot
+    from hafs_cli.backup.restore import restore as restore_snapshot
+
     b = Backup(config)
     target = guard_target(target, force)
     restic = b.repo(repo)
@@ -202,7 +213,3 @@ def parse_when(text: str | None) -> datetime | None:
             f"--time {text!r}: write YYYY-MM-DD HH:MM:SS (local time) or ISO 8601", exits.USAGE
         ) from None
     return when if when.tzinfo else when.astimezone()
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 from dataclasses import dataclass
 
 from hafs_cli import exits
@@ -161,4 +160,6 @@ def _keyring_password(service: str, username: str, where: str) -> str:
 
 def hostname() -> str:
     """This machine's name as restic records it in locks (os.Hostname)."""
+    import socket
+
     return socket.gethostname()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,6 +106,8 @@ def find_databases(bset: BackupSet, patterns: list[str]) -> Iterator[str]:
 
 def copy_database(source: str, dest: str) -> None:
     """Copy a live database with SQLite's online backup API (never writes to the source)."""
+    import sqlite3
+
     tmp = dest + ".tmp"
     if os.path.exists(tmp):
         os.unlink(tmp)
@@ -140,9 +141,11 @@ def stage_databases(bset: BackupSet, patterns: list[str]) -> Staged:
         for db in find_databases(bset, patterns):
             dest = staged_path(root, db)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
+            import sqlite3  # only once a database is found: most runs never need it
+
             try:
                 copy_database(db, dest)
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
                 raise StageError(db, str(exc)) from None
             st = os.stat(db)
             os.utime(dest, ns=(st.st_atime_ns, st.st_mtime_ns))
@@ -211,6 +214,8 @@ def unstage_restored(target: str, stage_paths: list[str]) -> list[dict]:
 
 def quick_check(path: str) -> str:
     """SQLite's PRAGMA quick_check of a restored database ("ok" when sound)."""
+    import sqlite3
+
     try:
         con = sqlite3.connect(f"file:{_uri_path(path)}?immutable=1", uri=True)
         try:

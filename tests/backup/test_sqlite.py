@@ -129,3 +129,20 @@ def test_a_file_named_like_a_database_but_not_sqlite_is_backed_up_as_is(ready, h
     target = tmp_path / "t"
     assert hafs("backup", "restore", "latest", "--target", target).exit_code == 0
     assert (restored_root(target, kg) / "fake.db").read_bytes() == b"plain bytes, not SQLite\n"
+
+
+def test_databases_in_excluded_folders_are_neither_staged_nor_backed_up(ready, hafs, tmp_path):
+    kg = ready.source("kg")
+    (kg / "node_modules").mkdir()
+    make_db(kg / "node_modules" / "cache.db", "delete")
+    (kg / "tmp").mkdir()
+    make_db(kg / "tmp" / "scratch.sqlite", "delete")
+    make_db(kg / "keep.db", "delete")
+    ready.add_set("kg", kg, excludes=["/tmp"])
+    run = hafs("backup", "run")
+    assert run.exit_code == 0, run.stderr
+    assert run.records[0]["sqlite_staged"] == 1
+    target = tmp_path / "t"
+    assert hafs("backup", "restore", "latest", "--target", target).exit_code == 0
+    restored = restored_root(target, kg)
+    assert sorted(str(p.relative_to(restored)) for p in restored.rglob("*")) == ["keep.db"]
