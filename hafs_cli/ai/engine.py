@@ -142,7 +142,10 @@ class Engine:
 
     # -- public API -------------------------------------------------------------------
     def submit(self, record: dict | Request, reply: Reply) -> Request | None:
-        """Accept a request; `reply` gets its one result (maybe at once, on refusal)."""
+        """Accept a request; `reply` gets its one result (maybe at once, on refusal).
+
+        Refusals (invalid, queue full, shutting down) are recorded in the ledger too.
+        """
         try:
             if isinstance(record, Request):
                 req = record
@@ -152,21 +155,22 @@ class Engine:
                 req = from_record(record, now=self.clock())
         except AIError as exc:
             rid = record.get("id") if isinstance(record, dict) else None
-            reply(error_result(str(rid) if rid is not None else "", exc.code, exc.message))
+            rid = str(rid) if rid is not None else ""
+            model = record.get("model") if isinstance(record, dict) else None
+            self._refuse(rid, "", -1, model, error_result(rid, exc.code, exc.message), reply)
             return None
         req.reply = reply
         with self._cond:
             if not self._accepting:
-                reply(
-                    error_result(
-                        req.id, E.DRAINED, "hafs orchestrate is shutting down; not accepted"
-                    )
-                )
+                message = "hafs orchestrate is shutting down; not accepted"
+                result = error_result(req.id, E.DRAINED, message, priority=req.priority_class)
+                self._refuse(req.id, req.priority_class, req.rank, req.model, result, reply)
                 return None
             try:
                 self.queue.push(req)
             except AIError as exc:
-                reply(error_result(req.id, exc.code, exc.message, priority=req.priority_class))
+                result = error_result(req.id, exc.code, exc.message, priority=req.priority_class)
+                self._refuse(req.id, req.priority_class, req.rank, req.model, result, reply)
                 return None
             if self.ledger is not None:
                 self._rows[id(req)] = self.ledger.accepted(
@@ -175,7 +179,7 @@ class Engine:
             self.stats["accepted"] += 1
             self._event("accepted", id=req.id, priority=req.priority_class, waiting=len(self.queue))
             if self._model_for(req) is None:
-                self.queue.take(req.id)
+                self.queue.remove(req)
                 self._finish(req, self._no_host_result(req))
             else:  # start it now if a slot is free: one thread hand-off fewer
                 job = self._dispatch_one(self.clock())
@@ -183,6 +187,13 @@ class Engine:
                     self._pool.submit(self._work, *job)
             self._cond.notify_all()
         return req
+
+    def _refuse(self, rid, priority, rank, model, result: dict, reply: Reply) -> None:
+        self.stats["refused"] += 1
+        if self.ledger is not None:
+            row = self.ledger.accepted(rid, priority or "", rank, model or "", time.time())
+            self.ledger.finished(row, result, paid=False)
+        reply(result)
 
     def cancel(self, request_id: str) -> bool:
         """Cancel every waiting or running request with this id; False when there is none."""
@@ -344,13 +355,13 @@ class Engine:
         for req in list(self.queue):
             model = self._model_for(req)
             if model is None:
-                self.queue.take(req.id)
+                self.queue.remove(req)
                 self._finish(req, self._no_host_result(req))
                 continue
             candidates = [h for h in self._candidates() if h.could_run(req, model)]
             if any(h.up for h in candidates) or now - req.arrived < wait_for:
                 continue
-            self.queue.take(req.id)
+            self.queue.remove(req)
             names = ", ".join(h.name for h in candidates)
             self._finish(req, error_result(
                 req.id, E.HOST_UNREACHABLE,

@@ -103,15 +103,6 @@ class RequestQueue:
         self._remove(req)
         return True
 
-    def take(self, request_id: str) -> Request | None:
-        """Remove a waiting request by id (cancellation); None when it is not waiting."""
-        for bucket in list(self._buckets.values()):
-            for req in bucket.values():
-                if req.id == request_id:
-                    self._remove(req)
-                    return req
-        return None
-
     def take_expired(self, now: float) -> list[Request]:
         """Remove and return every waiting request whose deadline has passed."""
         gone = [r for r in self if r.expired(now)]

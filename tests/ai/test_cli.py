@@ -83,6 +83,7 @@ def test_log_lists_ledger_entries_and_totals(hafs, ollama_server, write_config):
     hafs("orchestrate", "run", input=lines(
         {"kind": "request", "id": "a", "model": "m", "prompt": "one two", "priority": "interactive"},
         {"kind": "request", "id": "b", "model": "nope", "prompt": "x"},
+        {"kind": "request", "id": "c", "prompt": "no model"},
     ))  # fmt: skip
     r = hafs("orchestrate", "log")
     assert r.exit_code == 0, r.stderr
@@ -90,12 +91,13 @@ def test_log_lists_ledger_entries_and_totals(hafs, ollama_server, write_config):
     assert got["a"]["ok"] and got["a"]["host"] == "local" and got["a"]["priority"] == "interactive"
     assert got["a"]["tokens_in"] == 2 and got["a"]["tokens_out"] == 3
     assert got["b"]["error"]["code"] == "no_host"
+    assert got["c"]["error"]["code"] == "bad_request"  # refusals are in the ledger too
     assert all(validate_record(rec) == [] for rec in r.records)
     r = hafs("orchestrate", "log", "--failed")
-    assert [rec["id"] for rec in r.records] == ["b"]
+    assert [rec["id"] for rec in r.records] == ["b", "c"]
     r = hafs("orchestrate", "log", "--totals")
     (summary,) = r.records
-    assert (summary["requests"], summary["ok"], summary["failed"]) == (2, 1, 1)
+    assert (summary["requests"], summary["ok"], summary["failed"]) == (3, 1, 2)
     assert summary["tokens_in"] == 2 and validate_record(summary) == []
 
 

@@ -74,13 +74,16 @@ def test_requeue_keeps_place_in_line():
     assert drain(q) == ["a", "b", "c"]
 
 
-def test_take_removes_by_id_and_expired_by_deadline():
+def test_remove_takes_that_very_request_and_expired_go_by_deadline():
     q = RequestQueue()
     q.push(req("x", 2, deadline=5))
-    q.push(req("y", 2))
+    y = req("y", 2)
+    q.push(y)
+    twin = req("y", 2)  # another client's request with the same id
+    q.push(twin)
     q.push(req("z", 1, deadline=50))
-    assert q.take("y").id == "y"
-    assert q.take("nope") is None
+    assert q.remove(twin) and not q.remove(twin)
+    assert q.remove(y)
     assert [r.id for r in q.take_expired(now=10)] == ["x"]
     assert q.next_deadline() == 50
     assert drain(q) == ["z"]
