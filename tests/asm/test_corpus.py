@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import random
+import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from hafs_cli.asm import validate_paths, validate_text
 
@@ -75,3 +79,25 @@ def test_generated_banks_are_what_the_generator_writes():
     for bank, routines in BANKS:
         path = PROJECT / "generated" / f"bank{bank:02X}.asm"
         assert path.read_text() == generate_bank(bank, routines, seed=bank * 7919), path
+
+
+@pytest.mark.skipif(
+    shutil.which("64tass") is None, reason="64tass is not installed (apt-get install 64tass)"
+)
+def test_a_real_assembler_accepts_the_generated_banks(tmp_path):
+    """64tass assembles the generated disassembly banks (translated to its syntax)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench", Path(__file__).parents[2] / "scripts/bench_validate_asm.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    parts = [(PROJECT / "defines.asm").read_text(), (PROJECT / "macros.asm").read_text(), "lorom\n"]
+    for path in sorted((PROJECT / "generated").glob("bank*.asm")):
+        parts.append(f"org ${path.stem[4:]}8000\n" + path.read_text())
+    source = tmp_path / "banks.s"
+    source.write_text(bench.to_64tass("".join(parts)))
+    run = subprocess.run(["64tass", "--quiet", "--nostart", "-b", "-o", str(tmp_path / "b.bin"), str(source)],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 0, (run.stdout + run.stderr)[-2000:]
