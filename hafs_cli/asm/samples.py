@@ -47,14 +47,23 @@ def blocks(record: dict, code_fields: list[str], text_fields: list[str]) -> Iter
     a text field (e.g. `input`, an instruction in prose) only contributes its fenced blocks.
     """
     for name in [*code_fields, *(f for f in text_fields if f not in code_fields)]:
-        value = record.get(name)
-        if not isinstance(value, str) or not value.strip():
-            continue
-        fenced = list(_fenced(name, value))
-        if fenced:
-            yield from fenced
-        elif name in code_fields and looks_like_asm(value):
-            yield Block(name, value, 1, False)
+        yield from _field_blocks(name, record.get(name), name in code_fields)
+    messages = record.get("messages")
+    if isinstance(messages, list):  # chat-format samples: the assistant's turns are the code
+        for i, msg in enumerate(messages):
+            if isinstance(msg, dict) and isinstance(msg.get("content"), str):
+                is_code = msg.get("role") == "assistant"
+                yield from _field_blocks(f"messages[{i}]", msg["content"], is_code)
+
+
+def _field_blocks(name: str, value: object, is_code: bool) -> Iterator[Block]:
+    if not isinstance(value, str) or not value.strip():
+        return
+    fenced = list(_fenced(name, value))
+    if fenced:
+        yield from fenced
+    elif is_code and looks_like_asm(value):
+        yield Block(name, value, 1, False)
 
 
 _LIST_COMMA = re.compile(r"\s*,\s*")

@@ -236,3 +236,17 @@ def test_code_of_another_cpu_in_a_code_field_is_still_checked(hafs):
     r = hafs("validate-asm", "--only", input=json.dumps(x86) + "\n")
     [summary] = [x for x in r.records if x["kind"] == "asm_summary"]
     assert summary["checked"] is True and summary["error_codes"] == {"unknown-mnemonic": 3}
+
+
+def test_chat_format_samples_check_the_assistant_turns(hafs):
+    chat = {
+        "kind": "sample",
+        "sample_id": "m",
+        "messages": [
+            {"role": "user", "content": "Write a delay loop\n```asm\n    DEA\n```"},
+            {"role": "assistant", "content": "    LDX #$10\n-   DEX\n    BNE -\n    INA\n"},
+        ],
+    }
+    r = hafs("validate-asm", "--only", input=json.dumps(chat) + "\n")
+    diags = [(x["field"], x["line"], x["code"]) for x in r.records if x["kind"] == "asm_diag"]
+    assert diags == [("messages[0]", 3, "unknown-mnemonic"), ("messages[1]", 4, "unknown-mnemonic")]
