@@ -62,6 +62,9 @@ def command(pipe, inputs, yes, dry_run, journal_file, undo_file, trash_mode):
     Action records are replaced by `action_result` records; other records pass through.
     """
     from hafs_cli.fs import apply as engine
+    from hafs_cli.fs.render import results_table
+
+    pipe.table_renderer = results_table
 
     if undo_file is not None:
         if inputs:

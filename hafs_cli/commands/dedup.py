@@ -84,6 +84,9 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     rule that chose it. Every input record is passed on unless --only.
     """
     from hafs_cli.fs.dupes import DedupOptions, DupFinder, elapsed_since, local_paths_records
+    from hafs_cli.fs.render import dupgroups_table
+
+    pipe.table_renderer = dupgroups_table
     from hafs_cli.fs.keeper import KeeperRules
     from hafs_cli.fs.suggest import suggest_actions
 

@@ -87,7 +87,10 @@ def command(
     and the walk goes on. A final `summary` record counts files, bytes and errors.
     A PATH of the form HOST:PATH is scanned on that host over SSH.
     """
+    from hafs_cli.fs.render import files_table
     from hafs_cli.fs.walk import ScanOptions
+
+    pipe.table_renderer = files_table
 
     cfg = pipe.config.section("scan")
     depth = cfg.get("max_depth", 0) if max_depth is None else max_depth

@@ -322,3 +322,12 @@ def test_a_cache_from_another_format_version_is_dropped(hafs, tree):
     r = dedup(hafs, records, "--only")
     assert summary_of(r)["cache_hits"] == 0
     assert len(groups_of(r)) == 3
+
+
+def test_table_output_for_people(hafs, tree):
+    r = hafs("dedup", os.fsdecode(tree["root"]), "--format", "table", "--suggest", "trash")
+    assert r.exit_code == 0, r.stderr
+    text = r.stdout.decode()
+    assert "duplicate groups" in text and "suggested actions" in text
+    assert "585.9 KiB" in text  # the big group's waste: 2 x 300,000 bytes
+    assert "(oldest)" in text or "(shortest_path)" in text or "(path_order)" in text
