@@ -33,6 +33,7 @@ class Entry:
     ctime_ns: int | None = None
     dev: int | None = None
     inode: int | None = None
+    listed: bool = False  # a file record was read for it (not only a dupgroup member)
 
     @property
     def place(self) -> Place:
@@ -148,7 +149,21 @@ class Inventory:
             None if dev is None else int(dev),
             None if inode is None else int(inode),
         )
-        self._index(entry)
+        known = self.files.get((host, path))
+        if known is not None:
+            # Named earlier by a dupgroup (or listed twice): the file record's facts win,
+            # and the dupgroup keeps pointing at the same object.
+            digest_seen = known.digest
+            listed = known.listed
+            for slot in Entry.__slots__:
+                setattr(known, slot, getattr(entry, slot))
+            known.digest = known.digest or digest_seen
+            if listed:
+                return
+            entry = known
+        else:
+            self._index(entry)
+        entry.listed = True
         if "/.git/" in path:
             self.git_roots_seen.add((host, path[: path.index("/.git/")] or "/"))
         if watch_names:

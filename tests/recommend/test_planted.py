@@ -226,3 +226,15 @@ def test_output_is_byte_identical_across_runs_and_hash_seeds(planted, tmp_path):
         outs.add(proc.stdout)
     assert len(outs) == 1
     assert b'"kind":"finding"' in outs.pop()
+
+
+def test_the_order_of_the_input_does_not_change_the_advice(planted, run_recommend):
+    import random
+
+    _, recs, _ = planted
+    first = run_recommend(recs, "--only", env=PLANTED_ENV)
+    shuffled = list(recs)
+    random.Random(7).shuffle(shuffled)
+    second = run_recommend(shuffled, "--only", env=PLANTED_ENV)
+    assert first.exit_code == second.exit_code == 0
+    assert first.stdout == second.stdout
