@@ -218,11 +218,7 @@ class Session(LabelScopes, Defines, Macros, Conditionals, Includes):
         s = rest.strip()
         if not s:
             return
-        col = (
-            col + (len(stmt) - len(stmt.lstrip())) + 1
-            if rest is stmt
-            else col + len(stmt) - len(rest.lstrip()) + 1
-        )
+        col += len(stmt) - len(rest.lstrip()) + 1  # 1-based column of the word
         c0 = s[0]
         if c0 == "%":
             self._macro_call(s, lineno, col, original)
@@ -283,7 +279,8 @@ class Session(LabelScopes, Defines, Macros, Conditionals, Includes):
             self._report(lineno, col, "malformed-operand", f"'{s}': no space between {m.group(1)} and its operand",
                          f"write '{m.group(1)} {m.group(2)}'", s)  # fmt: skip
         else:
-            self._report(lineno, col, "unknown-mnemonic", f"cannot read statement '{s}'", None, s)
+            self._report(lineno, col, "bad-statement", f"cannot read statement '{s}'",
+                         "a statement is a label, an instruction, a directive or a %macro() call", s)  # fmt: skip
 
     # -- instructions ------------------------------------------------------------------
     def _instruction(

@@ -330,3 +330,7 @@ endmacro
 
 def test_negative_condition_is_false_like_asar():
     assert codes("if -1\n    BLT x\nendif\nif 0-0\n    BLT y\nendif\n", severity=None) == []
+
+
+def test_a_statement_that_is_no_statement():
+    assert codes("    $8000\n    *=$8000\n") == [(1, "bad-statement"), (2, "bad-statement")]
