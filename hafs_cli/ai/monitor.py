@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from hafs_cli.ai.hosts import Host, HostProber
 
+DOWN_REPROBE_S = 5.0  # a host that went down is probed this often, to notice it is back
+
 
 class HostMonitor:
     def __init__(
@@ -67,10 +69,14 @@ class HostMonitor:
             self._cond.notify_all()
 
     def discovery_loop(self, hosts: list[Host]) -> None:
+        """Rediscover every host each interval; a host that is down, every few seconds."""
         interval = float(self.settings.get("discover_interval_s", 30))
-        while not self._wait(interval):
+        tick = min(interval, DOWN_REPROBE_S)
+        while not self._wait(tick):
+            now = self.clock()
             for host in hosts:
-                self.discover(host)
+                if not host.up or now - host.last_discovery >= interval:
+                    self.discover(host)
 
     def check_guard(self, host: Host) -> None:
         """Probe the guard; on a change, tell the dispatcher; while busy, unload idle models."""

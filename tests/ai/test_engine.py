@@ -403,3 +403,17 @@ def test_standby_for_an_unknown_host_is_a_configuration_error():
 
     with pytest.raises(AIError, match="not a configured host"):
         hosts_from_config({"hosts": {"cpu": {"url": "http://127.0.0.1:1", "standby_for": "gpu"}}})
+
+
+def test_a_host_that_comes_back_is_used_again(ollama_server, make_engine):
+    srv = ollama_server(["m"])
+    srv.kill()
+    col = Collector()
+    eng = make_engine({"a": (srv, {})}, events=col.event, wait_for_host_s=30)
+    eng.submit(request(1), col.reply)
+    time.sleep(0.3)
+    assert col.results == []  # waiting for the host, not failed
+    srv.restart()
+    result = col.wait(1, timeout=10)[0]
+    assert result["ok"] and result["host"] == "a"
+    assert any(e["event"] == "host_up" for e in col.events)
