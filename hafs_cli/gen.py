@@ -66,9 +66,14 @@ def _key(name: str) -> str:
 
 
 def _is_table(schema: dict) -> bool:
-    return schema.get("type") == "object" and (
-        "properties" in schema or isinstance(schema.get("additionalProperties"), dict)
-    )
+    """A TOML table of its own: fixed keys, or named sub-tables ([a.b.NAME]).
+
+    An object whose values are plain (a map of strings, say) is written inline.
+    """
+    if schema.get("type") != "object":
+        return False
+    extra = schema.get("additionalProperties")
+    return "properties" in schema or (isinstance(extra, dict) and extra.get("type") == "object")
 
 
 def _comment(text: str) -> list[str]:
