@@ -230,7 +230,7 @@ def test_fallback_model_when_no_host_has_the_requested_one(ollama_server, make_e
 
 
 def test_queue_full_gives_a_structured_error_result(ollama_server, make_engine):
-    srv = ollama_server(["m"], delay=0.5)
+    srv = ollama_server(["m"], delay=0.25)
     col = Collector()
     eng = make_engine({"a": (srv, {})}, queue_limits={"scheduled": 2})
     eng.submit(request(0, "scheduled"), col.reply)
