@@ -19,7 +19,7 @@ from hafs_cli.pipe import human_bytes, pipe_command
         "hafs scan ~ | hafs dedup --suggest trash --only | hafs apply            # dry run",
         "hafs scan ~ | hafs dedup --suggest hardlink --only | hafs apply --yes",
         "hafs scan ~/Downloads | hafs recommend --only | hafs apply --yes",
-        "hafs apply --undo ~/.local/state/hafs/journals/apply-20260101T120000-42.jsonl",
+        "hafs apply --undo last          # or --undo PATH/TO/apply-RUN.jsonl",
     )
     + "\n  (1 here: some actions were skipped because their files changed)",
 )
@@ -40,8 +40,9 @@ from hafs_cli.pipe import human_bytes, pipe_command
 @click.option(
     "--undo",
     "undo_file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Restore the tree from this journal (reads no records).",
+    metavar="JOURNAL|last",
+    help="Restore the tree from this journal ('last': the newest in the journal directory); "
+    "reads no records.",
 )
 @click.option(
     "--trash",
@@ -69,7 +70,7 @@ def command(pipe, inputs, yes, dry_run, journal_file, undo_file, trash_mode):
     if undo_file is not None:
         if inputs:
             raise HafsError("--undo reads a journal, not records: give no INPUT files")
-        return _undo(pipe, engine, undo_file)
+        return _undo(pipe, engine, _journal_to_undo(undo_file, pipe.config.section("apply")))
     cfg = pipe.config.section("apply")
     opts = engine.ApplyOptions(
         trash_mode=trash_mode or cfg.get("trash", "quarantine"),
@@ -120,8 +121,8 @@ def _journal(engine, journal_file: Path | None, cfg: dict):
     from hafs_cli.fs.journal import Journal, new_run_id
 
     run = new_run_id()
-    if journal_file is None and cfg.get("journal_dir"):
-        journal_file = Path(os.path.expanduser(cfg["journal_dir"])) / f"apply-{run}.jsonl"
+    if journal_file is None:
+        journal_file = _journal_dir(cfg) / f"apply-{run}.jsonl"
     try:
         return Journal.create(journal_file, run)
     except OSError as exc:
@@ -130,6 +131,27 @@ def _journal(engine, journal_file: Path | None, cfg: dict):
             f"{exc.strerror}; pass --journal PATH",
             exits.RUNTIME,
         ) from None
+
+
+def _journal_dir(cfg: dict) -> Path:
+    from hafs_cli import xdg
+
+    configured = cfg.get("journal_dir")
+    return Path(os.path.expanduser(configured)) if configured else xdg.state_dir() / "journals"
+
+
+def _journal_to_undo(arg: str, cfg: dict) -> Path:
+    if arg != "last":
+        path = Path(arg)
+        if not path.is_file():
+            raise HafsError(
+                f"--undo: no journal at {path}; 'hafs apply --undo last' finds the newest"
+            )
+        return path
+    journals = sorted(_journal_dir(cfg).glob("apply-*.jsonl"), key=lambda p: p.stat().st_mtime)
+    if not journals:
+        raise HafsError(f"--undo last: no journals in {_journal_dir(cfg)}")
+    return journals[-1]
 
 
 def _run(pipe, engine, opts, actions: list[dict], journal) -> int:

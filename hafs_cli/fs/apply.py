@@ -280,6 +280,9 @@ def _undo_one(entry: dict) -> str:
         info = entry_path(entry, "trashinfo")
         if info is not None and ops.exists(info):
             os.unlink(info)
+        elif kind != "move" and dest.endswith(path):
+            # quarantine/RUN/abs/path: drop the directories hafs made, up to RUN
+            ops.prune_empty_dirs(os.path.dirname(dest), dest[: -len(path)])
         return what
     if kind in REPLACEMENTS:
         keeper = entry_path(entry, "keeper")

@@ -43,6 +43,20 @@ def mount_point(path: bytes) -> bytes:
         path = parent
 
 
+def prune_empty_dirs(start: bytes, stop: bytes) -> None:
+    """Remove `start` and its parents while empty, up to and including `stop`."""
+    stop = stop.rstrip(b"/")
+    here = start.rstrip(b"/")
+    while here.startswith(stop) and len(here) >= len(stop):
+        try:
+            os.rmdir(here)
+        except OSError:
+            return
+        if here == stop:
+            return
+        here = os.path.dirname(here)
+
+
 def same_file(a: bytes, b: bytes) -> bool:
     try:
         return os.path.samestat(os.lstat(a), os.lstat(b))

@@ -355,3 +355,19 @@ def test_without_yes_it_asks_on_the_terminal_with_counts_and_bytes(pair, tmp_pat
     assert b"trash 2 files (136.7 KiB)" in prompt
     assert code == 0
     assert os.path.exists(pair["copy"]) is not moved
+
+
+def test_undo_last_finds_the_newest_journal_and_cleans_the_quarantine(hafs, pair):
+    before = snapshot(pair["root"])
+    acts = [action("trash", pair["copy"], pair["keeper"])]
+    r = hafs("apply", "--yes", "--format", "jsonl", input=lines(acts))
+    (res,) = results(r)
+    journal = Path(res["journal"])
+    assert journal.parent == Path(os.environ["XDG_STATE_HOME"]) / "hafs/journals"
+    run_dir = record_path(res, "dest")[: -len(pair["copy"])]
+    assert os.path.isdir(run_dir)
+    u = hafs("apply", "--undo", "last", "--format", "jsonl")
+    assert [x["status"] for x in results(u)] == ["undone"]
+    assert snapshot(pair["root"]) == before
+    assert not os.path.exists(run_dir)  # the empty quarantine directories are gone
+    assert hafs("apply", "--undo", "/nonexistent/journal").exit_code == 2
