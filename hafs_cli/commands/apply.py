@@ -21,7 +21,8 @@ from hafs_cli.pipe import human_bytes, pipe_command
         "hafs scan ~/Downloads | hafs recommend --only | hafs apply --yes",
         "hafs apply --undo last          # or --undo PATH/TO/apply-RUN.jsonl",
     )
-    + "\n  (1 here: some actions were skipped because their files changed)",
+    + "\n  Here 1 means some actions were skipped (a file or its keeper changed),"
+    + "\n  and 3 that an action failed with an OS error (see its action_result).",
 )
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-y", "--yes", is_flag=True, help="Act without asking.")
