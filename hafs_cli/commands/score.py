@@ -63,7 +63,11 @@ def command() -> None:
     type=click.Path(dir_okay=False),
     help="Earlier accepted samples (JSON Lines) to find near-duplicates against (repeatable).",
 )
-@click.option("--mapper", type=click.Choice(["lorom", "hirom"]), help="ROM mapping for banks.")
+@click.option(
+    "--mapper",
+    type=click.Choice(["auto", "lorom", "hirom"]),
+    help="ROM mapping for banks (auto: the source tree's lorom/hirom directive, else LoROM).",
+)
 @click.option("--threshold", type=click.FloatRange(0, 1), help="Pass threshold for every domain.")
 @click.option(
     "--embed", is_flag=True, default=None, help="Add semantic diversity (Ollama /api/embed)."

@@ -27,7 +27,7 @@ def score_samples(
     from hafs_cli.quality.scoring import ScoreRun
 
     section = section if section is not None else load_config().section("score")
-    graph = build_graph(Path(source_root), section.get("mapper", "lorom")) if source_root else None
+    graph = build_graph(Path(source_root), section.get("mapper", "auto")) if source_root else None
     run = ScoreRun(section, graph, asm_validator() if section.get("validate_code", True) else None)
     for ref in references:
         run.add_reference(ref)

@@ -21,7 +21,7 @@ import orjson
 from hafs_cli.quality import rom
 from hafs_cli.quality.hwregs import REGISTERS, is_register_address
 
-PARSER_VERSION = "kg-1"
+PARSER_VERSION = "kg-2"
 SUFFIXES = (".asm", ".inc", ".s", ".a65")
 MAX_BODY_LINES = 400
 
@@ -34,6 +34,17 @@ _ORG = re.compile(r"^\s*org\s+\$([0-9A-Fa-f]{1,2}):?([0-9A-Fa-f]{4})\b", re.I)
 _ADDR_COMMENT = re.compile(r"^\s*;\s*(?:\w+\s+)?\$([0-9A-Fa-f]{2}):?([0-9A-Fa-f]{4})\b")
 _TRAILING_ADDR = re.compile(r";\s*(?:\w+\s+)?\$([0-9A-Fa-f]{2}):?([0-9A-Fa-f]{4})\b")
 _NAME_ADDR = re.compile(r"_([0-9A-Fa-f]{6})$")
+_MAPPER = re.compile(r"^\s*(lorom|hirom|exlorom|exhirom|sa1rom|fullsa1rom|sfxrom|norom)\b", re.I)
+# asar's mapper directives, reduced to the two bank layouts hafs folds mirrors for.
+MAPPER_OF = {
+    "lorom": "lorom",
+    "exlorom": "lorom",
+    "sa1rom": "lorom",
+    "sfxrom": "lorom",
+    "hirom": "hirom",
+    "exhirom": "hirom",
+    "fullsa1rom": "hirom",
+}
 
 
 @dataclass(slots=True)
@@ -85,8 +96,10 @@ class KnowledgeGraph:
         return len(self.symbols)
 
 
-def parse_source(text: str, file: str) -> tuple[list[list], list[list]]:
-    """(symbols, routines) of one file: [kind, name, address|None, line] and [name, body]."""
+def parse_source(text: str, file: str) -> tuple[list[list], list[list], str | None]:
+    """(symbols, routines, mapper) of one file: [kind, name, address|None, line],
+    [name, body] and the first mapper directive (lorom, hirom...) if any."""
+    mapper: str | None = None
     symbols: list[list] = []
     routines: list[list] = []
     pending: int | None = None  # address stated by org or a comment, for the next label
@@ -101,6 +114,10 @@ def parse_source(text: str, file: str) -> tuple[list[list], list[list]]:
     for lineno, raw in enumerate(text.splitlines(), 1):
         stripped = raw.strip()
         if not stripped:
+            continue
+        m = _MAPPER.match(raw)
+        if m and mapper is None:
+            mapper = MAPPER_OF.get(m.group(1).lower())
             continue
         m = _ORG.match(raw)
         if m:
@@ -144,7 +161,7 @@ def parse_source(text: str, file: str) -> tuple[list[list], list[list]]:
             body.append(raw)
         pending_age += 1
     close_routine()
-    return symbols, routines
+    return symbols, routines, mapper
 
 
 def _looks_like_code(line: str) -> bool:
@@ -189,15 +206,17 @@ def source_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def build_graph(
-    root: Path, mapper: str = "lorom", cache_path: Path | None = None
-) -> KnowledgeGraph:
-    """The knowledge graph of a source tree (a single file works too)."""
+def build_graph(root: Path, mapper: str = "auto", cache_path: Path | None = None) -> KnowledgeGraph:
+    """The knowledge graph of a source tree (a single file works too).
+
+    mapper "auto": the tree's own directive (lorom, hirom, exhirom...), else LoROM.
+    """
     import blake3
 
     files = [root] if root.is_file() else source_files(root)
-    graph = KnowledgeGraph(root=str(root), mapper=mapper)
     cache = ParseCache(cache_path)
+    parsed_files = []
+    cached = 0
     try:
         for path in files:
             data = path.read_bytes()
@@ -207,19 +226,24 @@ def build_graph(
                 parsed = parse_source(data.decode("utf-8", "replace"), str(path))
                 cache.put(key, parsed)
             else:
-                graph.cached_files += 1
+                cached += 1
             rel = str(path.relative_to(root)) if path != root else path.name
-            symbols, routines = parsed
-            for kind, name, addr, line in symbols:
-                graph.add(Symbol(name, kind, addr, rel, line))
-            for name, body in routines:
-                graph.routines.setdefault(name, body)
-                sym = graph.symbols.get(name)
-                if sym is not None and sym.kind == "label":
-                    sym.kind = "routine"
-            graph.files += 1
+            parsed_files.append((rel, parsed))
     finally:
         cache.close()
+    if mapper == "auto":
+        found = [m for _, (_, _, m) in parsed_files if m]
+        mapper = found[0] if found else "lorom"
+    graph = KnowledgeGraph(root=str(root), mapper=mapper, cached_files=cached)
+    for rel, (symbols, routines, _) in parsed_files:
+        for kind, name, addr, line in symbols:
+            graph.add(Symbol(name, kind, addr, rel, line))
+        for name, body in routines:
+            graph.routines.setdefault(name, body)
+            sym = graph.symbols.get(name)
+            if sym is not None and sym.kind == "label":
+                sym.kind = "routine"
+        graph.files += 1
     return graph
 
 

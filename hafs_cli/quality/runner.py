@@ -58,7 +58,7 @@ def _graph(section: dict, source_root: str | None):
     from hafs_cli import xdg
     from hafs_cli.quality.kg import build_graph
 
-    return build_graph(path, section.get("mapper", "lorom"), xdg.cache_dir() / "score-kg.sqlite")
+    return build_graph(path, section.get("mapper", "auto"), xdg.cache_dir() / "score-kg.sqlite")
 
 
 TABLE_COLUMNS = {

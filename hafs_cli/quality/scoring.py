@@ -85,7 +85,10 @@ class ScoreRun:
         self.section = section
         self.graph = graph
         self.validator = validator
-        self.mapper = section.get("mapper", "lorom")
+        mapper = section.get("mapper", "auto")
+        if mapper == "auto":
+            mapper = graph.mapper if graph is not None else "lorom"
+        self.mapper = mapper
         self.default_domain = section.get("default_domain", "default")
         self.shingle_size = int(section.get("shingle_size", 3))
         self.bins = int(section.get("sketch_bins", 128))

@@ -56,11 +56,12 @@ def test_graph_takes_addresses_from_org_comments_names_and_assignments(tmp_path)
 
 
 def test_sublabels_are_qualified_by_their_routine():
-    symbols, routines = parse_source(
+    symbols, routines, mapper = parse_source(
         "Main:\n  LDX #$07\n.loop\n  DEX\n  BPL .loop\n  RTS\n", "f.asm"
     )
     assert ["sublabel", "Main_loop", None, 3] in symbols
     assert routines[0][0] == "Main"
+    assert mapper is None
 
 
 def test_cache_serves_unchanged_files_and_reparses_changed_ones(tmp_path):
@@ -77,3 +78,15 @@ def test_cache_serves_unchanged_files_and_reparses_changed_ones(tmp_path):
     assert g2.symbols["Second"].address == 0x038000  # the changed file was not served stale
     rows = sqlite3.connect(cache).execute("SELECT count(*) FROM parse").fetchone()[0]
     assert rows == 3
+
+
+def test_mapper_comes_from_the_trees_directive(tmp_path, hafs):
+    (tmp_path / "main.asm").write_text("hirom\norg $C08000\n; $C0:8000\nBoot:\n  SEI\n  RTL\n")
+    g = build_graph(tmp_path, "auto", None)
+    assert g.mapper == "hirom"
+    assert build_graph(tmp_path, "lorom", None).mapper == "lorom"  # an explicit choice wins
+    sample = b'{"kind": "sample", "sample_id": "b", "routine": "Boot", "output": "Boot disables IRQs and returns."}\n'
+    r = hafs("score", "--only", "--source-root", tmp_path, input=sample)
+    assert r.records[0]["bank"] == "$C0"
+    r = hafs("score", "--only", "--source-root", tmp_path, "--mapper", "lorom", input=sample)
+    assert r.records[0]["bank"] == "$40"  # LoROM folds $C0 to $40
