@@ -109,6 +109,19 @@ class Git:
                 unknown.update((host, p) for p in paths)
         return tracked, unknown
 
+    def work_state(self, root: str) -> dict:
+        """Uncommitted changes and commits on no remote, so a person can judge an archive.
+
+        Raises GitUnavailable when git cannot answer.
+        """
+        status = self._run(root, ["status", "--porcelain"])
+        unpushed = self._run(root, ["rev-list", "--count", "--branches", "--not", "--remotes"])
+        return {
+            "uncommitted": sum(1 for line in status.splitlines() if line.strip()),
+            "unpushed": int(unpushed.strip() or 0),
+            "has_remote": bool(self.remotes(root)),
+        }
+
     def remotes(self, root: str) -> list[str]:
         """The repository's remote URLs (empty when it has none)."""
         try:

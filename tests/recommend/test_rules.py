@@ -595,3 +595,30 @@ def test_an_archive_whose_copies_another_finding_removes_is_kept(tmp_path, run_r
     r = run_recommend(scan(tmp_path), "--only", "--rule", "archives", "--rule", "regenerable")
     assert [f["rule"] for f in findings_of(r)] == ["regenerable"]
     assert r.records[-1]["skipped"]["evidence_removed_by_other_findings"] == 1
+
+
+def test_abandoned_repository_says_whether_work_would_be_lost(tmp_path, run_recommend):
+    from .conftest import age, git
+
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(origin))
+    put(tmp_path / "w/exp/train.py", b"print(1)\n")
+    git_repo(tmp_path / "w/exp", ["train.py"], remote=str(origin))
+    git(tmp_path / "w/exp", "push", "-q", "origin", "HEAD:refs/heads/main")
+    git(tmp_path / "w/exp", "fetch", "-q", "origin")
+    age(tmp_path / "w", 300)
+    r = run_recommend(scan(tmp_path / "w"), "--only", "--rule", "experiments")
+    (finding,) = findings_of(r)
+    assert finding["reason"].endswith("; clean, and every commit is on a remote.")
+    assert finding["confidence"] == 0.7
+    assert (finding["uncommitted"], finding["unpushed"]) == (0, 0)
+
+    put(tmp_path / "w/exp/more.py", b"x\n")
+    git(tmp_path / "w/exp", "add", "more.py")
+    git(tmp_path / "w/exp", "commit", "-q", "-m", "local only")
+    put(tmp_path / "w/exp/train.py", b"print(2, 3)\n")
+    age(tmp_path / "w", 300)
+    r = run_recommend(scan(tmp_path / "w"), "--only", "--rule", "experiments")
+    (finding,) = findings_of(r)
+    assert finding["reason"].endswith("; 1 uncommitted change, 1 commit on no remote.")
+    assert finding["confidence"] == 0.4

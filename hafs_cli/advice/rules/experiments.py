@@ -7,6 +7,7 @@ import posixpath
 
 from hafs_cli.advice.context import NS_PER_DAY, Context, name_matcher
 from hafs_cli.advice.findings import LOW, MEDIUM, Finding, acting_on, day, plural
+from hafs_cli.advice.gitinfo import GitUnavailable
 from hafs_cli.advice.inventory import Place, parent_of
 from hafs_cli.advice.roots import RootIndex, git_roots, managed, outermost
 from hafs_cli.pipe import human_bytes
@@ -20,6 +21,25 @@ def _run_dirs(ctx: Context) -> set[Place]:
         if parent and not managed(parent):
             runs.add((e.host, parent))
     return runs
+
+
+def _repo_state(ctx: Context, host: str, root: str) -> tuple[dict | None, str]:
+    """What git says about unsaved work in a repository, and a clause for the reason."""
+    if not ctx.inv.is_local(host):
+        return None, "; git could not be asked about unpushed work (another host)"
+    try:
+        state = ctx.git.work_state(root)
+    except GitUnavailable as exc:
+        ctx.git.failures[(host, root)] = str(exc)
+        return None, "; git could not be asked about unpushed work"
+    notes = []
+    if state["uncommitted"]:
+        notes.append(plural(state["uncommitted"], "uncommitted change"))
+    if not state["has_remote"]:
+        notes.append("no remote")
+    elif state["unpushed"]:
+        notes.append(plural(state["unpushed"], "commit") + " on no remote")
+    return state, "; " + (", ".join(notes) if notes else "clean, and every commit is on a remote")
 
 
 def find(ctx: Context) -> list[Finding]:
@@ -45,20 +65,21 @@ def find(ctx: Context) -> list[Finding]:
         size = sum(e.size for e in entries)
         reason = (
             f"{what} with {plural(len(entries), 'file')} ({human_bytes(size)}) unchanged since "
-            f"{day(stats[place].newest_ns)}, more than {months} months ago."
+            f"{day(stats[place].newest_ns)}, more than {months} months ago"
         )
-        out.append(
-            acting_on(
-                "abandoned-experiments",
-                entries,
-                reason,
-                LOW,
-                "archive",
-                paths=[path],
-                files=len(entries),
-                what=what.split()[0],
-            )
+        details: dict = {"files": len(entries), "what": what.split()[0]}
+        confidence = LOW
+        if place in repos:
+            state, note = _repo_state(ctx, host, path)
+            reason += note
+            if state is not None:
+                details.update(state)
+                if state["has_remote"] and not state["uncommitted"] and not state["unpushed"]:
+                    confidence = MEDIUM
+        finding = acting_on(
+            "abandoned-experiments", entries, reason + ".", confidence, "archive", [path], **details
         )
+        out.append(finding)
     out.extend(_checkpoints(ctx, index))
     return out
 
