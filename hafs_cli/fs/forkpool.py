@@ -29,6 +29,13 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def can_fork() -> bool:
+    """Forking is safe only while this process runs one thread (no lock held elsewhere)."""
+    import threading
+
+    return hasattr(os, "fork") and threading.active_count() == 1
+
+
 def _safe(fn: Callable[[Any], Any], item: Any) -> Any:
     try:
         return fn(item)
@@ -59,7 +66,7 @@ def fork_map(
     """
     jobs = jobs or default_jobs()
     jobs = min(jobs, max(1, len(items) // MIN_ITEMS_PER_JOB))
-    if jobs <= 1 or not hasattr(os, "fork"):
+    if jobs <= 1 or not can_fork():
         return _serial(fn, items, weights, on_done)
     sys.stdout.flush()
     sys.stderr.flush()

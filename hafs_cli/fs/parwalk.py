@@ -19,7 +19,7 @@ import struct
 import orjson
 
 from hafs_cli import records
-from hafs_cli.fs.forkpool import default_jobs
+from hafs_cli.fs.forkpool import can_fork, default_jobs
 from hafs_cli.fs.walk import DirTask, ScanOptions, ScanStats, Walker
 
 TASKS_PER_JOB = 48
@@ -29,7 +29,7 @@ _INDEX = struct.Struct("=I")
 
 
 def worth_forking(jobs: int) -> bool:
-    return hasattr(os, "fork") and (jobs or default_jobs()) > 1
+    return can_fork() and (jobs or default_jobs()) > 1
 
 
 def _emit(pipe, rec: dict) -> None:

@@ -39,3 +39,16 @@ def test_work_really_runs_in_other_processes():
 
 def test_small_inputs_stay_in_process():
     assert set(fork_map(whoami, list(range(10)), jobs=4)) == {os.getpid()}
+
+
+def test_with_other_threads_running_it_does_not_fork():
+    import threading
+
+    stop = threading.Event()
+    t = threading.Thread(target=stop.wait)
+    t.start()
+    try:
+        assert set(fork_map(whoami, list(range(4000)), jobs=2)) == {os.getpid()}
+    finally:
+        stop.set()
+        t.join()
