@@ -34,15 +34,10 @@ def _stream(source: str):
         raise HafsError(f"cannot read {source}: {exc.strerror}; check the path") from None
 
 
-def dataset_records(pipe, sources: Iterable[str]) -> Iterator[dict]:
-    """Records like pipe.records(), except that a line without `kind` that has sample fields
-    (instruction/output, messages, ...) is read as a `sample` record: plain training
-    datasets can be scored as they are."""
-    sources = list(sources)
-    if not sources:
-        if sys.stdin.isatty():
-            return
-        sources = ["-"]
+def iter_dataset(sources: list[str]) -> Iterator[tuple[str, int, dict | records.BadLine]]:
+    """(source, line, record or BadLine) like records.iter_sources, except that a line
+    without `kind` that has sample fields (instruction/output, messages, ...) is read
+    as a `sample` record: plain training datasets can be used as they are."""
     for source in sources:
         fh, name = _stream(source)
         try:
@@ -51,8 +46,8 @@ def dataset_records(pipe, sources: Iterable[str]) -> Iterator[dict]:
                 lineno += 1
                 complete = raw.endswith(b"\n")
                 line = raw.rstrip(b"\r\n")
-                if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
-                    line = line[3:]
+                if lineno == 1 and line.startswith(records.BOM):
+                    line = line[len(records.BOM) :]
                 if not line.strip():
                     continue
                 try:
@@ -60,14 +55,25 @@ def dataset_records(pipe, sources: Iterable[str]) -> Iterator[dict]:
                 except orjson.JSONDecodeError:
                     obj = None
                 if isinstance(obj, dict) and "kind" not in obj and looks_like_sample(obj):
-                    item: dict | records.BadLine = {"kind": "sample", **obj}
+                    yield name, lineno, {"kind": "sample", **obj}
                 else:
-                    item = records.parse_line(line, name, lineno, last=not complete)
-                if isinstance(item, records.BadLine):
-                    pipe._bad_line(item)
-                    continue
-                pipe.input_count += 1
-                yield item
+                    yield name, lineno, records.parse_line(line, name, lineno, last=not complete)
         finally:
             if fh is not sys.stdin.buffer:
                 fh.close()
+
+
+def dataset_records(pipe, sources: Iterable[str]) -> Iterator[dict]:
+    """The stage's input (files, or stdin unless it is a terminal) through iter_dataset;
+    bad lines become `error` records."""
+    sources = list(sources)
+    if not sources:
+        if sys.stdin.isatty():
+            return
+        sources = ["-"]
+    for _source, _line, item in iter_dataset(sources):
+        if isinstance(item, records.BadLine):
+            pipe._bad_line(item)
+            continue
+        pipe.input_count += 1
+        yield item

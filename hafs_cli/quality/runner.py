@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hafs_cli import exits, records
 from hafs_cli.exits import HafsError
-from hafs_cli.quality.io import dataset_records
+from hafs_cli.quality.io import dataset_records, iter_dataset
 
 
 class _AsmValidator:
@@ -109,7 +109,7 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
 
         run.embedder = ollama_embedder(section["embed_host"], section["embed_model"])
     for ref in list(section.get("reference") or []) + list(references):
-        for source, lineno, rec in records.iter_sources([str(Path(ref).expanduser())]):
+        for source, lineno, rec in iter_dataset([str(Path(ref).expanduser())]):
             if isinstance(rec, records.BadLine):
                 pipe._bad_line(rec)
                 continue

@@ -214,3 +214,13 @@ def test_a_crashing_code_validator_does_not_sink_the_run(hafs, corpus, monkeypat
     assert r.exit_code == 3
     assert len(r.records) == 3 and all(rec["code_checked"] is False for rec in r.records)
     assert "simulated validator bug" in r.errors[0]["reason"]
+
+
+def test_reference_may_be_a_plain_dataset_without_kind(hafs, corpus, tmp_path):
+    plain = [{k: v for k, v in s.items() if k != "kind"} for s in corpus.samples[:3]]
+    ref = tmp_path / "accepted.jsonl"
+    ref.write_bytes(jsonl(plain))
+    copy = {**corpus.samples[1], "sample_id": "new"}
+    r = hafs("score", "--only", "--reference", ref, input=jsonl([copy]))
+    assert r.exit_code == 0, r.stderr
+    assert r.records[0]["nearest"]["reference"] is True
