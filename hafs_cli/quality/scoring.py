@@ -139,16 +139,16 @@ class ScoreRun:
         if self.embedder is not None:
             self.texts["ref:" + sample.sample_id] = sample.response
 
-    def add(self, rec: dict) -> None:
-        """Score one sample record's own components (raises SampleError)."""
-        sample = normalise(rec, self.default_domain)
-        policy = self.policy(sample.domain)
+    def _routine(self, sample: Sample, graph: KnowledgeGraph | None):
+        """(name, code facts, address) of the routine a sample explains, as far as known.
+
+        Code comes from the prompt, else the graph's body of the named routine, else the
+        answer's own code; the address from the sample, else the graph, else a comment.
+        """
         routine = _routine_name(sample)
-        code_text = sample.prompt_code
-        code: CodeFacts | None = self._code_facts(code_text) if code_text else None
-        if code is not None and routine is None and code.labels:
+        code = self._code_facts(sample.prompt_code) if sample.prompt_code else None
+        if code is not None and routine is None:
             routine = next((lbl for lbl in code.labels if not lbl.startswith(".")), None)
-        graph = self.graph if policy.use_graph else None
         address = _routine_address(sample, self.mapper)
         if graph is not None and routine is not None:
             sym = graph.lookup(routine)
@@ -160,6 +160,14 @@ class ScoreRun:
             address = code.annotated_address
         if code is None and sample.response_code:
             code = self._code_facts(sample.response_code)
+        return routine, code, address
+
+    def add(self, rec: dict) -> None:
+        """Score one sample record's own components (raises SampleError)."""
+        sample = normalise(rec, self.default_domain)
+        policy = self.policy(sample.domain)
+        graph = self.graph if policy.use_graph else None
+        routine, code, address = self._routine(sample, graph)
         bank = rom.bank_of(address, self.mapper)
         prose = prose_facts(sample.prose)
         assessment = halluc.assess(
@@ -176,12 +184,13 @@ class ScoreRun:
             sample.prose, prose.words, code, routine, policy.min_words, policy.max_words
         )
         sh, keys = self._diversity_keys(sample.response)
+        content_id = derived_id(sample.domain, sample.prompt, sample.response)
         if self.embedder is not None:
-            self.texts[derived_id(sample.domain, sample.prompt, sample.response)] = sample.response
+            self.texts[content_id] = sample.response
         self.partials.append(
             Partial(
                 sample_id=sample.sample_id,
-                content_id=derived_id(sample.domain, sample.prompt, sample.response),
+                content_id=content_id,
                 domain=sample.domain,
                 source=sample.source,
                 routine=routine,
