@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from hafs_cli.quality import rom
-from hafs_cli.quality.hwregs import REGISTERS, is_register_address
+from hafs_cli.quality.hwregs import is_register_address
 
 PARSER_VERSION = "kg-2"
 SUFFIXES = (".asm", ".inc", ".s", ".a65")
@@ -252,7 +252,3 @@ def address_grounded(graph: KnowledgeGraph, addr: int, width: int) -> bool:
     if addr > 0xFF and is_register_address(addr):
         return True
     return graph.knows_address(addr, width)
-
-
-def name_grounded(graph: KnowledgeGraph, name: str) -> bool:
-    return name in REGISTERS or graph.lookup(name) is not None

@@ -20,8 +20,6 @@ from itertools import repeat
 
 MASK = (1 << 64) - 1
 _M1 = 0x9E3779B97F4A7C15
-_M2 = 0xBF58476D1CE4E5B9
-_M3 = 0x94D049BB133111EB
 _WORDS = re.compile(r"[a-z0-9_$#!:.,()\[\]+-]+")
 _EMPTY = 1 << 64  # above any value a bin can hold
 

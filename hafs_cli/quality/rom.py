@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-MAPPERS = ("lorom", "hirom")
 _ADDR = re.compile(r"^\s*(?:\$|0x)?([0-9A-Fa-f]{1,2}):?([0-9A-Fa-f]{4})\s*$")
 
 

@@ -215,10 +215,6 @@ def _width_reg(name: str) -> str:
 
 
 # -- code ---------------------------------------------------------------------------
-_CODE_LINE = re.compile(
-    r"^\s*(?:(?P<label>[A-Za-z_][\w]*|\.[A-Za-z_]\w*|[+-]+)\s*:?\s*)??"
-    r"(?:(?P<mn>[A-Za-z]{3})(?:\.(?P<sz>[bwlBWL]))?(?:\s+(?P<op>.*?))?)?\s*$"
-)
 _LABEL_DEF = re.compile(r"^\s*(?:([A-Za-z_]\w*|\.[A-Za-z_]\w*)\s*:|(\.[A-Za-z_]\w*)\s*$)")
 _STATEMENT_SEP = re.compile(r"\s:\s")
 _OPERAND_ADDR = re.compile(
