@@ -81,6 +81,7 @@ class Engine:
         slots = sum(h.slots for h in hosts)
         self._pool = ThreadPoolExecutor(max_workers=max(1, slots) + 2, thread_name_prefix="hafs-ai")
         self.stats = Counter()
+        self._paid_spent: float | None = None
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> Engine:
@@ -107,8 +108,9 @@ class Engine:
         timeout = float(self.settings.get("drain_timeout_s", 30)) if timeout is None else timeout
         end = self.clock() + timeout
         with self._cond:
+            if self._accepting:
+                self._event("drain", waiting=len(self.queue), running=len(self._running))
             self._accepting = False
-            self._event("drain", waiting=len(self.queue), running=len(self._running))
             while (len(self.queue) or self._running) and self.clock() < end:
                 self._cond.wait(min(0.1, max(0.0, end - self.clock())))
             for req in self.queue.take_all():
@@ -250,8 +252,9 @@ class Engine:
         paid = self.settings.get("paid", {})
         if not paid.get("enabled"):
             return False
-        spent = self.ledger.paid_spent() if self.ledger is not None else 0.0
-        return spent < float(paid.get("budget", 0))
+        if self._paid_spent is None:  # the ledger's total once; then kept up to date here
+            self._paid_spent = self.ledger.paid_spent() if self.ledger is not None else 0.0
+        return self._paid_spent < float(paid.get("budget", 0))
 
     def _candidates(self) -> list[Host]:
         if any(h.paid for h in self.hosts) and self._paid_allowed():
@@ -265,13 +268,18 @@ class Engine:
         return any(h.name == host.standby_for and (h.busy or not h.up) for h in self.hosts)
 
     def _model_for(self, req: Request) -> str | None:
-        """The model to run: the requested one, else its fallback; None if no host has either."""
+        """The model to run: the requested one, else its fallback; None if no host has either.
+
+        A host that is up beats one that is down: the fallback model on a running host
+        is used rather than waiting for the only host with the requested model.
+        """
         hosts = self._candidates()
-        if any(h.could_run(req, req.model) for h in hosts):
-            return req.model
         fallback = self.settings.get("fallback_models", {}).get(req.model)
-        if fallback and any(h.could_run(req, fallback) for h in hosts):
-            return fallback
+        for pool in ([h for h in hosts if h.up], hosts):
+            if any(h.could_run(req, req.model) for h in pool):
+                return req.model
+            if fallback and any(h.could_run(req, fallback) for h in pool):
+                return fallback
         return None
 
     def _no_host_result(self, req: Request) -> dict:
@@ -476,6 +484,8 @@ class Engine:
             return
         req.finished = True
         result.setdefault("priority", req.priority_class)
+        if paid and self._paid_spent is not None:
+            self._paid_spent += float(result.get("cost") or 0)
         self.stats["ok" if result.get("ok") else "failed"] += 1
         row = self._rows.pop(id(req), None)
         if self.ledger is not None and row is not None:

@@ -417,3 +417,18 @@ def test_a_host_that_comes_back_is_used_again(ollama_server, make_engine):
     result = col.wait(1, timeout=10)[0]
     assert result["ok"] and result["host"] == "a"
     assert any(e["event"] == "host_up" for e in col.events)
+
+
+def test_fallback_model_on_a_live_host_beats_waiting_for_a_dead_one(ollama_server, make_engine):
+    big, small = ollama_server(["big:70b"]), ollama_server(["small:8b"])
+    big.kill()  # down from the start: nobody knows its models
+    col = Collector()
+    eng = make_engine(
+        {"big": (big, {}), "small": (small, {})},
+        fallback_models={"big:70b": "small:8b"},
+        wait_for_host_s=30,
+    )
+    eng.submit(request(1, model="big:70b"), col.reply)
+    result = col.wait(1, timeout=5)[0]
+    assert result["ok"] and (result["host"], result["model"]) == ("small", "small:8b")
+    assert result["queue_wait_ms"] < 2000  # did not wait for the dead host
