@@ -88,7 +88,7 @@ class KnowledgeGraph:
         if width >= 3:
             if rom.canonical(addr, self.mapper) in self.by_address:
                 return True
-            wram = rom._wram(addr)
+            wram = rom.wram_address(addr)
             return wram is not None and wram in self.by_address
         return addr in self.low16 or (addr < 0x2000 and (0x7E0000 | addr) in self.by_address)
 

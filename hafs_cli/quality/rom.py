@@ -57,10 +57,11 @@ def same_location(a: int, b: int, mapper: str = "lorom") -> bool:
     """Do two addresses name the same byte? (mirrors, WRAM $00-$3F:0000-1FFF = $7E:0000-1FFF)."""
     if canonical(a, mapper) == canonical(b, mapper):
         return True
-    return _wram(a) is not None and _wram(a) == _wram(b)
+    return wram_address(a) is not None and wram_address(a) == wram_address(b)
 
 
-def _wram(addr: int) -> int | None:
+def wram_address(addr: int) -> int | None:
+    """The $7E/$7F address of a WRAM byte (low RAM mirrors included); None outside WRAM."""
     bank, low = addr >> 16, addr & 0xFFFF
     if bank in (0x7E, 0x7F):
         return addr
