@@ -8,6 +8,7 @@ passes through, emit the stage's own records, and finish with the right exit sta
 from __future__ import annotations
 
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -116,6 +117,7 @@ class Pipe:
         # extra --format values a command declares: name -> writer(rows, out stream)
         self.renderers: dict[str, Callable[[list[dict], Any], None]] = {}
         self._config = None
+        self._pending = bytearray()
 
     # -- configuration -------------------------------------------------------------
     @property
@@ -193,14 +195,30 @@ class Pipe:
 
     def _out_bytes(self, data: bytes) -> None:
         stream = getattr(self._out, "buffer", None)
-        if stream is not None:
-            stream.write(data)
-        else:
+        if stream is None:
             self._out.write(data.decode())
+        elif isinstance(stream, io.RawIOBase):
+            # Python runs unbuffered (-u, PYTHONUNBUFFERED): batch records ourselves
+            # rather than paying one system call per record.
+            self._pending += data
+            if len(self._pending) >= 1 << 16:
+                self._drain(stream)
+        else:
+            stream.write(data)
+
+    def _drain(self, raw) -> None:
+        data = memoryview(bytes(self._pending))
+        self._pending.clear()
+        while data:
+            written = raw.write(data)
+            data = data[written or 0 :]
 
     def flush(self) -> None:
-        stream = getattr(self._out, "buffer", self._out)
-        stream.flush()
+        stream = getattr(self._out, "buffer", None)
+        if isinstance(stream, io.RawIOBase):
+            self._drain(stream)
+        else:
+            (stream or self._out).flush()
 
     def progress(self, label: str, total: int | None = None):
         """A progress display on stderr when it is a terminal; otherwise a no-op."""

@@ -87,7 +87,8 @@ def test_subcommand_help_does_not_import_heavy_libraries():
         assert not heavy, f"'hafs {name} --help' imports {heavy}"
 
 
-def test_head_closing_the_pipe_exits_quietly(hafs_cmd, tmp_path):
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_head_closing_the_pipe_exits_quietly(hafs_cmd, tmp_path, unbuffered):
     data = b"".join(
         b'{"kind":"file","path":"p%d","size":1,"mtime_ns":1}\n' % i for i in range(200000)
     )
@@ -98,6 +99,7 @@ def test_head_closing_the_pipe_exits_quietly(hafs_cmd, tmp_path):
         shell=True,
         capture_output=True,
         check=False,
+        env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
     )
     assert proc.stdout.count(b"\n") == 1
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr
