@@ -25,11 +25,12 @@ from hafs_cli.ai.monitor import HostMonitor
 from hafs_cli.ai.queue import RequestQueue
 from hafs_cli.ai.request import Request, from_record
 from hafs_cli.ai.runner import CallSettings, HostFailure, execute
-from hafs_cli.ai.sandbox import Sandbox, ToolError
+from hafs_cli.ai.sandbox import Sandbox
 from hafs_cli.ai.tools import ToolBox
 
 Reply = Callable[[dict], None]
 STATUS_WAITING = 200  # status lists at most this many waiting requests (in order)
+SWEEP_S = 1.0  # how often waiting requests are checked for hosts that stayed down
 
 
 def _iso(ts: float | None = None) -> str:
@@ -308,7 +309,7 @@ class Engine:
                     self._finish(
                         req, error_result(req.id, E.DEADLINE, "deadline passed while waiting")
                     )
-                if now - last_sweep >= 0.25:
+                if now - last_sweep >= SWEEP_S:
                     self._sweep_unrunnable(now)
                     last_sweep = now
                 job = self._dispatch_one(now)
@@ -442,9 +443,7 @@ class Engine:
         except HostFailure as fail:
             requeued = self._host_failed(req, host, model, fail)
             result = None if requeued else error_result(req.id, fail.code, fail.message, **extra)
-        except ToolError as exc:
-            result = error_result(req.id, exc.code, exc.message, **extra)
-        except AIError as exc:
+        except AIError as exc:  # the request's own failure (tool errors included)
             result = error_result(req.id, exc.code, exc.message, **extra)
         except Exception as exc:  # noqa: BLE001 - a bug must still give the request its result
             result = error_result(req.id, E.SERVER_ERROR, f"internal error: {exc!r}", **extra)
