@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from hafs_cli.asm.opcodes import BRANCHES as _BRANCHES
-from hafs_cli.asm.opcodes import INSTRUCTIONS as _INSTRUCTIONS
+from hafs_cli.asm import INSTRUCTIONS as _INSTRUCTIONS
 
 MNEMONICS: frozenset[str] = frozenset(_INSTRUCTIONS)
-BRANCHES: frozenset[str] = frozenset(_BRANCHES)
+# Branches: the instructions with a PC-relative form (BRA, BNE, BRL, PER...).
+BRANCHES: frozenset[str] = frozenset(
+    m for m, modes in _INSTRUCTIONS.items() if "rel8" in modes or "rel16" in modes
+)
