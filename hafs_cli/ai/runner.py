@@ -142,6 +142,8 @@ def _classify(exc: Exception, host_name: str) -> tuple[str, str, bool, bool]:
         return SERVER_ERROR, f"{host_name} did not answer in time: {exc}", True, False
     if isinstance(exc, httpx.TransportError):
         return HOST_UNREACHABLE, f"connection to {host_name} lost: {exc}", True, True
+    if isinstance(exc, (ValueError, TypeError)):  # pydantic/JSON: a reply that is not Ollama's
+        return SERVER_ERROR, f"{host_name} sent a malformed reply: {exc}", False, False
     raise exc
 
 

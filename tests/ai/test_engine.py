@@ -432,3 +432,13 @@ def test_fallback_model_on_a_live_host_beats_waiting_for_a_dead_one(ollama_serve
     result = col.wait(1, timeout=5)[0]
     assert result["ok"] and (result["host"], result["model"]) == ("small", "small:8b")
     assert result["queue_wait_ms"] < 2000  # did not wait for the dead host
+
+
+def test_a_malformed_reply_moves_the_request_to_another_host(ollama_server, make_engine):
+    bad, good = ollama_server(["m"]), ollama_server(["m"])
+    bad.reply_fn = lambda body: {"tool_calls": [{"function": {"name": 42}}]}  # not Ollama's shape
+    col = Collector()
+    eng = make_engine({"bad": (bad, {"tags": ["gpu"], "guard": "off"}), "good": (good, {})})
+    eng.submit(request(1), col.reply)
+    result = col.wait(1)[0]
+    assert result["ok"] and result["host"] == "good"
