@@ -196,6 +196,16 @@ def restore(
 
     b = Backup(config)
     target = guard_target(target, force)
+    if snapshot == "latest" and not set_name:
+        configured = list(b.section.get("sets") or {})
+        if len(configured) != 1:
+            raise HafsError(
+                "'latest' is ambiguous: name the set with --set "
+                f"({', '.join(configured) or 'no sets configured'}), or give a snapshot ID "
+                "from 'hafs backup list'",
+                exits.USAGE,
+            )
+        set_name = configured[0]
     restic = b.repo(repo)
     tag = TAG_PREFIX + set_name if set_name else None
     snap = resolve_snapshot(restic, snapshot, tag, b.host if snapshot == "latest" else None)

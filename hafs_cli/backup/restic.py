@@ -26,7 +26,12 @@ INSTALL_HELP = (
     "or set [backup] restic to the program's path"
 )
 
-# restic's messages for conditions the user can fix (restic 0.14 has no distinct exit codes).
+# Exit codes restic 0.16+ gives these conditions; 0.14 exits 1 for all of them, so its
+# messages are matched too.
+EXIT_NO_REPOSITORY = 10
+EXIT_LOCKED = 11
+EXIT_WRONG_PASSWORD = 12
+# restic's messages for conditions the user can fix.
 _WRONG_PASSWORD = "wrong password or no key found"
 _NO_REPOSITORY = ("Is there a repository at the following location?", "unable to open config file")
 _LOCKED = ("repository is already locked", "unable to create lock")
@@ -208,15 +213,17 @@ class Restic:
         """A HafsError for a failed restic command: what, where, what to do."""
         where = f"repository '{self.name}' ({self.repository})"
         detail = _last_fatal(stderr)
-        if _WRONG_PASSWORD in stderr:
+        if _WRONG_PASSWORD in stderr or code == EXIT_WRONG_PASSWORD:
             return HafsError(
                 f"the password from {self.password_source or 'the configuration'} does not open {where}; "
                 "check [backup.repositories] password_file / password_env / password_keyring",
                 exits.USAGE,
             )
-        if any(s in stderr for s in _LOCKED):
+        if any(s in stderr for s in _LOCKED) or code == EXIT_LOCKED:
             return ResticLocked(f"{where} is locked: {detail}")
-        if command != "init" and any(s in stderr for s in _NO_REPOSITORY):
+        if command != "init" and (
+            any(s in stderr for s in _NO_REPOSITORY) or code == EXIT_NO_REPOSITORY
+        ):
             return HafsError(
                 f"no restic repository at {where}; create it with 'hafs backup init --repo {self.name}'",
                 exits.USAGE,

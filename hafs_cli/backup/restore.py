@@ -51,7 +51,9 @@ def resolve_snapshot(restic: Restic, snapshot: str, set_tag: str | None, host: s
             "(see 'hafs backup list')",
             exits.USAGE,
         )
-    return data[-1]
+    from hafs_cli.backup.locks import parse_time
+
+    return max(data, key=lambda snap: parse_time(snap["time"]))
 
 
 def restore(restic: Restic, snap: dict, target: str, path: str | None) -> dict:

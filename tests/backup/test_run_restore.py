@@ -220,3 +220,17 @@ def test_two_runs_of_the_same_set_do_not_interleave(ready, hafs):
     assert b"another 'hafs backup run' of this set is in progress" in r.stderr
     assert hafs("backup", "run").exit_code == 0
     assert sqlite_stage.STAGE_DIR == "backup-stage"
+
+
+def test_latest_needs_a_set_when_several_are_configured(ready, hafs, tmp_path):
+    a = ready.source("a")
+    (a / "f").write_text("a")
+    ready.add_set("a", a)
+    ready.add_set("b", a)
+    assert hafs("backup", "run").exit_code == 0
+    r = hafs("backup", "restore", "latest", "--target", tmp_path / "t")
+    assert r.exit_code == 2
+    assert b"'latest' is ambiguous: name the set with --set (a, b)" in r.stderr
+    ok = hafs("backup", "restore", "latest", "--set", "b", "--target", tmp_path / "t")
+    assert ok.exit_code == 0, ok.stderr
+    assert ok.records[0]["set"] == "b"
