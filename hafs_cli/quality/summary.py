@@ -43,11 +43,18 @@ def describe(values: list[float]) -> dict:
 
 
 def _slice(recs: list[dict]) -> dict:
-    composites = [r["composite"] for r in recs if isinstance(r.get("composite"), int | float)]
+    """n, pass rate, mean composite and mean of each component of one slice."""
+    cols: dict[str, list[float]] = {f: [] for f in FIELDS}
+    for r in recs:
+        for f, v in score_values(r).items():
+            if v is not None:
+                cols[f].append(v)
+    means = {f: (round(stats.mean(v), 4) if v else None) for f, v in cols.items()}
     return {
         "n": len(recs),
         "pass_rate": round(sum(bool(r.get("pass")) for r in recs) / len(recs), 4),
-        "mean_composite": round(stats.mean(composites), 4) if composites else None,
+        "mean_composite": means.pop("composite"),
+        "means": means,
     }
 
 

@@ -45,10 +45,26 @@ def render_summary(rows: list[dict]):
             ("by phase", "by_phase"),
         ):
             t = Table(title=title, title_justify="left")
-            for col in ("", "n", "pass rate", "mean composite"):
+            for col in (
+                "",
+                "n",
+                "pass rate",
+                "composite",
+                "diversity",
+                "kg",
+                "halluc",
+                "coherence",
+            ):
                 t.add_column(col, justify="right")
             for name, sl in s.get(key, {}).items():
-                t.add_row(name, str(sl["n"]), _num(sl["pass_rate"]), _num(sl.get("mean_composite")))
+                means = sl.get("means") or {}
+                t.add_row(
+                    name,
+                    str(sl["n"]),
+                    _num(sl["pass_rate"]),
+                    _num(sl.get("mean_composite")),
+                    *(_num(means.get(c)) for c in ("diversity", "kg", "halluc", "coherence")),
+                )
             parts.append(t)
         rej = Table(title="rejections (samples failing each rule)", title_justify="left")
         rej.add_column("rule")
