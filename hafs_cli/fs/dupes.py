@@ -48,7 +48,7 @@ class Candidate:
     inode: int | None
     host: str
     local: bool
-    links: list[bytes] = field(default_factory=list)
+    links: list[bytes] | None = None  # most files have one name: no list for them
     edges: bytes | None = None
     full: bytes | None = None
     fresh: bool = False  # digests computed in this run (to be cached)
@@ -96,7 +96,8 @@ class DupFinder:
         self.progress = progress
         self.stats = DedupStats()
         self._by_size: dict[int, list[Candidate]] = defaultdict(list)
-        self._by_inode: dict[tuple, Candidate] = {}
+        self._by_inode: dict[str, dict[int, Candidate]] = {}  # host -> dev<<64|inode -> file
+        self._hosts: dict[str, str] = {}
         self._fresh: list[Candidate] = []  # digests computed in this run, for the cache
         self._min = opts.min_size
         self._max = opts.max_size if opts.max_size is not None else 1 << 63
@@ -120,6 +121,7 @@ class DupFinder:
                 return
         self.stats.files += 1
         host = get("host") or self.host
+        host = self._hosts.setdefault(host, host)  # one string object per host, not per file
         digest = get("blake3")
         full = bytes.fromhex(digest) if type(digest) is str and len(digest) == 64 else None
         local = host == self.host
@@ -128,10 +130,15 @@ class DupFinder:
             return
         dev, inode, mtime_ns, ctime_ns = get("dev"), get("inode"), get("mtime_ns"), get("ctime_ns")
         ident = None
+        by_inode = self._by_inode.get(host)
+        if by_inode is None:
+            by_inode = self._by_inode[host] = {}
         if type(dev) is int and type(inode) is int:
-            ident = (host, dev, inode)
-            same = self._by_inode.get(ident)
+            ident = dev << 64 | inode  # one int instead of a tuple per file
+            same = by_inode.get(ident)
             if same is not None:
+                if same.links is None:
+                    same.links = []
                 same.links.append(path)
                 self.stats.hard_links += 1
                 return
@@ -146,12 +153,12 @@ class DupFinder:
             inode,
             host,
             local,
-            [],
+            None,
             None,
             EMPTY_DIGEST if size == 0 else full,
         )
         if ident is not None:
-            self._by_inode[ident] = cand
+            by_inode[ident] = cand
         self._by_size[size].append(cand)
 
     # -- stages ------------------------------------------------------------------
