@@ -180,7 +180,8 @@ class Engine:
                     req.id, req.priority_class, req.rank, req.model, req.accepted_at
                 )
             self.stats["accepted"] += 1
-            self._event("accepted", id=req.id, priority=req.priority_class, waiting=len(self.queue))
+            self._event("accepted", id=req.id, priority=req.priority_class, rank=req.rank,
+                        waiting=len(self.queue), at=req.arrived)  # fmt: skip
             if self._model_for(req) is None:
                 self.queue.remove(req)
                 self._finish(req, self._no_host_result(req))
@@ -355,7 +356,7 @@ class Engine:
         req.started = now
         self._running[id(req)] = req
         self._event("started", id=req.id, host=host.name, model=model, routed=why,
-                    queue_wait_ms=round((now - req.arrived) * 1000, 3))  # fmt: skip
+                    queue_wait_ms=round((now - req.arrived) * 1000, 3), at=now)  # fmt: skip
         return req, host, model, why
 
     def _sweep_unrunnable(self, now: float) -> None:

@@ -308,35 +308,47 @@ def test_paid_route_only_when_enabled_and_within_budget(ollama_server, make_engi
     assert rows["r2"]["paid"] == 1 and rows["r2"]["cost"] == 3.0 and rows["r2"]["host"] == "paid"
 
 
-def test_end_to_end_ordering_has_no_violations(ollama_server, make_engine):
-    """Random classes against two real servers: the start order obeys priority and FIFO."""
+def test_1000_random_requests_end_to_end_have_no_ordering_violations(ollama_server, make_engine):
+    """Random classes and integer ranks, three servers, aging on: the start order obeys
+    strict priority and FIFO, except where aging (checked from the engine's own clock
+    readings in the events) let an older request rise."""
     import random
 
     rnd = random.Random(7)
-    a, b = ollama_server(["m"], slots=1, delay=0.01), ollama_server(["m"], slots=1, delay=0.01)
+    aging = 0.05
+    hosts = {
+        "a": (ollama_server(["m"], slots=1), {}),
+        "b": (ollama_server(["m"], slots=1), {}),
+        "c": (ollama_server(["m"], slots=2), {}),
+    }
     col = Collector()
-    eng = make_engine({"a": (a, {}), "b": (b, {})}, events=col.event, aging_s=0)
-    ranks = {}
-    for i in range(150):
-        pr = rnd.choice(["interactive", "analysis", "scheduled", 5])
-        ranks[f"r{i}"] = {"interactive": 1, "analysis": 2, "scheduled": 3}.get(pr, pr)
+    eng = make_engine(hosts, events=col.event, aging_s=aging)
+    for i in range(1000):
+        pr = rnd.choice(["training", "interactive", "analysis", "scheduled", "scheduled", 5, 9])
         eng.submit(request(i, pr), col.reply)
-    col.wait(150, timeout=20)
-    waiting: list[str] = []
-    violations = 0
+    results = col.wait(1000, timeout=60)
+    assert all(r["ok"] for r in results)
+
+    def aged(rank: int, arrived: float, now: float) -> int:
+        return rank if rank <= 1 else max(1, rank - int((now - arrived) / aging))
+
     with col._lock:
         events = list(col.events)
+    waiting: dict[str, tuple[int, float, int]] = {}  # id -> (rank, arrived, sequence)
+    violations = seq = 0
     for ev in events:
         if ev["event"] == "accepted":
-            waiting.append(ev["id"])
+            seq += 1
+            waiting[ev["id"]] = (ev["rank"], ev["at"], seq)
         elif ev["event"] == "started":
-            me = ev["id"]
-            mine = waiting.index(me)
-            for pos, other in enumerate(waiting):
-                if ranks[other] < ranks[me] or (ranks[other] == ranks[me] and pos < mine):
-                    violations += 1  # a more urgent, or an earlier same-class, request waited
-            waiting.remove(me)
+            now = ev["at"]
+            rank, arrived, mine = waiting.pop(ev["id"])
+            my_key = (aged(rank, arrived, now), mine)
+            for o_rank, o_arrived, o_seq in waiting.values():
+                if (aged(o_rank, o_arrived, now), o_seq) < my_key:
+                    violations += 1
     assert violations == 0
+    assert not waiting
 
 
 def test_training_process_and_pid_file_make_a_local_host_busy(
