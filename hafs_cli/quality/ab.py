@@ -84,8 +84,9 @@ def compare(
 ) -> Comparison | None:
     """Compare one metric between arms; paired when enough items appear in both."""
     pairs = _pairs(a, b, metric)
-    va = [o.metrics[metric] for o in a if o.metrics.get(metric) is not None]
-    vb = [o.metrics[metric] for o in b if o.metrics.get(metric) is not None]
+    # Sorted, so the resampling draws do not depend on the order the records came in.
+    va = sorted(o.metrics[metric] for o in a if o.metrics.get(metric) is not None)
+    vb = sorted(o.metrics[metric] for o in b if o.metrics.get(metric) is not None)
     if not va or not vb:
         return None
     if len(pairs) >= settings.min_pairs and len(pairs) * 2 >= min(len(va), len(vb)):

@@ -224,3 +224,36 @@ def test_reference_may_be_a_plain_dataset_without_kind(hafs, corpus, tmp_path):
     r = hafs("score", "--only", "--reference", ref, input=jsonl([copy]))
     assert r.exit_code == 0, r.stderr
     assert r.records[0]["nearest"]["reference"] is True
+
+
+def test_analyses_are_byte_identical_across_order_and_hash_seed(
+    hafs_cmd, corpus, corpus_tree, tmp_path
+):
+    samples = [{**s, "variant": "v1" if i % 2 else "v2"} for i, s in enumerate(corpus.samples)]
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(jsonl(samples))
+    scored = subprocess.run(
+        [*hafs_cmd, "score", str(path), "--source-root", str(corpus_tree)],
+        capture_output=True,
+        check=True,
+    ).stdout
+    lines = scored.splitlines(keepends=True)
+    shuffled = list(lines)
+    random.Random(9).shuffle(shuffled)
+    for args in (
+        ["score", "summary", "--only"],
+        ["score", "select", "--only", "--count", "50"],
+        ["ab", "--by", "variant", "--only"],
+    ):
+        outs = []
+        for data, seed in ((b"".join(lines), "0"), (b"".join(shuffled), "12345")):
+            outs.append(
+                subprocess.run(
+                    [*hafs_cmd, *args],
+                    input=data,
+                    capture_output=True,
+                    check=True,
+                    env={**os.environ, "PYTHONHASHSEED": seed},
+                ).stdout
+            )
+        assert outs[0] == outs[1] and outs[0], args

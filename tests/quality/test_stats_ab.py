@@ -217,3 +217,15 @@ def test_verdict_mentions_the_detectable_difference():
     c = ab.Comparison("composite", "paired", 50, 50, 0.5, 0.49, -0.01, (-0.05, 0.03), 0.6, 0.1)
     text = ab.verdict(c, "A", "B", 0.05)
     assert f"{2.8 * 0.1 / math.sqrt(50):.3f}" in text
+
+
+def test_unpaired_comparison_does_not_depend_on_record_order():
+    rng = random.Random(11)
+    a = [ab.Observation("A", None, {"composite": rng.random()}, True) for _ in range(40)]
+    b = [ab.Observation("B", None, {"composite": rng.random()}, True) for _ in range(40)]
+    settings = ab.Settings(resamples=300)
+    first = ab.compare(a, b, "composite", settings, 1)
+    rng.shuffle(a)
+    rng.shuffle(b)
+    second = ab.compare(a, b, "composite", settings, 1)
+    assert first.design == "unpaired" and (first.ci, first.p_value) == (second.ci, second.p_value)
