@@ -414,7 +414,10 @@ class SyncRun:
         # 4. pull
         pulls = [o for o in plan.ops if o.op in ("copy", "update") and o.direction == "pull"]
         pulls += [o for o in conflicts if o.loser == "local"]
-        done = transport.pull([o.path for o in pulls], self.error, **_entries(transport, remote))
+        whole = not local.entries and {o.path for o in pulls} == set(remote.entries)
+        done = transport.pull(
+            [o.path for o in pulls], self.error, whole=whole, **_entries(transport, remote)
+        )
         self._report(pulls, done)
         # 5. push; a remote loser's replaced version also goes to the remote trash
         pushes = [o for o in plan.ops if o.op in ("copy", "update") and o.direction == "push"]
@@ -423,7 +426,8 @@ class SyncRun:
         for op in pulls:
             local_now[op.path] = op.entry
         entries = _entries(transport, local_now)
-        done = transport.push([o.path for o in pushes] + copies, self.error, **entries)
+        whole = not remote.entries and not copies and {o.path for o in pushes} == set(local.entries)
+        done = transport.push([o.path for o in pushes] + copies, self.error, whole=whole, **entries)
         self._report(pushes, done)
         done = transport.push(
             [o.path for o in remote_losers], self.error, backup_dir=self.trash_rel, **entries

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -135,16 +136,11 @@ def run(
         stderr=subprocess.PIPE,
     )
     if files_from is not None:
-        assert proc.stdin is not None
-        try:
-            proc.stdin.write(b"".join(p + b"\0" for p in files_from))
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
+        # written from a thread: rsync may fill its stdout before it has read the whole list
+        data = b"".join(p + b"\0" for p in files_from)
+        threading.Thread(target=_feed, args=(proc.stdin, data), daemon=True).start()
     assert proc.stdout is not None and proc.stderr is not None
     stderr_lines: list[bytes] = []
-    import threading
-
     reader = threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True)
     reader.start()
     try:
@@ -167,6 +163,14 @@ def run(
             continue
         on_error(text.strip())
     return code
+
+
+def _feed(stream, data: bytes) -> None:
+    try:
+        stream.write(data)
+        stream.close()
+    except (BrokenPipeError, ValueError, OSError):
+        pass  # rsync stopped early; its exit status says why
 
 
 def _ssh_said(stderr: bytes) -> bool:

@@ -116,23 +116,36 @@ class RsyncTransport(_Transport):
         listing.unreadable = list(rsync.unreadable_from_stderr(err, self.remote_root))
         return listing
 
-    def _transfer(self, argv: list[str], paths: list[bytes], on_error: OnError) -> set[bytes]:
+    def _transfer(
+        self, argv: list[str], paths: list[bytes] | None, on_error: OnError
+    ) -> set[bytes]:
+        """Run rsync for `paths` (None: the whole tree, with the excludes)."""
         seen: set[bytes] = set()
+        if paths is None:
+            argv = argv[:-2] + self.excludes.rsync_args + argv[-2:]
         code = rsync.run(argv, self.host, lambda item: seen.add(item.path), on_error, paths)
         if code != 23:  # 23: some files failed; each was reported through on_error
             rsync.check_exit(code, f"sync with {self.host.name}")
         return seen
 
-    def push(self, paths: list[bytes], on_error: OnError, backup_dir: str = "") -> set[bytes]:
-        """Copy local paths to the remote root; returns the paths rsync reported."""
+    def push(
+        self, paths: list[bytes], on_error: OnError, backup_dir: str = "", whole: bool = False
+    ) -> set[bytes]:
+        """Copy local paths to the remote root; returns the paths rsync reported.
+
+        whole: the paths are the entire local tree (a recursive run is faster than a list).
+        """
         if not paths:
             return set()
         argv = rsync.base_argv(self.host, self.bwlimit) + ["--mkpath"]
         if backup_dir:
             argv += ["--backup", f"--backup-dir={backup_dir}"]
-        return self._transfer([*argv, self._local(), self._remote()], paths, on_error)
+        argv += [self._local(), self._remote()]
+        return self._transfer(argv, None if whole else paths, on_error)
 
-    def pull(self, paths: list[bytes], on_error: OnError, into: bytes = b"") -> set[bytes]:
+    def pull(
+        self, paths: list[bytes], on_error: OnError, into: bytes = b"", whole: bool = False
+    ) -> set[bytes]:
         """Copy remote paths into the local root (or into the local directory `into`)."""
         if not paths:
             return set()
@@ -140,7 +153,7 @@ class RsyncTransport(_Transport):
         os.makedirs(tmp, exist_ok=True)
         dest = os.fsdecode(into or self.local_root) + "/"
         argv = rsync.base_argv(self.host, self.bwlimit) + [f"--temp-dir={os.fsdecode(tmp)}"]
-        return self._transfer([*argv, self._remote(), dest], paths, on_error)
+        return self._transfer([*argv, self._remote(), dest], None if whole else paths, on_error)
 
     def delete(self, paths: list[bytes], trash_rel: str, on_error: OnError) -> set[bytes]:
         """Move remote paths (missing locally) into the remote trash."""
@@ -202,7 +215,9 @@ class SftpTransport(_Transport):
                 on_error(f"{os.fsdecode(rel)}: {exc}")
         return done
 
-    def push(self, paths, on_error, backup_dir: str = "", entries=None) -> set[bytes]:
+    def push(
+        self, paths, on_error, backup_dir: str = "", entries=None, whole: bool = False
+    ) -> set[bytes]:
         if backup_dir:
             for rel in paths:  # keep what is about to be replaced
                 try:
@@ -220,7 +235,9 @@ class SftpTransport(_Transport):
             on_error,
         )
 
-    def pull(self, paths, on_error, into: bytes = b"", entries=None) -> set[bytes]:
+    def pull(
+        self, paths, on_error, into: bytes = b"", entries=None, whole: bool = False
+    ) -> set[bytes]:
         root = into or self.local_root
         return self._each(
             paths,
