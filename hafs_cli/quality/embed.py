@@ -1,4 +1,5 @@
-"""Optional semantic diversity from a local embedding model (Ollama's /api/embed).
+"""Optional semantic diversity from a local embedding model (Ollama's /api/embed, or
+sentence-transformers when that package is installed).
 
 Vectors are bucketed by random-hyperplane LSH (seeded, so runs agree) and candidate
 pairs are confirmed by exact cosine similarity. Cosine below `embed_floor` counts as
@@ -43,6 +44,36 @@ def ollama_embedder(host: str, model: str) -> Embedder:
         return [list(v) for v in resp["embeddings"]]
 
     return embed
+
+
+def sentence_transformers_embedder(model: str) -> Embedder:
+    """Embed texts with a local sentence-transformers model (the package is optional)."""
+    try:
+        from sentence_transformers import SentenceTransformer
+    except ImportError:
+        raise HafsError(
+            "embed_backend = 'sentence-transformers' but the package is not installed; "
+            "pip install sentence-transformers, or use embed_backend = 'ollama'",
+            exits.RUNTIME,
+        ) from None
+    try:
+        encoder = SentenceTransformer(model)
+    except Exception as exc:  # a missing or broken model: say which
+        raise HafsError(
+            f"cannot load sentence-transformers model '{model}': {exc}", exits.RUNTIME
+        ) from None
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        return [list(map(float, v)) for v in encoder.encode(texts, show_progress_bar=False)]
+
+    return embed
+
+
+def embedder_from_config(section: dict) -> Embedder:
+    """The embedder [score] asks for (embed_backend, embed_model, embed_host)."""
+    if section.get("embed_backend", "ollama") == "sentence-transformers":
+        return sentence_transformers_embedder(section["embed_model"])
+    return ollama_embedder(section["embed_host"], section["embed_model"])
 
 
 def _unit(v: list[float]) -> list[float]:

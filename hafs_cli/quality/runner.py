@@ -105,9 +105,9 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
     validator = asm_validator() if section.get("validate_code", True) else None
     run = ScoreRun(section, graph, validator)
     if section.get("embed"):
-        from hafs_cli.quality.embed import ollama_embedder
+        from hafs_cli.quality.embed import embedder_from_config
 
-        run.embedder = ollama_embedder(section["embed_host"], section["embed_model"])
+        run.embedder = embedder_from_config(section)
     for ref in list(section.get("reference") or []) + list(references):
         for source, lineno, rec in iter_dataset([str(Path(ref).expanduser())]):
             if isinstance(rec, records.BadLine):

@@ -52,3 +52,16 @@ def test_embed_with_a_missing_model_says_how_to_get_it(hafs, tmp_path):
         r = hafs("score", "--only", "--embed", input=jsonl(_samples()), cwd=tmp_path)
     assert r.exit_code == 3
     assert b"ollama pull nomic-embed-text" in r.stderr
+
+
+def test_sentence_transformers_backend_without_the_package_says_how_to_get_it(hafs, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("sentence_transformers") is not None:
+        import pytest
+
+        pytest.skip("sentence-transformers is installed here")
+    (tmp_path / "hafs.toml").write_text('[score]\nembed_backend = "sentence-transformers"\n')
+    r = hafs("score", "--only", "--embed", input=jsonl(_samples()), cwd=tmp_path)
+    assert r.exit_code == 3
+    assert b"pip install sentence-transformers" in r.stderr
