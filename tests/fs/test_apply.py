@@ -31,6 +31,21 @@ def action(kind: str, path: bytes, keeper: bytes | None = None, **extra) -> dict
     return rec
 
 
+def apply_yes(hafs, acts: list[dict], journal, cwd=None, *args):
+    """hafs apply --yes with a journal, records from `acts`, JSON Lines out."""
+    return hafs(
+        "apply",
+        "--yes",
+        "--journal",
+        str(journal),
+        "--format",
+        "jsonl",
+        *args,
+        input=lines(acts),
+        cwd=cwd,
+    )
+
+
 def results(r) -> list[dict]:
     return [rec for rec in r.records if rec["kind"] == "action_result"]
 
@@ -69,7 +84,7 @@ def test_trash_moves_into_quarantine_keeping_the_path_and_undo_restores(hafs, pa
     before = snapshot(pair["root"])
     journal = tmp_path / "j.jsonl"
     acts = [action("trash", p, pair["keeper"]) for p in (pair["copy"], pair["odd"])]
-    r = hafs("apply", "--yes", "--journal", str(journal), "--format", "jsonl", input=lines(acts))
+    r = apply_yes(hafs, acts, journal)
     assert r.exit_code == 0, r.stderr
     done = results(r)
     assert [d["status"] for d in done] == ["done", "done"]
@@ -91,7 +106,7 @@ def test_hardlink_replaces_atomically_and_undo_gives_back_an_independent_file(ha
     before = snapshot(pair["root"])
     journal = tmp_path / "j.jsonl"
     acts = [action("hardlink", pair["copy"], pair["keeper"])]
-    r = hafs("apply", "--yes", "--journal", str(journal), "--format", "jsonl", input=lines(acts))
+    r = apply_yes(hafs, acts, journal)
     assert [x["status"] for x in results(r)] == ["done"], r.stdout
     assert os.path.samestat(os.stat(pair["copy"]), os.stat(pair["keeper"]))
     assert not [n for n in os.listdir(os.path.dirname(pair["copy"])) if n.startswith(b".hafs-")]
@@ -114,9 +129,7 @@ def test_symlink_points_at_the_keeper_and_undo_restores(hafs, pair, tmp_path):
 def test_reflink_either_shares_blocks_or_fails_leaving_the_file_untouched(hafs, pair, tmp_path):
     before = snapshot(pair["root"])
     acts = [action("reflink", pair["copy"], pair["keeper"])]
-    r = hafs(
-        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
-    )
+    r = apply_yes(hafs, acts, tmp_path / "j")
     (res,) = results(r)
     if res["status"] == "failed":  # ext4, tmpfs: no FICLONE
         assert r.exit_code == 3
@@ -134,9 +147,7 @@ def test_changed_file_is_skipped_with_the_reason(hafs, pair, tmp_path):
     changed[35_000] ^= 1
     write(pair["copy"], bytes(changed))
     os.utime(pair["copy"], ns=(st.st_atime_ns, st.st_mtime_ns))  # same size and mtime
-    r = hafs(
-        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
-    )
+    r = apply_yes(hafs, acts, tmp_path / "j")
     (res,) = results(r)
     assert (res["status"], res["reason"]) == (
         "skipped",
@@ -149,14 +160,10 @@ def test_changed_file_is_skipped_with_the_reason(hafs, pair, tmp_path):
 def test_missing_or_changed_keeper_blocks_the_action(hafs, pair, tmp_path):
     acts = [action("hardlink", pair["copy"], pair["keeper"])]
     write(pair["keeper"], blob(9, 70_000))
-    r = hafs(
-        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
-    )
+    r = apply_yes(hafs, acts, tmp_path / "j")
     assert results(r)[0]["reason"] == "keeper's content differs from this file's: refusing"
     os.unlink(pair["keeper"])
-    r = hafs(
-        "apply", "--yes", "--journal", str(tmp_path / "j2"), "--format", "jsonl", input=lines(acts)
-    )
+    r = apply_yes(hafs, acts, tmp_path / "j2")
     assert results(r)[0]["reason"] == "keeper no longer exists: refusing to remove the last copy"
     with open(pair["copy"], "rb") as fh:
         assert fh.read() == pair["data"]
@@ -165,18 +172,14 @@ def test_missing_or_changed_keeper_blocks_the_action(hafs, pair, tmp_path):
 def test_never_removes_the_last_copy_when_actions_point_at_each_other(hafs, pair, tmp_path):
     a, b = pair["copy"], pair["keeper"]
     acts = [action("trash", a, b), action("trash", b, a)]
-    r = hafs(
-        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
-    )
+    r = apply_yes(hafs, acts, tmp_path / "j")
     assert [x["status"] for x in results(r)] == ["done", "skipped"]
     assert os.path.exists(b)
 
 
 def test_links_need_a_keeper(hafs, pair, tmp_path):
     acts = [action("hardlink", pair["copy"])]
-    r = hafs(
-        "apply", "--yes", "--journal", str(tmp_path / "j"), "--format", "jsonl", input=lines(acts)
-    )
+    r = apply_yes(hafs, acts, tmp_path / "j")
     assert results(r)[0]["reason"] == "no keeper named: a link needs a verified keeper"
 
 
@@ -216,16 +219,7 @@ def test_move_and_archive(hafs, pair, tmp_path):
         action("move", pair["copy"], **path_fields(target, key="target")),
         action("archive", pair["odd"]),
     ]
-    r = hafs(
-        "apply",
-        "--yes",
-        "--journal",
-        str(journal),
-        "--format",
-        "jsonl",
-        input=lines(acts),
-        cwd=tmp_path,
-    )
+    r = apply_yes(hafs, acts, journal, tmp_path)
     assert [x["status"] for x in results(r)] == ["done", "done"], r.stdout
     assert Path(os.fsdecode(target)).read_bytes() == pair["data"]
     archived = record_path(results(r)[1], "dest")
@@ -286,16 +280,7 @@ def test_trash_across_filesystems_copies_then_undo_moves_back(hafs, pair, tmp_pa
         before = snapshot(pair["root"])
         journal = tmp_path / "j.jsonl"
         acts = [action("trash", pair["copy"], pair["keeper"])]
-        r = hafs(
-            "apply",
-            "--yes",
-            "--journal",
-            str(journal),
-            "--format",
-            "jsonl",
-            input=lines(acts),
-            cwd=tmp_path,
-        )
+        r = apply_yes(hafs, acts, journal, tmp_path)
         (res,) = results(r)
         assert res["status"] == "done", res
         dest = record_path(res, "dest")

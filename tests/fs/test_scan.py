@@ -179,21 +179,27 @@ def test_follow_symlinks_lists_targets_and_detects_loops(hafs, tmp_path):
     assert r.exit_code == 2
 
 
-def test_unreadable_directory_is_an_error_and_the_walk_goes_on(tmp_path):
-    write(tmp_path / "open/a.txt", b"a")
-    write(tmp_path / "locked/b.txt", b"b")
-    os.chmod(tmp_path / "locked", 0)
+def scan_with_mode(tmp_path, directory: str, mode: int):
+    """Scan tmp_path (where mode bits bind, even as root) with `directory` set to `mode`."""
+    os.chmod(tmp_path / directory, mode)
     try:
         r = run_hafs(["scan", str(tmp_path), "--format", "jsonl"], unprivileged_run=True)
     finally:
-        os.chmod(tmp_path / "locked", 0o755)
+        os.chmod(tmp_path / directory, 0o755)
     out = [orjson.loads(line) for line in r.stdout.splitlines()]
     errors = [orjson.loads(line) for line in r.stderr.splitlines()]
-    assert {x["path"] for x in out if x["kind"] == "file"} == {str(tmp_path / "open/a.txt")}
+    return {x["path"] for x in out if x["kind"] == "file"}, errors, r.returncode
+
+
+def test_unreadable_directory_is_an_error_and_the_walk_goes_on(tmp_path):
+    write(tmp_path / "open/a.txt", b"a")
+    write(tmp_path / "locked/b.txt", b"b")
+    listed, errors, code = scan_with_mode(tmp_path, "locked", 0)
+    assert listed == {str(tmp_path / "open/a.txt")}
     assert [(e["path"], e["errno"], e["message"]) for e in errors] == [
         (str(tmp_path / "locked"), 13, "Permission denied")
     ]
-    assert r.returncode == 2
+    assert code == 2
 
 
 def test_missing_root_is_an_error_record(hafs, tmp_path):
@@ -253,15 +259,9 @@ def test_entries_that_cannot_be_stat_ed_are_errors(tmp_path):
     # r-- without x: the names can be listed, but nothing inside can be stat'ed or opened
     write(tmp_path / "listable/secret.txt", b"s")
     write(tmp_path / "ok.txt", b"o")
-    os.chmod(tmp_path / "listable", 0o444)
-    try:
-        r = run_hafs(["scan", str(tmp_path), "--format", "jsonl"], unprivileged_run=True)
-    finally:
-        os.chmod(tmp_path / "listable", 0o755)
-    out = [orjson.loads(line) for line in r.stdout.splitlines()]
-    errors = [orjson.loads(line) for line in r.stderr.splitlines()]
-    assert {x["path"] for x in out if x["kind"] == "file"} == {str(tmp_path / "ok.txt")}
+    listed, errors, code = scan_with_mode(tmp_path, "listable", 0o444)
+    assert listed == {str(tmp_path / "ok.txt")}
     assert [(e["path"], e["errno"]) for e in errors] == [
         (str(tmp_path / "listable/secret.txt"), 13)
     ]
-    assert r.returncode == 2
+    assert code == 2
