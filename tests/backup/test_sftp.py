@@ -74,3 +74,37 @@ def test_an_unknown_host_key_is_rejected_like_sync_does(world, hafs, sshd, tmp_p
     ok = hafs("backup", "init")
     assert ok.exit_code == 0, ok.stderr
     assert os.path.isfile(os.path.join(remote_repo, "config"))
+
+
+def test_accept_new_trusts_a_first_seen_host_key_as_sync_does(world, hafs, sshd, tmp_path):
+    # ssh writes a newly trusted key to the first UserKnownHostsFile; an ssh_config of the
+    # test's own keeps it out of the real home directory (ssh expands ~ from passwd, not $HOME).
+    trusted = tmp_path / "trusted_hosts"
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host backup-target\n    HostName {sshd.host}\n    Port {sshd.port}\n    User {sshd.user}\n"
+        f"    IdentityFile {sshd.user_key}\n    UserKnownHostsFile {trusted}\n"
+    )
+    remote_repo = sftp_world(
+        world,
+        sshd,
+        tmp_path,
+        {"address": "backup-target", "ssh_config": str(config), "host_key_policy": "accept-new"},
+    )
+    r = hafs("backup", "init")
+    assert r.exit_code == 0, r.stderr
+    assert os.path.isfile(os.path.join(remote_repo, "config"))
+    assert trusted.read_text().split()[1:] == sshd.host_key_line.split()[1:]
+
+
+def test_with_the_default_policy_the_same_host_is_refused(world, hafs, sshd, tmp_path):
+    trusted = tmp_path / "trusted_hosts"
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        f"Host backup-target\n    HostName {sshd.host}\n    Port {sshd.port}\n    User {sshd.user}\n"
+        f"    IdentityFile {sshd.user_key}\n    UserKnownHostsFile {trusted}\n"
+    )
+    sftp_world(world, sshd, tmp_path, {"address": "backup-target", "ssh_config": str(config)})
+    r = hafs("backup", "init")
+    assert r.exit_code == 3
+    assert not trusted.exists() or trusted.read_text() == ""
