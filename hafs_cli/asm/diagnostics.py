@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hafs_cli.paths import path_fields
+
 ERROR = "error"
 WARNING = "warning"
 INFO = "info"
@@ -47,20 +49,20 @@ class Diagnostic:
         """The `asm_diag` record for this diagnostic; `extra` adds fields (sample, field...)."""
         rec: dict = {"kind": "asm_diag"}
         if self.path is not None:
-            rec["path"] = self.path
+            rec.update(path_fields(self.path))
         rec.update(extra)
         rec.update(
             line=self.line,
             column=self.column,
             severity=self.severity,
             code=self.code,
-            message=self.message,
+            message=printable(self.message),
         )
         if self.suggestion:
-            rec["suggestion"] = self.suggestion
+            rec["suggestion"] = printable(self.suggestion)
         if self.text is not None:
-            rec["text"] = self.text
-        rec.update(self.context)
+            rec["text"] = printable(self.text)
+        rec.update({k: printable(v) for k, v in self.context.items()})
         return rec
 
     def format(self) -> str:
@@ -68,3 +70,14 @@ class Diagnostic:
         where = f"{self.path or '<text>'}:{self.line}:{self.column}"
         hint = f" ({self.suggestion})" if self.suggestion else ""
         return f"{where}: {self.severity}: {self.message}{hint} [{self.code}]"
+
+
+def printable(value: object) -> object:
+    """Text that JSON can carry: a file name that is not UTF-8 shows its bad bytes as U+FFFD."""
+    if not isinstance(value, str):
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value

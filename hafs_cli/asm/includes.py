@@ -11,12 +11,15 @@ _MAX_INCLUDE_DEPTH = 64
 
 
 def read_source(path: Path) -> str:
-    """A source file as text (UTF-8, with or without BOM; Latin-1 when it is not UTF-8)."""
+    """A source file as text (UTF-8, with or without BOM).
+
+    Bytes that are not UTF-8 are kept as surrogate escapes, so an `incsrc` naming a file
+    whose name is not UTF-8 still finds it; records show them as U+FFFD.
+    """
     data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("latin-1")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return data.decode("utf-8", "surrogateescape")
 
 
 class Includes:
@@ -43,7 +46,7 @@ class Includes:
         display = os.path.normpath(found)
         if display in self.include_stack or display == os.path.normpath(self._path):
             self._report(lineno, col, "include-cycle", f"incsrc '{target}' includes a file that is already being read",
-                         " -> ".join([*self.include_stack, display]), original)  # fmt: skip
+                         " -> ".join([*self.include_stack, os.path.normpath(self._path), display]), original)  # fmt: skip
             return
         if display in self.once:
             return

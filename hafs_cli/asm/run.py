@@ -7,9 +7,10 @@ import time
 from collections.abc import Iterable
 
 from hafs_cli.asm import samples
-from hafs_cli.asm.diagnostics import ERROR, INFO, WARNING, Diagnostic
+from hafs_cli.asm.diagnostics import ERROR, INFO, WARNING, Diagnostic, printable
 from hafs_cli.asm.tree import SUFFIXES, roots
 from hafs_cli.asm.validator import Options, Session
+from hafs_cli.paths import path_fields
 
 _RANK = {ERROR: 2, WARNING: 1, INFO: 0}
 DEFAULT_FIELDS = ["output"]
@@ -42,7 +43,9 @@ class ValidateRun:
                 try:
                     session.run_file(root)
                 except OSError as exc:
-                    self.pipe.error(f"cannot read {root}: {exc.strerror}", path=root)
+                    self.pipe.error(
+                        printable(f"cannot read {root}: {exc.strerror}"), **path_fields(root)
+                    )
                     continue
                 self._write([d for d in session.finish() if self._first_time(d)])
                 self.files += len(session.files)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 
+from hafs_cli.asm import validate_file
+from hafs_cli.paths import path_fields, record_path
 from hafs_cli.schemas import validate_record
 
 from .conftest import PROJECT
@@ -250,3 +253,44 @@ def test_chat_format_samples_check_the_assistant_turns(hafs):
     r = hafs("validate-asm", "--only", input=json.dumps(chat) + "\n")
     diags = [(x["field"], x["line"], x["code"]) for x in r.records if x["kind"] == "asm_diag"]
     assert diags == [("messages[0]", 3, "unknown-mnemonic"), ("messages[1]", 4, "unknown-mnemonic")]
+
+
+def test_a_file_name_that_is_not_utf8_round_trips_through_path_b64(hafs, tmp_path):
+    raw = os.fsencode(tmp_path) + b"/b\xff.asm"
+    with open(raw, "wb") as f:
+        f.write(b"    DEA\n")
+    r = hafs("validate-asm", tmp_path, "--only")
+    assert r.exit_code == 1, r.stderr
+    [diag, _summary] = _valid(r.records)
+    assert diag["code"] == "unknown-mnemonic"
+    assert record_path(diag) == raw
+    assert diag["path"] == os.fsdecode(raw).encode("utf-8", "surrogateescape").decode(
+        "utf-8", "replace"
+    )
+
+
+def test_file_records_with_path_b64_are_validated(hafs, tmp_path):
+    raw = os.fsencode(tmp_path) + b"/c\xfe.asm"
+    with open(raw, "wb") as f:
+        f.write(b"    INA\n")
+    stdin = json.dumps({"kind": "file", **path_fields(raw), "size": 8}) + "\n"
+    r = hafs("validate-asm", "--only", input=stdin)
+    assert r.exit_code == 1, r.stderr
+    [diag, _summary] = _valid(r.records)
+    assert (diag["code"], record_path(diag)) == ("unknown-mnemonic", raw)
+
+
+def test_incsrc_of_a_file_name_that_is_not_utf8_is_found(tmp_path):
+    with open(os.fsencode(tmp_path) + b"/d\xe9.asm", "wb") as f:
+        f.write(b"    DEA\n")
+    (tmp_path / "main.asm").write_bytes(b'incsrc "d\xe9.asm"\n')
+    diags = validate_file(tmp_path / "main.asm")
+    assert [(d.line, d.code) for d in diags] == [(1, "unknown-mnemonic")]
+
+
+def test_include_cycle_names_every_file_in_the_chain(tmp_path):
+    (tmp_path / "a.asm").write_text('incsrc "b.asm"\n')
+    (tmp_path / "b.asm").write_text('incsrc "a.asm"\n')
+    [diag] = validate_file(tmp_path / "a.asm")
+    a, b = str(tmp_path / "a.asm"), str(tmp_path / "b.asm")
+    assert (diag.path, diag.code, diag.suggestion) == (b, "include-cycle", f"{a} -> {b} -> {a}")
