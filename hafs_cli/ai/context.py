@@ -9,13 +9,16 @@ is cut to the space left, the rest are dropped, and each cut or drop is reported
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 from hafs_cli.ai.errors import BAD_REQUEST, AIError
 from hafs_cli.ai.request import Request
-from hafs_cli.ai.sandbox import Sandbox, ToolError
+from hafs_cli.ai.sandbox import Deadline, Sandbox, ToolError
 
 CONTEXT_NOTE = "Context files (read-only, from hafs):\n\n"
-MIN_USEFUL_TOKENS = 32  # below this, a cut file is dropped rather than kept as a stub
+MIN_USEFUL_TOKENS = 32
+MAX_DIR_FILES = 1000  # a context directory contributes at most this many files  # below this, a cut file is dropped rather than kept as a stub
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,6 +55,32 @@ def fit_messages(messages: list[dict], budget: int) -> tuple[list[dict], int]:
     return kept, dropped
 
 
+def _context_files(paths: list[str], sandbox: Sandbox | None, report: dict):
+    """(name, real path) of each context file; a directory gives its files, sorted."""
+    for path in paths:
+        if sandbox is None:
+            report["dropped"].append({"path": path, "reason": "no_sandbox"})
+            continue
+        try:
+            real = sandbox.resolve(path)
+        except ToolError as exc:
+            report["dropped"].append({"path": path, "reason": exc.code, "message": exc.message})
+            continue
+        if not real.is_dir():
+            yield path, real
+            continue
+        files = sandbox.walk(real, Deadline(sandbox.limits.timeout_s))
+        try:
+            for count, file in enumerate(files):
+                if count >= MAX_DIR_FILES:
+                    report["dropped"].append({"path": path, "reason": "too_many_files"})
+                    break
+                file = Path(os.path.realpath(file))
+                yield sandbox.display(file), file
+        except ToolError as exc:  # the walk ran out of time: keep what was found
+            report["dropped"].append({"path": path, "reason": exc.code, "message": exc.message})
+
+
 def build_context(
     req: Request, sandbox: Sandbox | None, num_ctx: int, max_tokens: int, tools: list[dict]
 ) -> tuple[list[dict], dict]:
@@ -68,12 +97,8 @@ def build_context(
     if dropped_messages:
         report["dropped"].append({"messages": dropped_messages, "reason": "over_budget"})
     parts = []
-    for path in req.context:
-        if sandbox is None:
-            report["dropped"].append({"path": path, "reason": "no_sandbox"})
-            continue
+    for path, real in _context_files(req.context, sandbox, report):
         try:
-            real = sandbox.resolve(path)
             text = sandbox.read_text(real)
         except ToolError as exc:
             report["dropped"].append({"path": path, "reason": exc.code, "message": exc.message})

@@ -6,7 +6,6 @@ import sqlite3
 from pathlib import Path
 
 from hafs_cli.ai.sandbox import Deadline, Sandbox, ToolError
-from hafs_cli.ai.tools import _walk
 
 
 def build_index(sb: Sandbox, index_path: Path) -> dict[str, int]:
@@ -19,7 +18,7 @@ def build_index(sb: Sandbox, index_path: Path) -> dict[str, int]:
     counts = {"indexed": 0, "skipped": 0}
     deadline = Deadline(float("inf"))
     for root in sb.roots:
-        for file in _walk(sb, root, deadline):
+        for file in sb.walk(root, deadline):
             try:
                 text = sb.read_text(file.resolve())
             except (ToolError, OSError):

@@ -104,6 +104,17 @@ class Sandbox:
                 return str(real.relative_to(root))
         return str(real)
 
+    def walk(self, top: Path, deadline: Deadline):
+        """Files under `top`, sorted, never following a symlink out of the roots."""
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
+            deadline.check()
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = Path(dirpath) / name
+                if path.is_symlink() and not self.within(path):
+                    continue
+                yield path
+
     def within(self, real: Path) -> bool:
         real = Path(os.path.realpath(real))
         return any(real == root or root in real.parents for root in self.roots)

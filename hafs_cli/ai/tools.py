@@ -36,18 +36,6 @@ from hafs_cli.ai.sandbox import (
 MAX_RESULTS = 500
 
 
-def _walk(sb: Sandbox, top: Path, deadline: Deadline):
-    """Files under `top`, never following a symlink out of the roots."""
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=False):
-        deadline.check()
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            if path.is_symlink() and not sb.within(path):
-                continue
-            yield path
-
-
 MAX_PATTERN = 512  # long patterns are where pathological regular expressions live
 
 
@@ -111,7 +99,7 @@ def find_files(sb: Sandbox, pattern: str, path: str = ".") -> str:
     real = sb.resolve(path)
     deadline = Deadline(sb.limits.timeout_s)
     found = []
-    for file in _walk(sb, real, deadline):
+    for file in sb.walk(real, deadline):
         if fnmatch.fnmatch(file.name, pattern):
             found.append(sb.display(file))
             if len(found) >= MAX_RESULTS:
@@ -138,7 +126,7 @@ def search_text(
         raise ToolError(BAD_PATTERN, f"bad regular expression {pattern!r}: {exc}") from None
     real = sb.resolve(path)
     deadline = Deadline(sb.limits.timeout_s)
-    files = [real] if real.is_file() else _walk(sb, real, deadline)
+    files = [real] if real.is_file() else sb.walk(real, deadline)
     hits = []
     for file in files:
         if not fnmatch.fnmatch(file.name, glob):

@@ -127,3 +127,22 @@ def test_old_messages_are_dropped_to_fit_but_never_the_last(tmp_path):
     messages, report = build_context(req, None, num_ctx=500, max_tokens=100, tools=[])
     assert messages[0]["role"] == "system" and len(messages) == 4
     assert report["dropped"] == [{"messages": 2, "reason": "over_budget"}]
+
+
+def test_a_context_directory_contributes_its_files_in_order(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "b.asm").write_text("; bee\n")
+    (src / "a.asm").write_text("; ay\n")
+    (src / "sub" / "c.asm").write_text("; sea\n")
+    (src / "blob.bin").write_bytes(b"\x00\x01")
+    (src / "out").symlink_to(tmp_path.parent)  # a symlink out of the roots is never read
+    req = from_record({"model": "m", "prompt": "p", "context": ["src"]})
+    messages, report = build_context(
+        req, Sandbox([tmp_path]), num_ctx=4096, max_tokens=256, tools=[]
+    )
+    note = messages[0]["content"]
+    assert (
+        note.index("=== src/a.asm") < note.index("=== src/b.asm") < note.index("=== src/sub/c.asm")
+    )
+    assert [d["reason"] for d in report["dropped"]] == ["binary_file"]
