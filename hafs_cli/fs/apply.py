@@ -23,7 +23,7 @@ from hafs_cli import xdg
 from hafs_cli.exits import HafsError
 from hafs_cli.fs import ops, trash
 from hafs_cli.fs.hashing import Changed, hash_file
-from hafs_cli.fs.journal import Journal, entry_path, pathf, read_journal
+from hafs_cli.fs.journal import Journal, entry_path, new_run_id, pathf, read_journal
 from hafs_cli.paths import record_path
 
 RELOCATIONS = ("trash", "archive", "move")
@@ -53,6 +53,9 @@ def result(rec: dict, status: str, reason: str = "", **extra) -> dict:
     if reason:
         out["reason"] = reason
     out.update(extra)
+    for key in ("rule", "finding_id"):  # keep the trail back to whoever proposed it
+        if key in rec:
+            out[key] = rec[key]
     return out
 
 
@@ -63,6 +66,7 @@ class Applier:
         self.opts = opts
         self.journal = journal
         self._keepers: dict[bytes, tuple] = {}
+        self._dry_run_id = new_run_id()  # what a real run now would be called
 
     # -- checks ------------------------------------------------------------------
     def _local(self, rec: dict, what: str) -> None:
@@ -165,7 +169,7 @@ class Applier:
             return result(rec, "failed", f"{exc.strerror or exc}", errno=exc.errno or 0)
 
     def _destination(self, kind: str, rec: dict, path: bytes) -> bytes:
-        run = self.journal.run if self.journal else "dry-run"
+        run = self.journal.run if self.journal else self._dry_run_id
         if kind == "move":
             if "target" not in rec and "target_b64" not in rec:
                 raise Skip("a move needs a target path")
