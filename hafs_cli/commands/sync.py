@@ -81,6 +81,10 @@ def command(
         "transport": transport,
     }
     pipe.table_columns["sync_op"] = ["op", "direction", "path", "size", "type", "reason"]
+    pipe.table_columns["summary"] = [
+        *("profile", "transport", "dry_run", "copied", "updated", "deleted"),
+        *("conflicts", "skipped", "bytes", "errors", "elapsed_s"),
+    ]
     prof = load_profile(
         profile, pipe.config.section("sync"), pipe.config.section("hosts"), overrides
     )
