@@ -29,6 +29,17 @@ COLUMNS = {
 }
 
 
+def _flushed(pipe):
+    """emit, then flush: a result is worth seeing downstream the moment it exists."""
+
+    def emit(rec: dict) -> None:
+        pipe.emit(rec)
+        if pipe.fmt == "jsonl":
+            pipe.flush()
+
+    return emit
+
+
 def _fail(exc) -> HafsError:
     """An AIError as the user sees it: configuration and input errors exit 2, others 3."""
     usage = exc.code in ("bad_request", "config_error")
@@ -94,7 +105,7 @@ def run_cmd(pipe, sources, events, no_ledger) -> int:
         raise _fail(exc) from None
     try:
         outcome = run_stream(
-            engine, pipe.records(sources), forward=pipe.forward, emit=pipe.emit, events=events
+            engine, pipe.records(sources), forward=pipe.forward, emit=_flushed(pipe), events=events
         )
     finally:
         engine.close()
@@ -186,10 +197,12 @@ def submit_cmd(pipe, sources, socket_file) -> int:
             if rec.get("kind") == "request":
                 yield rec
 
+    emit = _flushed(pipe)
+
     def on_result(rec: dict) -> None:
         if not rec.get("ok"):
             failed.append(rec)
-        pipe.emit(rec)
+        emit(rec)
 
     try:
         submit_many(path, requests(), on_result)

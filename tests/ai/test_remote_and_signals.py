@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -100,3 +101,26 @@ def test_sigterm_during_run_drains_with_stdin_still_open(ollama_server, write_co
     codes = [(r.get("error") or {}).get("code", "ok") for r in results]
     assert "ok" in codes and "shutdown" in codes
     assert proc.returncode == 1  # some requests did not run
+
+
+def test_run_streams_each_result_as_soon_as_it_is_known(ollama_server, write_config):
+    srv = ollama_server(["m"])
+    write_config({"local": (srv, {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hafs_cli", "orchestrate", "run", "--only"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        proc.stdin.write(orjson.dumps(request("first")) + b"\n")
+        proc.stdin.flush()  # stdin stays open: the result must not wait for EOF
+        ready, _, _ = select.select([proc.stdout], [], [], 15)
+        assert ready, "no result while the input is still open"
+        line = proc.stdout.readline()
+        assert orjson.loads(line)["id"] == "rfirst"
+        proc.stdin.close()
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
