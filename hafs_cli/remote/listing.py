@@ -187,6 +187,15 @@ def parse_rsync_list(output: bytes, excludes: Excludes) -> dict[bytes, Entry]:
     return entries
 
 
+def sftp_list_error(exc: Exception) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        # paramiko decodes names as UTF-8 and cannot list such a directory at all
+        return (
+            "holds a name that is not UTF-8, which SFTP cannot list here; use the rsync transport"
+        )
+    return str(exc)
+
+
 def walk_sftp(sftp, root: str, excludes: Excludes) -> Listing:
     """List a remote tree over SFTP (paramiko), without following symlinks."""
     listing = Listing()
@@ -205,9 +214,9 @@ def walk_sftp(sftp, root: str, excludes: Excludes) -> Listing:
         full_dir = base + b"/" + rel_dir if rel_dir else base
         try:
             items = sftp.listdir_attr(full_dir)
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             listing.unreadable.append(rel_dir)
-            listing.errors.append(f"{os.fsdecode(full_dir)}: {exc}")
+            listing.errors.append(f"{os.fsdecode(full_dir)}: {sftp_list_error(exc)}")
             continue
         for attr in items:
             name = attr.filename

@@ -138,7 +138,7 @@ def _remote_error(raw: bytes, host: Host) -> dict:
 
 def _scan_over_sftp(host: Host, path: str, options: dict) -> Iterator[dict]:
     """Walk the remote tree over SFTP (file records without hashes)."""
-    from hafs_cli.remote.listing import Excludes
+    from hafs_cli.remote.listing import Excludes, sftp_list_error
     from hafs_cli.remote.ssh import connect
     from hafs_cli.remote.transports import remote_root_path
 
@@ -154,10 +154,10 @@ def _scan_over_sftp(host: Host, path: str, options: dict) -> Iterator[dict]:
             directory, depth = stack.pop()
             try:
                 items = sftp.listdir_attr(directory)
-            except OSError as exc:
+            except (OSError, UnicodeDecodeError) as exc:
                 yield {
                     "kind": "error",
-                    "reason": f"cannot list: {exc}",
+                    "reason": f"cannot list: {sftp_list_error(exc)}",
                     "path": directory,
                     "host": host.name,
                 }

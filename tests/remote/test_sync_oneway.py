@@ -231,3 +231,15 @@ def test_unreadable_source_directory_is_reported_and_protects_deletions(
     assert b"Permission denied" in proc.stderr
     assert (setup.remote / "open/a").read_text() == "a"
     assert (setup.remote / "closed/only-remote").read_text() == "keep me"
+
+
+def test_non_utf8_name_over_sftp_is_an_error_not_a_deletion(hafs, setup, write):
+    write(setup.local, "d/keep", "k")
+    write(setup.remote, "d/keep", "k")
+    with open(os.fsencode(setup.remote) + b"/d/caf\xe9", "wb") as fh:
+        fh.write(b"x")
+    setup.profile("p", direction="push", delete=True, transport="sftp")
+    r = hafs("sync", "p")
+    assert r.exit_code == 3
+    assert [e["reason"] for e in r.errors][0].endswith("use the rsync transport")
+    assert os.path.exists(os.fsencode(setup.remote) + b"/d/caf\xe9")
