@@ -56,8 +56,9 @@ def repetition_ratio(words: list[str], n: int = 3) -> float:
     """Share of word n-grams that repeat an earlier one (0: none, near 1: degenerate)."""
     if len(words) < n + 4:
         return 0.0
-    grams = [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
-    return 1.0 - len(set(grams)) / len(grams)
+    total = len(words) - n + 1
+    distinct = len(set(zip(*(words[i : i + total] for i in range(n)), strict=True)))
+    return 1.0 - distinct / total
 
 
 def assess(

@@ -20,7 +20,8 @@ from itertools import repeat
 
 MASK = (1 << 64) - 1
 _M1 = 0x9E3779B97F4A7C15
-_WORDS = re.compile(r"[a-z0-9_$#!:.,()\[\]+-]+")
+# A word keeps inner punctuation ($7e:0022, lda.w, [$00],y) but not a trailing . , or :
+_WORDS = re.compile(r"[a-z0-9_$#!()\[\]+-]+(?:[:.,]+[a-z0-9_$#!()\[\]+-]+)*")
 _EMPTY = 1 << 64  # above any value a bin can hold
 
 
@@ -38,10 +39,19 @@ class WordHasher:
                 self._memo[word] = h
         return h
 
+    def many(self, words: list[str]) -> list[int]:
+        """Hashes of a list of words (the memo lookups run in C)."""
+        memo = self._memo
+        if len(memo) < 2_000_000:
+            for w in set(words).difference(memo):
+                self(w)
+            return list(map(memo.__getitem__, words))
+        return [self(w) for w in words]
+
 
 def normalise_text(text: str) -> list[str]:
     """Lower-case words with punctuation that matters in code ($, #, brackets) kept."""
-    return [w.strip(".,:") or w for w in _WORDS.findall(text.lower())]
+    return _WORDS.findall(text.lower())
 
 
 def shingles(words: list[str], size: int, hasher: WordHasher) -> array:
@@ -51,7 +61,7 @@ def shingles(words: list[str], size: int, hasher: WordHasher) -> array:
     ints hash the same in every process (only str/bytes hashing is salted), mixed by a
     multiply so that the high bits, which pick the sketch bin, depend on every word.
     """
-    hashes = [hasher(w) for w in words]
+    hashes = hasher.many(words)
     if not hashes:
         return array("Q")
     if len(hashes) <= size:

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from hafs_cli.quality import instructions
 from hafs_cli.quality.hwregs import REGISTERS
 
+# Each branch starts with its literal ($, 0x, !) so the scan skips ahead fast; the
+# look-behind after it checks the character before (no #$20 immediates, no a$b).
 _ADDRESS_OR_DEFINE = re.compile(
-    r"(?<![\#\w$])\$(?:(?P<lb>[0-9A-Fa-f]{2}):(?P<la>[0-9A-Fa-f]{4})|(?P<l6>[0-9A-Fa-f]{6})"
+    r"\$(?<![\#\w$]\$)(?:(?P<lb>[0-9A-Fa-f]{2}):(?P<la>[0-9A-Fa-f]{4})|(?P<l6>[0-9A-Fa-f]{6})"
     r"|(?P<a4>[0-9A-Fa-f]{4}))(?![0-9A-Fa-f:])"
-    r"|(?<!\w)0x(?P<x>[0-9A-Fa-f]{6}|[0-9A-Fa-f]{4})\b"
+    r"|0x(?<!\w0x)(?P<x>[0-9A-Fa-f]{6}|[0-9A-Fa-f]{4})\b"
     r"|!(?P<dn>[A-Za-z_]\w*)"
 )
 _IDENT = re.compile(r"(?<![\w.$!\#:])[A-Za-z_]\w*")
@@ -54,6 +56,7 @@ _CALL_CLAIMS = (
         + r"\s+(?:with|using|via|through)\s+(?:an?\s+|the\s+)?(JSR|JSL|JML|JMP)\b"
     ),
 )
+_CALL_VERBS = ("call", "invok", "jump", "hand", "branch")
 _BANK_CLAIM = re.compile(r"\bbank\s+\$?([0-9A-Fa-f]{2})\b", re.I)
 HEDGES = (
     "i think",
@@ -80,7 +83,8 @@ HEDGES = (
 _HEDGE = re.compile(
     r"\b(" + "|".join(re.escape(h) for h in sorted(HEDGES, key=len, reverse=True)) + r")\b", re.I
 )
-_HEDGE_STEMS = tuple(sorted({max(h.split(), key=len) for h in HEDGES}))
+# The longest word of each hedge: if none occurs in the text, no hedge can match.
+_HEDGE_KEYS = tuple(sorted({max(h.split(), key=len) for h in HEDGES}))
 _WORD = re.compile(r"[a-z0-9_$#:!]+")
 _STOP_IDENTS = frozenset(
     """README TODO NOTE FIXME LoROM HiROM ExLoROM ExHiROM FastROM SlowROM LoRom HiRom FastRom
@@ -191,11 +195,15 @@ def prose_facts(text: str) -> ProseFacts:
                 if sentence_start <= start < m.start() and men.kind == "label":
                     subject = men.name  # the last label before "bank" in its sentence
             banks.append((int(m.group(1), 16), subject))
-    hedges = (
-        [h.lower() for h in _HEDGE.findall(text)] if any(h in lower for h in _HEDGE_STEMS) else []
-    )
-    calls = [(m.group(1), m.group(2)) for m in _CALL_CLAIMS[0].finditer(text)]
-    calls += [(m.group(2), m.group(1)) for m in _CALL_CLAIMS[1].finditer(text)]
+    words = _WORD.findall(lower)
+    # The full hedge pattern (slow: many alternatives) only runs when a hedge may be there.
+    hedged = any(k in lower for k in _HEDGE_KEYS)
+    hedges = [h.lower() for h in _HEDGE.findall(text)] if hedged else []
+    calls = []
+    if "JS" in text or "JM" in text:
+        calls = [(m.group(1), m.group(2)) for m in _CALL_CLAIMS[0].finditer(text)]
+    if any(w in lower for w in _CALL_VERBS):
+        calls += [(m.group(2), m.group(1)) for m in _CALL_CLAIMS[1].finditer(text)]
     calls = [(mn, t) for mn, t in calls if t.startswith("!") or _is_label_like(t, True)]
     return ProseFacts(
         mentions=[m for _, _, m in mentions],
@@ -205,7 +213,7 @@ def prose_facts(text: str) -> ProseFacts:
         widths=widths,
         banks=banks,
         hedges=hedges,
-        words=_WORD.findall(lower),
+        words=words,
         calls=calls,
     )
 
