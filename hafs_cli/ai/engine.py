@@ -23,7 +23,7 @@ from hafs_cli.ai.hosts import Host, HostProber, choose_host
 from hafs_cli.ai.ledger import Ledger
 from hafs_cli.ai.monitor import HostMonitor
 from hafs_cli.ai.queue import RequestQueue
-from hafs_cli.ai.request import Request, from_record
+from hafs_cli.ai.request import CLASSES, Request, from_record
 from hafs_cli.ai.runner import CallSettings, HostFailure, execute
 from hafs_cli.ai.sandbox import Sandbox
 from hafs_cli.ai.tools import ToolBox
@@ -232,6 +232,7 @@ class Engine:
             return {
                 "accepting": self._accepting,
                 "waiting_count": len(self.queue),
+                "waiting_by_class": {c: self.queue.count(c) for c in CLASSES},
                 "waiting": waiting,
                 "running": [
                     {

@@ -222,6 +222,7 @@ def status_cmd(pipe, socket_file) -> int:
     from hafs_cli.ai.errors import AIError
 
     path = socket_path(socket_file or pipe.config.get("orchestrate.socket", ""))
+    pipe.table_renderer = _status_table
     try:
         pipe.emit(ask(path, {"op": "status"}))
     except AIError as exc:
@@ -245,6 +246,35 @@ def cancel_cmd(pipe, request_id, socket_file) -> int:
         raise _fail(exc) from None
     pipe.emit(answer)
     return exits.OK if answer.get("found") else exits.FOUND
+
+
+def _status_table(rows: list[dict]):
+    """The daemon's status for people: one row per host, then the queue by class."""
+    from collections import Counter
+
+    from rich.console import Group
+    from rich.table import Table
+
+    status = rows[0] if rows else {}
+    hosts = Table(title="hosts", title_justify="left", header_style="bold cyan")
+    for col in ("host", "up", "busy", "slots in use", "loaded", "tags"):
+        hosts.add_column(col, overflow="fold")
+    for h in status.get("hosts", []):
+        busy = f"yes: {h['busy_reason']}" if h.get("busy") else "no"
+        hosts.add_row(
+            h["host"], "yes" if h["up"] else "DOWN", busy, f"{h['active']}/{h['slots']}",
+            ", ".join(h.get("loaded") or []), ", ".join(h.get("tags") or []),
+        )  # fmt: skip
+    waiting = status.get("waiting_by_class", {})
+    running = Counter(r["priority"] for r in status.get("running", []))
+    queue = Table(title="queue", title_justify="left", header_style="bold cyan")
+    for col in ("class", "waiting", "running"):
+        queue.add_column(col)
+    for cls in ("training", "interactive", "analysis", "scheduled"):
+        queue.add_row(cls, str(waiting.get(cls, 0)), str(running.get(cls, 0)))
+    accepting = "accepting" if status.get("accepting") else "draining"
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(status.get("counts", {}).items()))
+    return Group(hosts, queue, f"{accepting}; {status.get('waiting_count', 0)} waiting; {counts}")
 
 
 def _since(text: str | None) -> float | None:

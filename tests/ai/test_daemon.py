@@ -171,3 +171,11 @@ def test_direct_chat_when_every_host_trains_says_so(ollama_server, write_config,
     with pytest.raises(AIError) as err:
         client.chat([{"role": "user", "content": "x"}], model="m")
     assert err.value.code == "host_unreachable" and "busy with training" in err.value.message
+
+
+def test_status_table_for_people(daemon, hafs):
+    r = hafs("orchestrate", "status", "--format", "table")
+    assert r.exit_code == 0, r.stderr
+    text = r.stdout.decode()
+    assert "hosts" in text and "local" in text and "0/1" in text
+    assert "interactive" in text and "accepting" in text
