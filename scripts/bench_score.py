@@ -36,15 +36,24 @@ from hafs_cli.quality import minhash  # noqa: E402
 from hafs_cli.quality.samples import normalise  # noqa: E402
 
 
-def campaign(n_samples: int, work: Path) -> tuple[Path, Path]:
+def campaign(n_samples: int, work: Path) -> tuple[Path, Path, Path]:
+    """(tree, samples, longer samples): the generated campaign, and the same with each
+    answer followed by a second one (about twice the words)."""
     routines = min(3000, max(100, n_samples // 11))
     per = max(1, round(n_samples / routines / 1.07))
     c = corpus_mod.build(seed=7, n_routines=routines, per_routine=per)
     samples = c.samples[:n_samples]
+    longer = [
+        {**s, "output": s["output"] + " " + c.samples[(i * 7919) % len(c.samples)]["output"]}
+        for i, s in enumerate(samples)
+    ]
     tree = c.write_tree(work / "src")
-    path = work / "samples.jsonl"
-    path.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in samples))
-    return tree, path
+    paths = []
+    for name, recs in (("samples.jsonl", samples), ("samples-long.jsonl", longer)):
+        path = work / name
+        path.write_bytes(b"".join(orjson.dumps(s) + b"\n" for s in recs))
+        paths.append(path)
+    return tree, paths[0], paths[1]
 
 
 def run_score(samples: Path, tree: Path, out: Path) -> tuple[float, float, int, int]:
@@ -150,13 +159,16 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        tree, samples = campaign(args.samples, work)
-        elapsed, cpu, n, peak = run_score(samples, tree, work / "scores.jsonl")
-        print(
-            f"hafs score: {n} samples in {elapsed:.2f} s wall = {n / elapsed:,.0f} samples/s; "
-            f"{cpu:.2f} s CPU = {n / cpu:,.0f} samples/s per core; peak RSS {peak / 1024:.0f} MiB; "
-            f"load average {os.getloadavg()[0]:.1f}"
-        )
+        tree, samples, longer = campaign(args.samples, work)
+        for path in (samples, longer):
+            outputs = [orjson.loads(x)["output"] for x in path.open("rb")]
+            words = sum(len(o.split()) for o in outputs) / len(outputs)
+            elapsed, cpu, n, peak = run_score(path, tree, work / "scores.jsonl")
+            print(
+                f"hafs score: {n} samples (~{words:.0f} words each) in {elapsed:.2f} s wall = "
+                f"{n / elapsed:,.0f} samples/s; {cpu:.2f} s CPU = {n / cpu:,.0f} samples/s per core; "
+                f"peak RSS {peak / 1024:.0f} MiB; load average {os.getloadavg()[0]:.1f}"
+            )
         peer = near_dup_peer(samples, args.peer_samples, 0.6)
         print(
             f"near-duplicates on {peer['n']} samples: exact all-pairs {peer['t_exact']:.2f} s, "
