@@ -179,3 +179,28 @@ def test_status_table_for_people(daemon, hafs):
     text = r.stdout.decode()
     assert "hosts" in text and "local" in text and "0/1" in text
     assert "interactive" in text and "accepting" in text
+
+
+def test_many_clients_share_one_queue_and_each_gets_its_own_results(daemon):
+    import threading
+
+    d, srv = daemon
+    got: dict[int, list[dict]] = {c: [] for c in range(8)}
+
+    def client_run(c: int) -> None:
+        reqs = [
+            {"kind": "request", "id": f"{i}", "model": "m", "prompt": f"c{c} r{i}"}
+            for i in range(10)
+        ]  # the same ids in every client: results still go to the right one
+        submit_many(d.path, reqs, got[c].append)
+
+    threads = [threading.Thread(target=client_run, args=(c,)) for c in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    for c, results in got.items():
+        assert sorted(r["content"] for r in results) == sorted(
+            f"echo: c{c} r{i}" for i in range(10)
+        )
+    assert srv.max_active == 1  # one slot, shared by all clients
