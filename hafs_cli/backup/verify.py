@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 import blake3
 
 from hafs_cli import exits, xdg
+from hafs_cli.backup import sqlite_stage
 from hafs_cli.backup.locks import Lock, with_stale_lock_retry
 from hafs_cli.backup.restic import Restic, ResticLocked, escape_pattern
 from hafs_cli.backup.sets import BackupSet
@@ -132,6 +133,8 @@ def verify_sample(
         "bytes_compared": 0,
         "mismatched": [],
         "missing": [],
+        "sqlite_checked": 0,
+        "sqlite_corrupt": [],
     }
     with tempfile.TemporaryDirectory(prefix="verify-", dir=xdg.cache_dir()) as target:
         try:
@@ -144,7 +147,8 @@ def verify_sample(
             rec["restore_error"] = exc.message  # damaged data: report, then compare what came back
         for node in chosen:
             _compare(node, target, rec)
-    rec["ok"] = not rec["mismatched"] and not rec["missing"] and "restore_error" not in rec
+    problems = rec["mismatched"] or rec["missing"] or rec["sqlite_corrupt"]
+    rec["ok"] = not problems and "restore_error" not in rec
     rec["mismatched"] = rec["mismatched"][:LISTED_PROBLEMS]
     rec["missing"] = rec["missing"][:LISTED_PROBLEMS]
     return rec
@@ -159,6 +163,12 @@ def _compare(node: dict, target: str, rec: dict) -> None:
     if os.path.getsize(restored) != int(node.get("size", 0)):
         rec["mismatched"].append(path)
         return
+    if sqlite_stage.is_sqlite(restored):
+        # A database must restore usable: a staged copy always does; a live database
+        # whose name no sqlite_patterns entry matched may not (restic read it mid-write).
+        rec["sqlite_checked"] += 1
+        if sqlite_stage.quick_check(restored) != "ok":
+            rec["sqlite_corrupt"].append(path)
     source = path if os.path.isabs(path) else None
     try:
         st = os.stat(source) if source else None

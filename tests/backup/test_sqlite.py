@@ -146,3 +146,30 @@ def test_databases_in_excluded_folders_are_neither_staged_nor_backed_up(ready, h
     assert hafs("backup", "restore", "latest", "--target", target).exit_code == 0
     restored = restored_root(target, kg)
     assert sorted(str(p.relative_to(restored)) for p in restored.rglob("*")) == ["keep.db"]
+
+
+def test_verify_quick_checks_every_sampled_database(ready, hafs):
+    kg = ready.source("kg")
+    make_db(kg / "graph.db", "wal")  # staged by the online backup API
+    make_db(kg / "other.kg", "delete")  # a database under a name sqlite_patterns misses
+    ready.add_set("kg", kg)
+    assert hafs("backup", "run").exit_code == 0
+    r = hafs("backup", "verify", "--sample", "0")
+    assert r.exit_code == 0, r.stderr
+    assert (r.records[1]["sqlite_checked"], r.records[1]["sqlite_corrupt"]) == (2, [])
+    assert_valid(r.records)
+
+
+def test_verify_reports_a_database_that_restores_corrupt(ready, hafs):
+    kg = ready.source("kg")
+    broken = kg / "broken.kg"  # not staged: backed up as the bytes on disk
+    make_db(broken, "delete")
+    raw = bytearray(broken.read_bytes())
+    raw[4096:8192] = b"\xa5" * 4096  # a damaged b-tree page
+    broken.write_bytes(bytes(raw))
+    ready.add_set("kg", kg)
+    assert hafs("backup", "run").exit_code == 0
+    r = hafs("backup", "verify", "--sample", "0")
+    assert r.exit_code == 1
+    assert r.records[1]["sqlite_corrupt"] == [str(broken)]
+    assert r.records[1]["matched"] == 1  # the bytes themselves were restored faithfully
