@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
 from hafs_cli.asm import directives as dirs
@@ -16,7 +18,12 @@ def read_source(path: Path) -> str:
     Bytes that are not UTF-8 are kept as surrogate escapes, so an `incsrc` naming a file
     whose name is not UTF-8 still finds it; records show them as U+FFFD.
     """
-    data = path.read_bytes()
+    # O_NONBLOCK: opening a FIFO named on the command line must not wait for a writer
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = fh.read()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     return data.decode("utf-8", "surrogateescape")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,7 +25,9 @@ def expand(paths: Iterable[str | os.PathLike]) -> list[str]:
             for dirpath, dirnames, filenames in os.walk(p):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
                 found += [
-                    os.path.join(dirpath, f) for f in filenames if f.lower().endswith(SUFFIXES)
+                    os.path.join(dirpath, f)
+                    for f in filenames
+                    if f.lower().endswith(SUFFIXES) and not _special(os.path.join(dirpath, f))
                 ]
             files = sorted(found)
         else:
@@ -35,6 +38,14 @@ def expand(paths: Iterable[str | os.PathLike]) -> list[str]:
                 seen.add(key)
                 out.append(f)
     return out
+
+
+def _special(path: str) -> bool:
+    """A FIFO, socket or device (reading a FIFO would block); a dangling link is not special."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def roots(paths: Iterable[str | os.PathLike]) -> list[str]:

@@ -294,3 +294,22 @@ def test_include_cycle_names_every_file_in_the_chain(tmp_path):
     [diag] = validate_file(tmp_path / "a.asm")
     a, b = str(tmp_path / "a.asm"), str(tmp_path / "b.asm")
     assert (diag.path, diag.code, diag.suggestion) == (b, "include-cycle", f"{a} -> {b} -> {a}")
+
+
+def test_a_fifo_is_not_waited_on(hafs_cmd, tmp_path):
+    os.mkfifo(tmp_path / "pipe.asm")
+    (tmp_path / "a.asm").write_text("    DEA\n")
+    run = subprocess.run(
+        [*hafs_cmd, "validate-asm", str(tmp_path), "--only", "--format", "jsonl"],
+        capture_output=True,
+        timeout=20,
+    )
+    assert run.returncode == 1, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1])["files"] == 1
+    run = subprocess.run(
+        [*hafs_cmd, "validate-asm", str(tmp_path / "pipe.asm"), "--only"],
+        capture_output=True,
+        timeout=20,
+    )
+    assert run.returncode == 2
+    assert b"not a regular file" in run.stderr
