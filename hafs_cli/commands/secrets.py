@@ -80,15 +80,44 @@ def _results(pipe, paths, staged, repo, exclude, skip_rules, baseline_file, no_b
         yield from session.scan_staged(repo or root, settings)
     elif paths:
         yield from session.scan_paths(paths, settings)
-    elif sys.stdin.isatty():
+    elif not _stdin_has_records():
         yield from session.scan_paths(["."], settings)
     else:  # a pipeline stage: scan the `file` records that flow past
+        import socket
+
+        here = socket.gethostname()
         for rec in pipe.records():
             pipe.forward(rec)
-            if rec.get("kind") == "file" and not rec.get("host"):
+            if rec.get("kind") == "file" and rec.get("host", here) in (here, ""):
                 path = record_path(rec)
                 if not session.excluded(path, settings.exclude):
                     yield session.scan_file(path, settings)
+        if not pipe.input_count and not pipe.error_count:
+            # an empty pipe (a CI job, a script) must not pass as "no secrets found"
+            raise HafsError(
+                "no PATHs and no records on stdin, so nothing was scanned: "
+                "give the paths to scan (for example 'hafs secrets scan .')"
+            )
+
+
+def _stdin_has_records() -> bool:
+    """stdin is a pipe or a file to read records from (not a terminal, not /dev/null)."""
+    import os
+    import stat
+
+    if sys.stdin is None:
+        return False
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True  # an in-memory stream (a test runner): records, if any
+    if os.isatty(fd):
+        return False
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        return False  # stdin closed
+    return stat.S_ISFIFO(mode) or stat.S_ISREG(mode) or stat.S_ISSOCK(mode)
 
 
 def _check_rules(names) -> None:
@@ -110,7 +139,10 @@ def _check_rules(names) -> None:
 @_scan_options
 @pipe_command(produces={"finding", "summary"})
 def scan(pipe, paths, staged, repo, exclude, skip_rules, baseline_file, no_baseline) -> int:
-    """Report secrets in PATHs (default: here), in staged changes, or in `file` records.
+    """Report secrets in PATHs, in staged changes, or in `file` records from stdin.
+
+    Without PATHs: `file` records piped in are scanned (an empty pipe is a usage
+    error, so nothing passes unscanned); from a terminal or /dev/null, '.' is scanned.
 
     Each finding names the path, line, column, the kind of secret, a redacted match
     and a fingerprint. Mark a line that is not a secret with a `hafs: allow-secret`

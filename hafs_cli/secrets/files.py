@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterable, Iterator
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
@@ -30,8 +31,16 @@ def walk(paths: Iterable[str | bytes], exclude: Iterable[str]) -> Iterator[bytes
             dirs[:] = sorted(d for d in dirs if not excluded(d, patterns))
             for name in sorted(files):
                 full = os.path.normpath(os.path.join(root, name))
-                if not excluded(full, patterns) and not os.path.islink(full):
+                if not excluded(full, patterns) and _regular(full):
                     yield full
+
+
+def _regular(path: bytes) -> bool:
+    """A regular file, not a symlink, FIFO, socket or device (reading a FIFO would block)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return True  # vanished or unreadable: let read_text report it
 
 
 def read_text(path: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | None, str | None]:
@@ -39,7 +48,11 @@ def read_text(path: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str | No
 
     Raises OSError for unreadable files (the caller reports them).
     """
-    with open(path, "rb") as fh:
+    # O_NONBLOCK: opening a FIFO named on the command line must not wait for a writer
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with open(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None, "not a regular file"
         data = fh.read(max_bytes + 1)
     if len(data) > max_bytes:
         return None, f"larger than {max_bytes} bytes (secrets.max_file_bytes)"

@@ -184,3 +184,62 @@ def test_baseline_never_overwrites_a_detect_secrets_baseline(hafs, leaky):
     assert r.exit_code == 2
     assert b"is a detect-secrets baseline" in r.stderr
     assert (leaky / ".secrets.baseline").read_text() == original
+
+
+def test_file_records_from_a_real_scan_are_scanned(hafs, leaky):
+    """`hafs scan` stamps each record with this host; they are local files, so scan them."""
+    listing = hafs("scan", str(leaky))
+    assert listing.exit_code == 0
+    assert {rec.get("host") for rec in listing.records if rec["kind"] == "file"} != {None}
+    r = scan(hafs, "--only", input=listing.stdout)
+    assert r.exit_code == 1
+    assert sorted(os.path.basename(f["path"]) for f in r.records if f["kind"] == "finding") == [
+        ".env",
+        "client.py",
+        "client.py",
+        "db.yaml",
+    ]
+
+
+def test_file_records_of_another_host_are_not_read_here(hafs, leaky):
+    rec = {"kind": "file", "path": str(leaky / ".env"), "host": "elsewhere.invalid"}
+    r = scan(hafs, "--only", input=json.dumps(rec) + "\n")
+    assert r.exit_code == 0
+    assert r.records == [
+        {"kind": "summary", "command": "secrets scan", "files": 0, "findings": 0,
+         "baselined": 0, "skipped": 0}
+    ]  # fmt: skip
+
+
+def test_an_empty_pipe_is_a_usage_error_not_a_clean_pass(hafs):
+    r = hafs("secrets", "scan", input=b"")
+    assert r.exit_code == 2
+    assert b"nothing was scanned" in r.stderr
+    assert b"hafs secrets scan ." in r.stderr
+
+
+def test_stdin_from_dev_null_scans_the_current_folder(hafs_cmd, leaky):
+    run = subprocess.run(
+        [*hafs_cmd, "secrets", "scan", "--format", "jsonl"],
+        cwd=leaky,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=20,
+    )
+    assert run.returncode == 1, run.stderr
+    assert json.loads(run.stdout.splitlines()[-1])["findings"] == 4
+
+
+def test_a_fifo_is_skipped_not_waited_on(hafs_cmd, tmp_path):
+    os.mkfifo(tmp_path / "queue.env")
+    (tmp_path / "a.env").write_text(f"T={GH}\n")
+    for target in (".", "queue.env"):
+        run = subprocess.run(
+            [*hafs_cmd, "secrets", "scan", target, "--format", "jsonl"],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=20,
+        )
+        summary = json.loads(run.stdout.splitlines()[-1])
+        assert (summary["files"], summary["skipped"]) == ((1, 0) if target == "." else (1, 1))
