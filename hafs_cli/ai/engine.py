@@ -144,10 +144,14 @@ class Engine:
         self.close()
 
     # -- public API -------------------------------------------------------------------
-    def submit(self, record: dict | Request, reply: Reply) -> Request | None:
+    def submit(
+        self, record: dict | Request, reply: Reply, *, wait_for_room: bool = False
+    ) -> Request | None:
         """Accept a request; `reply` gets its one result (maybe at once, on refusal).
 
         Refusals (invalid, queue full, shutting down) are recorded in the ledger too.
+        `wait_for_room`: when the class's queue is full, block until it has room instead
+        of refusing (back-pressure for a batch reading its own input).
         """
         try:
             if isinstance(record, Request):
@@ -169,12 +173,20 @@ class Engine:
                 result = error_result(req.id, E.DRAINED, message, priority=req.priority_class)
                 self._refuse(req.id, req.priority_class, req.rank, req.model, result, reply)
                 return None
-            try:
-                self.queue.push(req)
-            except AIError as exc:
-                result = error_result(req.id, exc.code, exc.message, priority=req.priority_class)
-                self._refuse(req.id, req.priority_class, req.rank, req.model, result, reply)
-                return None
+            while True:
+                try:
+                    self.queue.push(req)
+                    break
+                except AIError as exc:
+                    if wait_for_room and self._accepting:
+                        self._cond.wait(0.1)
+                        continue
+                    code, message = exc.code, exc.message
+                    if wait_for_room:  # stopped while waiting for room
+                        code, message = E.DRAINED, "hafs orchestrate stopped; not accepted"
+                    result = error_result(req.id, code, message, priority=req.priority_class)
+                    self._refuse(req.id, req.priority_class, req.rank, req.model, result, reply)
+                    return None
             if self.ledger is not None:
                 self._rows[id(req)] = self.ledger.accepted(
                     req.id, req.priority_class, req.rank, req.model, req.accepted_at

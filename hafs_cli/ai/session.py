@@ -93,7 +93,10 @@ def run_stream(
                 out.put(("forward", rec))
                 if rec.get("kind") == "request":
                     submitted[0] += 1
-                    engine.submit(rec, lambda result: out.put(("result", result)))
+                    # A batch waits for room in a full queue rather than failing its own input.
+                    engine.submit(
+                        rec, lambda result: out.put(("result", result)), wait_for_room=True
+                    )
         except BaseException as exc:  # noqa: BLE001 - re-raised on the main thread
             out.put(("raise", exc))
         out.put(("eof", None))

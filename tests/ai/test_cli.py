@@ -153,3 +153,15 @@ def test_index_builds_the_search_index_of_the_context_roots(
     sb = Sandbox([root], index_path=tmp_path / "idx.sqlite")
     out = ToolBox(sb, ["search_index"]).call("search_index", {"query": "sword"})
     assert out["ok"] and "bank00.asm" in out["output"]
+
+
+def test_run_waits_for_room_instead_of_refusing_its_own_batch(hafs, ollama_server, write_config):
+    srv = ollama_server(["m"], delay=0.02)
+    write_config({"local": (srv, {})}, extra="[orchestrate.queue_limits]\nscheduled = 2\n")
+    reqs = [
+        {"kind": "request", "id": f"s{i}", "model": "m", "prompt": "x", "priority": "scheduled"}
+        for i in range(8)
+    ]
+    r = hafs("orchestrate", "run", "--only", input=lines(*reqs))
+    assert r.exit_code == 0, r.records
+    assert sorted(rec["id"] for rec in r.records) == sorted(f"s{i}" for i in range(8))
