@@ -164,7 +164,8 @@ class Engine:
             rid = record.get("id") if isinstance(record, dict) else None
             rid = str(rid) if rid is not None else ""
             model = record.get("model") if isinstance(record, dict) else None
-            self._refuse(rid, "", -1, model, error_result(rid, exc.code, exc.message), reply)
+            with self._cond:
+                self._refuse(rid, "", -1, model, error_result(rid, exc.code, exc.message), reply)
             return None
         req.reply = reply
         with self._cond:
@@ -205,6 +206,7 @@ class Engine:
         return req
 
     def _refuse(self, rid, priority, rank, model, result: dict, reply: Reply) -> None:
+        """Answer a request that was not accepted (caller holds the lock)."""
         self.stats["refused"] += 1
         if self.ledger is not None:
             row = self.ledger.accepted(rid, priority or "", rank, model or "", time.time())
