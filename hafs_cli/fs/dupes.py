@@ -236,6 +236,7 @@ class DupFinder:
 
     def _edges_stage(self, sized: list[list[Candidate]]) -> list[list[Candidate]]:
         todo = [c for g in sized for c in g if self._hashable(c) and c.edges is None]
+        todo.sort(key=lambda c: c.inode or 0)  # inode order: neighbouring inode table blocks
         for cand, result in zip(
             todo, self._run("head+tail", edges_digest, todo, 2 * EDGE), strict=True
         ):
@@ -279,7 +280,8 @@ class DupFinder:
         """Store every digest computed in this run (one transaction)."""
         if self.cache is None:
             return
-        self.cache.store((c.key(), c.edges, c.full) for c in self._fresh if c.key() is not None)  # type: ignore[misc]
+        keyed = ((c.key(), c) for c in self._fresh)
+        self.cache.store((key, c.edges, c.full) for key, c in keyed if key is not None)
 
     # -- output ------------------------------------------------------------------
     def _member(self, cand: Candidate) -> dict:
