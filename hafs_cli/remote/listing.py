@@ -7,6 +7,7 @@ not mistake its invisible contents for deletions.
 
 from __future__ import annotations
 
+import calendar
 import fnmatch
 import os
 import stat
@@ -161,7 +162,7 @@ def unescape_rsync(name: bytes) -> bytes:
 
 
 def parse_rsync_list(output: bytes, excludes: Excludes) -> dict[bytes, Entry]:
-    """Entries from `rsync -r --list-only --no-h` output (mtime in this process's time zone)."""
+    """Entries from `rsync -r --list-only --no-h` output (times printed in UTC)."""
     entries: dict[bytes, Entry] = {}
     for line in output.splitlines():
         parts = line.split(None, 4)
@@ -178,9 +179,8 @@ def parse_rsync_list(output: bytes, excludes: Excludes) -> dict[bytes, Entry]:
         name = unescape_rsync(name)
         if name == b".":
             continue
-        mtime = int(
-            time.mktime(time.strptime(f"{day.decode()} {clock.decode()}", "%Y/%m/%d %H:%M:%S"))
-        )
+        stamp = time.strptime(f"{day.decode()} {clock.decode()}", "%Y/%m/%d %H:%M:%S")
+        mtime = calendar.timegm(stamp)  # list_remote runs rsync with TZ=UTC
         if excludes.excluded(name, kind == "d"):
             continue
         entries[name] = Entry(kind, int(size) if kind == "f" else len(target), mtime, target)

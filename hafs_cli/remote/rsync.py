@@ -187,7 +187,9 @@ def list_remote(
     if host.rsync_path and host.rsync_path != "rsync":
         argv.append(f"--rsync-path={host.rsync_path}")
     argv.append(remote_arg(host, path.rstrip("/") + "/"))
-    proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL)
+    # times in UTC: no daylight-saving hour is ambiguous when they are read back
+    env = {**os.environ, "TZ": "UTC"}
+    proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, env=env)
     if proc.returncode == 255:
         raise ssh_failure(host, proc.stderr, "listing")
     _check_missing(host, proc.returncode, proc.stderr)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import calendar
 
 import pytest
 
@@ -90,7 +90,7 @@ def test_rsync_list_parsing():
         b"drwxr-xr-x          4096 2026/01/02 03:04:05 .git\n"
     )
     got = parse_rsync_list(out, Excludes([".git"]))
-    stamp = int(time.mktime((2026, 1, 2, 3, 4, 5, 0, 0, -1)))
+    stamp = calendar.timegm((2026, 1, 2, 3, 4, 5, 0, 0, 0))
     assert got == {
         b"a b.txt": Entry("f", 12, stamp),
         b"link": Entry("l", 7, stamp, b"a b.txt"),
