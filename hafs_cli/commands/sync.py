@@ -72,7 +72,11 @@ def command(
         add_hashes(pipe)
         return exits.OK
     if not profile:
-        raise HafsError("name the profile to sync: hafs sync PROFILE (see [sync.profiles])")
+        names = ", ".join(sorted(pipe.config.section("sync").get("profiles") or {}))
+        raise HafsError(
+            f"name the profile to sync: hafs sync PROFILE (profiles: {names or 'none yet'}; "
+            "define them as [sync.profiles.NAME] in hafs.toml)"
+        )
     overrides = {
         "direction": direction,
         "delete": delete,

@@ -112,6 +112,14 @@ def _scan_with_remote_hafs(host: Host, path: str, options: dict):
         raise ssh_failure(host, b"".join(stderr), f"scanning {host.name}:{path}")
     if code == NOT_INSTALLED and not emitted:
         return False
+    if not emitted and options.get("hash", True) and any(b"--hash-files" in r for r in stderr):
+        # an older hafs there: scan without remote hashing rather than not at all
+        yield {
+            "kind": "error",
+            "reason": f"hafs on {host.name} cannot hash (upgrade it there); files listed without blake3",
+            "host": host.name,
+        }
+        return (yield from _scan_with_remote_hafs(host, path, {**options, "hash": False}))
     for raw in stderr:
         yield _remote_error(raw, host)
     if code not in (0, 1, 2, 3):

@@ -90,3 +90,24 @@ def test_remote_hashes_go_into_the_remote_hash_cache(hafs, setup, write, sshd):
             "SELECT hex(full) FROM hashes WHERE inode = ?", (os.stat(path).st_ino,)
         ).fetchall()
     assert [row[0].lower() for row in rows] == [files_of(r)[str(path)]["blake3"]]
+
+
+def test_older_remote_hafs_without_hashing_still_lists_files(hafs, setup, write, tmp_path):
+    import sys
+
+    old = tmp_path / "old-hafs"
+    old.write_text(
+        "#!/bin/sh\n"
+        'case "$*" in *--hash-files*) echo "Error: No such option: --hash-files" >&2; exit 2;; esac\n'
+        f'exec {sys.executable} -m hafs_cli "$@"\n'
+    )
+    old.chmod(0o755)
+    setup.config.write_text(
+        setup.config.read_text().replace("hafs_command = ", f'hafs_command = "{old}"\n#')
+    )
+    write(setup.remote, "a.txt", "alpha")
+    r = hafs("scan", f"box:{setup.remote}")
+    assert r.exit_code == 2  # the missing hashes are reported
+    assert [e["reason"] for e in r.errors if "cannot hash" in e["reason"]]
+    got = files_of(r)
+    assert list(got) == [f"{setup.remote}/a.txt"] and "blake3" not in got[f"{setup.remote}/a.txt"]
