@@ -12,21 +12,33 @@ from hafs_cli.exits import HafsError
 
 def git(*args: str, cwd: str | os.PathLike | None = None, input: bytes | None = None) -> bytes:
     """Run git; a failure becomes a HafsError carrying git's own message."""
-    try:
-        proc = subprocess.run(
-            ["git", "-c", "core.quotePath=false", *args],
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        raise HafsError("git is not installed or not on PATH", exits.RUNTIME) from None
+    proc = _run(["git", "-c", "core.quotePath=false", *args], cwd, input)
     if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        where = f" in {cwd}" if cwd else ""
-        raise HafsError(f"git {args[0]}{where}: {msg[-1] if msg else 'failed'}")
+        where = cwd or os.getcwd()
+        err = proc.stderr.decode("utf-8", "replace")
+        if "not a git repository" in err.lower():
+            raise HafsError(
+                f"{where} is not in a git repository: run this inside one, or pass --repo DIR"
+            )
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        # git's own reason is its fatal:/error: line; a usage text that follows is noise
+        reason = next((x for x in lines if x.startswith(("fatal:", "error:"))), None)
+        raise HafsError(f"git {args[0]} in {where}: {reason or (lines[0] if lines else 'failed')}")
     return proc.stdout
+
+
+def _run(
+    argv: list[str], cwd: str | os.PathLike | None, input: bytes | None = None
+) -> subprocess.CompletedProcess:
+    if cwd is not None and not os.path.isdir(cwd):
+        raise HafsError(f"repository folder {cwd} does not exist: check --repo")
+    try:
+        return subprocess.run(argv, cwd=cwd, input=input, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise HafsError(
+            "git is not installed or not on PATH: install git (e.g. apt-get install git)",
+            exits.RUNTIME,
+        ) from None
 
 
 def toplevel(cwd: str | os.PathLike | None = None) -> Path:
@@ -43,9 +55,7 @@ def common_dir(cwd: str | os.PathLike | None = None) -> Path:
 
 
 def config_value(key: str, cwd: str | os.PathLike | None = None) -> str | None:
-    proc = subprocess.run(
-        ["git", "config", "--get", key], cwd=cwd, capture_output=True, check=False
-    )
+    proc = _run(["git", "config", "--get", key], cwd)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
 
 

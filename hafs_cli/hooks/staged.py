@@ -1,7 +1,7 @@
 """What is staged for the next commit: paths, index blobs and the line numbers added.
 
 Reads the index (not the working tree), so a partly staged file is checked as it
-will be committed. Three git processes in all, whatever the number of files.
+will be committed. Four git processes in all, whatever the number of files.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class StagedFile:
 
 def staged_files(repo: str | os.PathLike | None = None) -> list[StagedFile]:
     """Every added, copied, modified or renamed file in the index, with its staged content."""
+    # outside a repository `git diff --cached` only complains about its options
+    git("rev-parse", "--git-dir", cwd=repo)
     raw = git(
         "diff", "--cached", "--raw", "-z", "--no-abbrev", "--no-renames", "--diff-filter=ACMR",
         cwd=repo,

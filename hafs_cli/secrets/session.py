@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hafs_cli.exits import HafsError
 from hafs_cli.secrets.baseline import Baseline, load_baseline
 from hafs_cli.secrets.files import DEFAULT_MAX_BYTES, excluded, read_text, walk
 
@@ -44,9 +45,14 @@ class FileResult:
 def project_root(cwd: str | os.PathLike | None = None) -> Path:
     """The git work tree containing `cwd`, else `cwd` itself (where a relative baseline lives)."""
     here = Path(cwd or os.getcwd())
-    proc = subprocess.run(
-        ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, check=False
-    )
+    if not here.is_dir():
+        raise HafsError(f"folder {here} does not exist: check --repo")
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=here, capture_output=True, check=False
+        )
+    except FileNotFoundError:  # no git: not a repository, as far as a baseline is concerned
+        return here
     out = proc.stdout.decode().strip()
     return Path(out) if proc.returncode == 0 and out else here
 
