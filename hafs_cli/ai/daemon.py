@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import queue
 import socket
 import socketserver
 import threading
@@ -41,21 +42,29 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 
 class _Connection(socketserver.StreamRequestHandler):
+    """One client connection: requests in, results out through a writer thread.
+
+    The engine answers under its lock, so answers go into a queue that a writer thread
+    sends: a client that stops reading stalls only its own connection, never the engine.
+    """
+
     server: _UnixServer
 
     def handle(self) -> None:
-        lock = threading.Lock()
         engine = self.server.engine
+        lock = threading.Lock()
         pending: dict[int, Request] = {}
+        outbox: queue.SimpleQueue = queue.SimpleQueue()
+        writer = threading.Thread(target=self._write_loop, args=(outbox,), daemon=True)
+        writer.start()
 
         def send(obj: dict) -> None:
-            with lock:
-                if obj.get("kind") == "result":
+            if obj.get("kind") == "result":
+                with lock:
                     for key, req in list(pending.items()):
                         if req.finished:
                             del pending[key]
-                self.wfile.write(_line(obj))
-                self.wfile.flush()
+            outbox.put(obj)
 
         try:
             self._serve(engine, send, pending, lock)
@@ -65,9 +74,18 @@ class _Connection(socketserver.StreamRequestHandler):
                 orphans = list(pending.values())
             for req in orphans:
                 engine.cancel_request(req)
+            outbox.put(None)
+            writer.join(5)
+
+    def _write_loop(self, outbox: queue.SimpleQueue) -> None:
+        while (obj := outbox.get()) is not None:
+            try:
+                self.wfile.write(_line(obj))
+                self.wfile.flush()
+            except OSError:
+                return  # the client is gone; handle() cancels what it still waited for
 
     def _serve(self, engine: Engine, send, pending: dict, lock: threading.Lock) -> None:
-
         for raw in self.rfile:
             try:
                 msg = orjson.loads(raw)
@@ -89,13 +107,8 @@ class _Connection(socketserver.StreamRequestHandler):
             elif op == "ping":
                 send({"kind": "event", "event": "pong"})
             else:
-                send(
-                    {
-                        "kind": "error",
-                        "reason": f"unknown op {op!r}",
-                        "command": "orchestrate serve",
-                    }
-                )
+                reason = f"unknown op {op!r}; use submit, status, cancel or ping"
+                send({"kind": "error", "reason": reason, "command": "orchestrate serve"})
 
 
 def _http_handler(engine: Engine, token: str):

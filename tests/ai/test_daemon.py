@@ -204,3 +204,29 @@ def test_many_clients_share_one_queue_and_each_gets_its_own_results(daemon):
             f"echo: c{c} r{i}" for i in range(10)
         )
     assert srv.max_active == 1  # one slot, shared by all clients
+
+
+def test_a_client_that_stops_reading_does_not_stall_the_others(daemon):
+    import socket as socketlib
+
+    d, srv = daemon
+    big = "word " * 4000  # each result echoes ~20 kB back
+    stuck = socketlib.socket(socketlib.AF_UNIX)
+    stuck.connect(str(d.path))
+    try:
+        for i in range(150):  # ~3 MB of results it never reads: far beyond socket buffers
+            req = {
+                "kind": "request",
+                "id": f"x{i}",
+                "model": "m",
+                "prompt": big,
+                "priority": "scheduled",
+            }
+            stuck.sendall(orjson.dumps({"op": "submit", "request": req}) + b"\n")
+        from tests.fixtures.ollama_server import wait_until
+
+        assert wait_until(lambda: srv.counts["/api/chat"] >= 150, 30)
+        answer = client.chat([{"role": "user", "content": "still there?"}], model="m", timeout=10)
+        assert answer["via"] == "daemon" and answer["content"] == "echo: still there?"
+    finally:
+        stuck.close()
