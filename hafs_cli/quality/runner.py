@@ -245,8 +245,11 @@ def field_value(rec: dict | None, dotted: str):
 def ab(pipe, files, by: str, pair_by: str, baseline: str | None, settings) -> int:
     from hafs_cli.quality.ab import Observation, analyse
     from hafs_cli.quality.summary import score_values
+    from hafs_cli.quality.tables import render_ab
 
     scores, samples = _scores(pipe, files)
+    if pipe.only:
+        pipe.table_renderer = render_ab
     observations = []
     missing = 0
     for rec in scores:

@@ -73,3 +73,61 @@ def render_summary(rows: list[dict]):
             rej.add_row(rule, str(n))
         parts.append(rej)
     return Group(*parts)
+
+
+def render_ab(rows: list[dict]):
+    """ab_result records: one line per comparison, component deltas, the verdicts in full."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    results = [r for r in rows if r.get("kind") == "ab_result"]
+    main = Table(title="A/B", title_justify="left")
+    for col in (
+        "baseline",
+        "variant",
+        "design",
+        "n",
+        "baseline mean",
+        "variant mean",
+        "difference",
+        "95% CI",
+        "p",
+        "significant",
+    ):
+        main.add_column(
+            col, justify="right" if col not in ("baseline", "variant", "design") else "left"
+        )
+    comps = Table(title="per component (variant − baseline)", title_justify="left")
+    for col in ("variant", "component", "difference", "95% CI", "p", "significant"):
+        comps.add_column(col)
+    for r in results:
+        n = (
+            str(r.get("n_pairs")) + " pairs"
+            if r["design"] == "paired"
+            else f"{r['n_baseline']}/{r['n_variant']}"
+        )
+        p = r["p_adjusted"] if r.get("p_adjusted") is not None else r["p_value"]
+        main.add_row(
+            r["baseline"],
+            r["variant"],
+            r["design"],
+            n,
+            _num(r["mean_baseline"]),
+            _num(r["mean_variant"]),
+            f"{r['difference']:+.4f}",
+            f"{r['ci'][0]:+.4f} … {r['ci'][1]:+.4f}",
+            f"{p:.3g}",
+            "yes" if r["significant"] else "no",
+        )
+        for name, c in r["components"].items():
+            comps.add_row(
+                r["variant"],
+                name,
+                f"{c['difference']:+.4f}",
+                f"{c['ci'][0]:+.4f} … {c['ci'][1]:+.4f}",
+                f"{c['p_value']:.3g}",
+                "yes" if c["significant"] else "no",
+            )
+    verdicts = [Text(f"{r['variant']} vs {r['baseline']}: {r['verdict']}") for r in results]
+    return Group(main, comps, *verdicts)

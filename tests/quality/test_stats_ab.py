@@ -229,3 +229,20 @@ def test_unpaired_comparison_does_not_depend_on_record_order():
     rng.shuffle(b)
     second = ab.compare(a, b, "composite", settings, 1)
     assert first.design == "unpaired" and (first.ci, first.p_value) == (second.ci, second.p_value)
+
+
+def test_ab_at_a_terminal_prints_the_whole_verdict(hafs):
+    a, b = _realistic(0.5182, 50, 1), _realistic(0.5083, 50, 2)
+    r = hafs(
+        "ab",
+        "--by",
+        "variant",
+        "--only",
+        "--format",
+        "table",
+        input=jsonl(_scored("A", a) + _scored("B", b)),
+        env={"COLUMNS": "200"},
+    )
+    text = r.stdout.decode()
+    assert "per component" in text
+    assert "would be needed to see one reliably at this size" in text
