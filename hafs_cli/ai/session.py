@@ -151,6 +151,67 @@ def _restore_sigterm(previous) -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+class EventWriter:
+    """Events written by a thread of their own: the engine emits them under its lock,
+    and a reader that stops reading must not stall the engine."""
+
+    def __init__(self, emit: Callable[[dict], None]) -> None:
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._emit = emit
+        self._thread = threading.Thread(target=self._loop, name="hafs-events", daemon=True)
+        self._thread.start()
+
+    def __call__(self, event: dict) -> None:
+        self._queue.put(event)
+
+    def _loop(self) -> None:
+        while (event := self._queue.get()) is not None:
+            try:
+                self._emit(event)
+            except (OSError, ValueError):
+                return  # stdout closed: events are lost, the daemon goes on
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(5)
+
+
+def serve(
+    config: Any,
+    *,
+    socket_file: str | None,
+    http: str | None,
+    emit_event: Callable[[dict], None] | None,
+    announce: Callable[[str], None],
+) -> None:
+    """Run the daemon until SIGTERM or SIGINT, then drain. Raises AIError."""
+    import os
+
+    from hafs_cli.ai.daemon import Daemon, socket_path
+
+    settings = config.section("orchestrate")
+    events = EventWriter(emit_event) if emit_event is not None else None
+    engine = build_engine(config, origin="daemon", on_event=events)
+    path = socket_path(socket_file or settings.get("socket", ""))
+    token = os.environ.get(settings.get("token_env") or "", "")
+    daemon = Daemon(engine, path, http=http or settings.get("http", ""), token=token)
+    try:
+        engine.start()
+        daemon.start()
+    except BaseException:
+        engine.close()
+        if events is not None:
+            events.close()
+        raise
+    where = str(path) + (f" and {daemon.http_address}" if daemon.http_address else "")
+    announce(f"serving on {where} (pid {os.getpid()})")
+    signame = wait_for_signal()
+    announce(f"{signame}: draining")
+    daemon.stop()
+    if events is not None:
+        events.close()
+
+
 def wait_for_signal() -> str:
     """Block until SIGTERM or SIGINT; returns the signal's name."""
     got = threading.Event()

@@ -136,39 +136,22 @@ def run_cmd(pipe, sources, events, no_ledger) -> int:
 @pipe_command(produces={"event"})
 def serve_cmd(pipe, socket_file, http, events) -> int:
     """Run the daemon: one queue for every hafs process on this machine, until SIGTERM."""
-    import os
-    import threading
-
-    from hafs_cli.ai.daemon import Daemon, socket_path
     from hafs_cli.ai.errors import AIError
-    from hafs_cli.ai.session import build_engine, wait_for_signal
+    from hafs_cli.ai.session import serve
 
-    settings = pipe.config.section("orchestrate")
-    lock = threading.Lock()
-
-    def on_event(ev: dict) -> None:
-        with lock:
-            pipe.emit(ev)
-            pipe.flush()
+    def announce(message: str) -> None:
+        click.echo(f"hafs orchestrate: {message}", err=True)
 
     try:
-        engine = build_engine(pipe.config, origin="daemon", on_event=on_event if events else None)
+        serve(
+            pipe.config,
+            socket_file=socket_file,
+            http=http,
+            emit_event=_flushed(pipe) if events else None,
+            announce=announce,
+        )
     except AIError as exc:
         raise _fail(exc) from None
-    path = socket_path(socket_file or settings.get("socket", ""))
-    token = os.environ.get(settings.get("token_env") or "", "")
-    daemon = Daemon(engine, path, http=http or settings.get("http", ""), token=token)
-    try:
-        engine.start()
-        daemon.start()
-    except AIError as exc:
-        engine.close()
-        raise _fail(exc) from None
-    where = str(path) + (f" and {daemon.http_address}" if daemon.http_address else "")
-    click.echo(f"hafs orchestrate: serving on {where} (pid {os.getpid()})", err=True)
-    signame = wait_for_signal()
-    click.echo(f"hafs orchestrate: {signame}: draining", err=True)
-    daemon.stop()
     return exits.OK
 
 

@@ -49,7 +49,16 @@ def test_sigterm_drains_the_daemon_and_every_request_gets_a_result(
     sock = tmp_path / "orch.sock"
     env = {**os.environ, "HAFS_ORCHESTRATE__DRAIN_TIMEOUT_S": "0.6"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hafs_cli", "orchestrate", "serve", "--socket", str(sock)],
+        [
+            sys.executable,
+            "-m",
+            "hafs_cli",
+            "orchestrate",
+            "serve",
+            "--events",
+            "--socket",
+            str(sock),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
@@ -69,6 +78,9 @@ def test_sigterm_drains_the_daemon_and_every_request_gets_a_result(
             proc.kill()
     assert proc.returncode == 0, err
     assert b"SIGTERM: draining" in err
+    events = [orjson.loads(line) for line in out.splitlines()]
+    names = [e["event"] for e in events]
+    assert names.count("accepted") == 5 and names.count("finished") == 5 and "drain" in names
     assert sorted(r["id"] for r in got) == [f"r{i}" for i in range(5)]
     codes = [(r.get("error") or {}).get("code", "ok") for r in got]
     assert "ok" in codes and "shutdown" in codes
