@@ -243,6 +243,6 @@ def test_ab_at_a_terminal_prints_the_whole_verdict(hafs):
         input=jsonl(_scored("A", a) + _scored("B", b)),
         env={"COLUMNS": "200"},
     )
-    text = r.stdout.decode()
+    text = " ".join(r.stdout.decode().split())  # the console wraps long lines
     assert "per component" in text
     assert "would be needed to see one reliably at this size" in text
