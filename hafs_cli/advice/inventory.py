@@ -136,13 +136,20 @@ class Inventory:
         path = get("path")
         if "path_b64" in rec or not isinstance(path, str):
             path = os.fsdecode(record_path(rec))
+        size, mtime_ns = get("size"), get("mtime_ns")
+        if not _is_int(size) or not _is_int(mtime_ns):
+            # a missing age would read as 1970: every temporary file would look abandoned
+            raise ValueError(
+                "needs integer size and mtime_ns (as 'hafs scan' writes them); "
+                "without them its age and size are unknown, so no rule can judge it"
+            )
         digest = get("blake3")
         ctime_ns, dev, inode = get("ctime_ns"), get("dev"), get("inode")
         entry = Entry(
             host,
             path,
-            int(get("size") or 0),
-            int(get("mtime_ns") or 0),
+            size,
+            mtime_ns,
             int(get("atime_ns") or 0),
             digest if isinstance(digest, str) else None,
             None if ctime_ns is None else int(ctime_ns),
@@ -269,6 +276,10 @@ class Inventory:
 @functools.cache
 def _needles(names: frozenset[str]) -> tuple[str, ...]:
     return tuple(f"/{n}/" for n in names)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int_or_none(value: object) -> int | None:

@@ -284,6 +284,18 @@ def test_a_record_recommend_cannot_use_is_reported_and_still_forwarded(run_recom
     assert [f["paths"] for f in findings_of(r) if f["rule"] == "temporary"] == [["/x/z.tmp"]]
 
 
+def test_a_file_record_without_mtime_is_not_judged_ancient(run_recommend):
+    """A missing mtime_ns must not read as 1970 and get a temporary file trashed."""
+    undated = {"kind": "file", "path": "/x/undated.tmp", "size": 10}
+    r = run_recommend([undated, rec("/x/z.tmp", age_days=40)])
+    assert r.exit_code == 2
+    assert r.records[0] == undated
+    (err,) = r.errors
+    assert err["path"] == "/x/undated.tmp" and "mtime_ns" in err["reason"]
+    assert [f["paths"] for f in findings_of(r) if f["rule"] == "temporary"] == [["/x/z.tmp"]]
+    assert [a["path"] for a in r.records if a["kind"] == "action"] == ["/x/z.tmp"]
+
+
 def test_bad_now_is_a_usage_error(run_recommend):
     r = run_recommend([], "--now", "last tuesday")
     assert r.exit_code == 2
