@@ -20,8 +20,9 @@ import orjson
 
 from hafs_cli.quality import rom
 from hafs_cli.quality.hwregs import is_register_address
+from hafs_cli.quality.instructions import MNEMONICS
 
-PARSER_VERSION = "kg-2"
+PARSER_VERSION = "kg-3"
 SUFFIXES = (".asm", ".inc", ".s", ".a65")
 MAX_BODY_LINES = 400
 
@@ -165,8 +166,9 @@ def parse_source(text: str, file: str) -> tuple[list[list], list[list], str | No
 
 
 def _looks_like_code(line: str) -> bool:
+    """Does the line start with a 65816 instruction (any case: lda and LDA alike)?"""
     word = line.strip().split(None, 1)[0] if line.strip() else ""
-    return len(word.split(".")[0]) == 3 and word[:3].isalpha() and word[:3].isupper()
+    return word.split(".")[0].upper() in MNEMONICS
 
 
 class ParseCache:

@@ -90,3 +90,12 @@ def test_mapper_comes_from_the_trees_directive(tmp_path, hafs):
     assert r.records[0]["bank"] == "$C0"
     r = hafs("score", "--only", "--source-root", tmp_path, "--mapper", "lorom", input=sample)
     assert r.records[0]["bank"] == "$40"  # LoROM folds $C0 to $40
+
+
+def test_lowercase_mnemonics_make_a_routine_too(tmp_path):
+    (tmp_path / "hack.asm").write_text(
+        "org $138000\nMyHook:\n  lda.b $10\n  jsl $0DFA7B\n  rtl\nMyTable:\n  db $01, $02\n"
+    )
+    g = build_graph(tmp_path, "auto", None)
+    assert g.symbols["MyHook"].kind == "routine"
+    assert g.symbols["MyTable"].kind == "label"  # data, not code
