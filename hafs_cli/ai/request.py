@@ -128,6 +128,12 @@ def from_record(rec: dict, *, now: float | None = None) -> Request:
         raise AIError(BAD_REQUEST, f"request {rid}: `tools` must be a list of tool names")
     if not isinstance(context, list) or not all(isinstance(p, str) for p in context):
         raise AIError(BAD_REQUEST, f"request {rid}: `context` must be a list of paths")
+    fmt = rec.get("format")
+    if fmt not in (None, "", "json") and not isinstance(fmt, dict):
+        raise AIError(BAD_REQUEST, f'request {rid}: `format` must be "json" or a JSON schema')
+    for key in ("system", "host"):
+        if rec.get(key) is not None and not isinstance(rec[key], str):
+            raise AIError(BAD_REQUEST, f"request {rid}: `{key}` must be a string")
     max_tokens = rec.get("max_tokens")
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens <= 0):
         raise AIError(BAD_REQUEST, f"request {rid}: `max_tokens` must be a positive integer")
@@ -143,7 +149,7 @@ def from_record(rec: dict, *, now: float | None = None) -> Request:
         context=list(context),
         deadline_at=parse_deadline(rec.get("deadline"), wall, mono),
         max_tokens=max_tokens,
-        format=rec.get("format"),
+        format=fmt or None,
         host=rec.get("host"),
         record=rec,
         arrived=mono,

@@ -105,6 +105,10 @@ def test_request_record_validation_messages():
         from_record({"id": "a", "model": "m", "prompt": "x", "priority": "urgent"})
     with pytest.raises(AIError, match="give `messages` or `prompt`"):
         from_record({"id": "a", "model": "m"})
+    with pytest.raises(AIError, match="`format` must be"):
+        from_record({"id": "a", "model": "m", "prompt": "x", "format": "xml"})
+    with pytest.raises(AIError, match="`host` must be a string"):
+        from_record({"id": "a", "model": "m", "prompt": "x", "host": 3})
     r = from_record({"id": 7, "model": "m", "prompt": "x", "priority": "scheduled", "deadline": 3})
     assert (r.id, r.rank, r.priority_class) == ("7", 3, "scheduled")
     assert r.deadline_at == pytest.approx(r.arrived + 3)
