@@ -64,7 +64,8 @@ def command(
     sides keep both versions (NAME.conflict-HOST-TIME). An empty or missing source is
     never taken as "delete everything". Host keys must be known (~/.ssh/known_hosts).
     """
-    from hafs_cli.remote.engine import SyncRun, load_profile
+    from hafs_cli.remote.engine import SyncRun
+    from hafs_cli.remote.profile import load_profile
 
     if hash_files:
         from hafs_cli.remote.rscan import add_hashes

@@ -9,7 +9,7 @@ import shutil
 import orjson
 import pytest
 
-from hafs_cli.remote.engine import ProfileLock
+from hafs_cli.remote.profile import ProfileLock
 from hafs_cli.schemas import validate_record
 from tests.remote.conftest import tree_state
 
