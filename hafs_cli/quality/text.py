@@ -249,7 +249,6 @@ class CodeFacts:
     indirect: int = 0
     widths: dict[str, set[int]] = field(default_factory=lambda: {"a": set(), "x": set()})
     annotated_address: int | None = None  # first "; $BB:AAAA" comment
-    unknown_mnemonics: list[str] = field(default_factory=list)
 
 
 def _strip_comment(line: str) -> tuple[str, str]:
@@ -292,9 +291,7 @@ def code_facts(code: str) -> CodeFacts:
         if len(mn) != 3 or not mn.isalpha() or "=" in body or head.startswith(("!", "#")):
             continue
         if mn not in instructions.MNEMONICS:
-            if head.isupper() and len(head.split(".")[0]) == 3 and head[:3].isalpha():
-                facts.unknown_mnemonics.append(head.split(".")[0])
-            continue
+            continue  # macros, directives, typos: validate-asm reports those
         op = parts[1].strip() if len(parts) > 1 else ""
         facts.instructions += 1
         facts.mnemonics[mn] += 1
