@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from hafs_cli.advice.findings import RULES
@@ -91,6 +92,8 @@ def render_table(rows: list[dict]) -> Any:
 
 
 def _code(text: str) -> str:
+    # a line break in a file name would end the list item (and could start a heading)
+    text = text.replace("\r", "\\r").replace("\n", "\\n")
     fence = "`"
     while fence in text:
         fence += "`"
@@ -100,6 +103,15 @@ def _code(text: str) -> str:
 
 def _oneline(text: str) -> str:
     return " ".join(str(text).split())
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#!])")
+
+
+def _plain(text: str) -> str:
+    """Text shown as written: `__pycache__` or a path with `*` is not emphasis, a model's
+    `[x](url)` or `<img>` is not a link or HTML."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _oneline(text))
 
 
 def markdown(rows: list[dict]) -> str:
@@ -135,9 +147,9 @@ def markdown(rows: list[dict]) -> str:
             size = human_bytes(rec.get("bytes") or rec.get("size") or 0)
             out.append(f"### {i}. {action}, {size}, confidence {rec.get('confidence')}")
             out.append("")
-            out.append(_oneline(rec.get("reason", "")))
+            out.append(_plain(rec.get("reason", "")))
             if rec.get("ai_rationale"):
-                out += ["", f"AI: {_oneline(rec['ai_rationale'])}"]
+                out += ["", f"AI: {_plain(rec['ai_rationale'])}"]
             out.append("")
             paths = rec.get("paths") or []
             hosts = rec.get("hosts")
@@ -152,7 +164,7 @@ def markdown(rows: list[dict]) -> str:
         out.append("|---|---:|---:|---:|")
         for t in summary["duplicates_by_type"]:
             out.append(
-                f"| {t['file_type']} | {t['groups']} | {t['files']} | {human_bytes(t['bytes'])} |"
+                f"| {_plain(t['file_type'])} | {t['groups']} | {t['files']} | {human_bytes(t['bytes'])} |"
             )
         out.append("")
     if summary and summary.get("skipped"):

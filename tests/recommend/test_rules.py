@@ -634,3 +634,21 @@ def test_abandoned_repository_says_whether_work_would_be_lost(tmp_path, run_reco
     (finding,) = findings_of(r)
     assert finding["reason"].endswith("; 1 uncommitted change, 1 commit on no remote.")
     assert finding["confidence"] == 0.4
+
+
+def test_markdown_shows_reasons_and_rationales_as_written(tmp_path, hafs):
+    """`__pycache__` in a reason is not bold; a model's link or HTML is not rendered."""
+    from hafs_cli.advice.report import markdown
+
+    put(tmp_path / "p/__pycache__/m.pyc", b"2" * 100)
+    r = hafs("recommend", "--now", NOW_ARG, "--format", "markdown", input=jsonl(scan(tmp_path)))
+    assert r.exit_code == 0
+    assert "\\_\\_pycache\\_\\_ is a cache that its tool recreates" in r.text
+    finding = {"kind": "finding", "rule": "temporary", "reason": "old *x*", "bytes": 1,
+               "paths": ["/t/a\n\n# b.tmp"], "action": "trash", "confidence": 0.7,
+               "ai_rationale": "see [this](http://x.example/) <img src=x>"}  # fmt: skip
+    text = markdown([finding])
+    assert "old \\*x\\*" in text
+    assert "AI: see \\[this\\](http://x.example/) \\<img src=x\\>" in text
+    assert "- `/t/a\\n\\n# b.tmp`" in text
+    assert "\n# b.tmp" not in text
