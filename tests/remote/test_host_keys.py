@@ -108,3 +108,19 @@ def test_proxyjump_from_ssh_config_is_used(hafs, setup, write, tmp_path, transpo
     assert (setup.remote / "f.txt").read_text() == "through the jump host"
     after = server.log_text().count("direct-tcpip") + server.log_text().count("Connection from")
     assert after >= before + 2  # the jump connection and the tunnelled one
+
+
+@pytest.mark.parametrize("transport", ["rsync", "sftp"])
+def test_user_ssh_config_is_read_by_default(hafs, setup, write, isolated_env, transport):
+    """No ssh_config in [hosts]: ~/.ssh/config (HostName, Port, User, IdentityFile) decides."""
+    ssh_dir = isolated_env / ".ssh"
+    ssh_dir.mkdir()
+    (ssh_dir / "config").write_text(
+        setup.server.ssh_config.read_text().replace(setup.server.alias, "homebox")
+    )
+    setup.config.write_text("")  # no [hosts] table at all: a bare ssh alias
+    write(setup.local, "f.txt", "via ~/.ssh/config")
+    setup.profile("p", remote=f"homebox:{setup.remote}", direction="push", transport=transport)
+    r = hafs("sync", "p")
+    assert r.exit_code == 0, r.stderr
+    assert (setup.remote / "f.txt").read_text() == "via ~/.ssh/config"
