@@ -103,6 +103,8 @@ class Applier:
             raise Skip("keeper no longer exists: refusing to remove the last copy") from None
         if not stat_mod.S_ISREG(st.st_mode):
             raise Skip("keeper is no longer a regular file")
+        if trash.in_trash(keeper, self.opts.quarantine):
+            raise Skip("keeper is in a trash or quarantine, where it may be purged: refusing")
         if not full:
             return
         ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)

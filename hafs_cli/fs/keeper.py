@@ -34,6 +34,10 @@ class KeeperRules:
     _avoid: list = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        from hafs_cli.fs.trash import TRASH_PATTERNS
+
+        # Copies in a trash or quarantine are kept last, whatever else is configured.
+        object.__setattr__(self, "avoid", tuple(self.avoid) + TRASH_PATTERNS)
         object.__setattr__(self, "_prefer", [_spec(p) for p in self.prefer])
         object.__setattr__(self, "_avoid", [_spec(p) for p in self.avoid])
 

@@ -79,3 +79,25 @@ def write_info(path: bytes, info: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# Places whose content is on its way out: a copy there must never be the one kept.
+TRASH_PATTERNS = (".hafs-quarantine-*/", ".Trash-*/", "**/Trash/files/", "**/hafs/quarantine/")
+
+
+def in_trash(path: bytes, configured: str = "") -> bool:
+    """Whether `path` lies in a hafs quarantine or an OS trash (so it may be purged)."""
+    text = os.fsdecode(os.path.abspath(path))
+    if configured:
+        root = os.path.abspath(os.path.expanduser(configured)).rstrip("/") + "/"
+        if text.startswith(root):
+            return True
+    parts = text.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part.startswith((".hafs-quarantine-", ".Trash-")):
+            return True
+        if part == "Trash" and parts[i + 1 : i + 2] == ["files"]:
+            return True
+        if part == "hafs" and parts[i + 1 : i + 2] == ["quarantine"]:
+            return True
+    return False

@@ -356,3 +356,17 @@ def test_undo_last_finds_the_newest_journal_and_cleans_the_quarantine(hafs, pair
     assert snapshot(pair["root"]) == before
     assert not os.path.exists(run_dir)  # the empty quarantine directories are gone
     assert hafs("apply", "--undo", "/nonexistent/journal").exit_code == 2
+
+
+def test_a_keeper_in_the_quarantine_is_refused(hafs, pair, tmp_path):
+    # an earlier run trashed a copy; a later scan found it again and named it keeper
+    quarantined = write(
+        os.path.join(os.environ["XDG_DATA_HOME"].encode(), b"hafs/quarantine/R/x.jpg"),
+        pair["data"],
+    )
+    acts = [action("trash", pair["copy"], quarantined)]
+    r = apply_yes(hafs, acts, tmp_path / "j")
+    assert results(r)[0]["reason"] == (
+        "keeper is in a trash or quarantine, where it may be purged: refusing"
+    )
+    assert os.path.exists(pair["copy"])

@@ -331,3 +331,13 @@ def test_table_output_for_people(hafs, tree):
     assert "duplicate groups" in text and "suggested actions" in text
     assert "585.9 KiB" in text  # the big group's waste: 2 x 300,000 bytes
     assert "(oldest)" in text or "(shortest_path)" in text or "(path_order)" in text
+
+
+def test_copies_in_a_trash_or_quarantine_are_kept_last(hafs, tmp_path):
+    old = write(tmp_path / "mnt/.Trash-1000/files/x.bin", b"payload")
+    new = write(tmp_path / "home/x.bin", b"payload")
+    os.utime(old, ns=(1, 1))  # older, and would otherwise be kept
+    os.utime(new, ns=(9, 9))
+    (group,) = groups_of(hafs("dedup", str(tmp_path), "--only", "--format", "jsonl"))
+    assert group["keeper"]["path"] == new.decode()
+    assert (group["keeper_rule"], group["keeper_pattern"]) == ("avoid", ".Trash-*/")
