@@ -6,6 +6,7 @@ per-sample results; the end sorts by sample_id, so output never depends on input
 
 from __future__ import annotations
 
+import re
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,8 @@ from hafs_cli.quality.kg import KnowledgeGraph
 from hafs_cli.quality.policy import COMPONENTS, RULES, Policy, composite, failed_rules, policy_for
 from hafs_cli.quality.samples import Sample, SampleError, derived_id, human_label, normalise
 from hafs_cli.quality.text import CodeFacts, code_facts, prose_facts
+
+_BANK_FILE = re.compile(r"(?i)\bbank_?([0-9a-f]{2})\b")
 
 
 @dataclass(slots=True)
@@ -169,6 +172,11 @@ class ScoreRun:
         graph = self.graph if policy.use_graph else None
         routine, code, address = self._routine(sample, graph)
         bank = rom.bank_of(address, self.mapper)
+        if bank is None and sample.source:
+            # Last resort: disassemblies name their files by bank (bank_02.asm, bank0D.asm).
+            m = _BANK_FILE.search(sample.source)
+            if m:
+                bank = rom.bank_of(int(m.group(1), 16) << 16 | 0x8000, self.mapper)
         prose = prose_facts(sample.prose)
         assessment = halluc.assess(
             prose,

@@ -228,3 +228,11 @@ def test_a_domain_can_opt_out_of_the_graph(graph):
     py, asm = sorted(run.results(), key=lambda r: r["sample_id"] != "py")
     assert py["evidence"] == [] and py["components"]["kg"] is None
     assert [e["entity"] for e in asm["evidence"]] == ["parse_args", "load_config"]
+
+
+def test_bank_falls_back_to_the_bank_file_name():
+    run = ScoreRun(load_config().section("score"), None, None)
+    run.add({"kind": "sample", "sample_id": "f", "source": "disasm/bank_0C.asm", "output": GOOD})
+    run.add({"kind": "sample", "sample_id": "g", "source": "notes.txt", "output": GOOD + " More."})
+    f, g = run.results()
+    assert (f["bank"], g["bank"]) == ("$0C", None)
