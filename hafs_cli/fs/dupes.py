@@ -137,6 +137,8 @@ class DupFinder:
             ident = dev << 64 | inode  # one int instead of a tuple per file
             same = by_inode.get(ident)
             if same is not None:
+                if path == same.path or (same.links and path in same.links):
+                    return  # the same name twice (overlapping scan roots)
                 if same.links is None:
                     same.links = []
                 same.links.append(path)

@@ -341,3 +341,12 @@ def test_copies_in_a_trash_or_quarantine_are_kept_last(hafs, tmp_path):
     (group,) = groups_of(hafs("dedup", str(tmp_path), "--only", "--format", "jsonl"))
     assert group["keeper"]["path"] == new.decode()
     assert (group["keeper_rule"], group["keeper_pattern"]) == ("avoid", ".Trash-*/")
+
+
+def test_overlapping_scan_roots_do_not_make_a_file_its_own_duplicate(hafs, tmp_path):
+    write(tmp_path / "a/x.bin", b"same")
+    write(tmp_path / "a/sub/y.bin", b"same")
+    records = scan(hafs, tmp_path / "a") + scan(hafs, tmp_path / "a/sub")
+    (group,) = groups_of(dedup(hafs, records, "--only"))
+    assert group["count"] == 2
+    assert all("links" not in m for m in group["members"])
