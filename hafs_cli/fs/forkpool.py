@@ -30,10 +30,14 @@ def default_jobs() -> int:
 
 
 def can_fork() -> bool:
-    """Forking is safe only while this process runs one thread (no lock held elsewhere)."""
+    """Whether forking is safe: no other thread could hold a lock the child needs.
+
+    The one thread allowed is rich's progress refresher: children never draw or log.
+    """
     import threading
 
-    return hasattr(os, "fork") and threading.active_count() == 1
+    others = [t for t in threading.enumerate() if t is not threading.current_thread()]
+    return hasattr(os, "fork") and all(type(t).__name__ == "_RefreshThread" for t in others)
 
 
 def _safe(fn: Callable[[Any], Any], item: Any) -> Any:

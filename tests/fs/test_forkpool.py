@@ -52,3 +52,15 @@ def test_with_other_threads_running_it_does_not_fork():
     finally:
         stop.set()
         t.join()
+
+
+def test_a_progress_bar_on_a_terminal_does_not_stop_forking():
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(file=io.StringIO(), force_terminal=True)
+    with Progress(console=console, auto_refresh=True):
+        pids = set(fork_map(whoami, list(range(4000)), jobs=2))
+    assert os.getpid() not in pids
