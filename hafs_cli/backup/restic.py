@@ -101,6 +101,9 @@ class Restic:
             if not k.startswith("RESTIC_") or k in ("RESTIC_CACHE_DIR", "RESTIC_PACK_SIZE")
         }
         env.update(self.env)
+        if self.password is not None:
+            # the variable the password came from stays out of restic's environment
+            env = {k: v for k, v in env.items() if v != self.password}
         if self.password is None:
             yield {"env": env}
             return

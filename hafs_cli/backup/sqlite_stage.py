@@ -11,6 +11,7 @@ copy belongs. `hafs backup restore` puts the copies back in place.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
 import shutil
 import time
@@ -78,8 +79,6 @@ def is_sqlite(path: str) -> bool:
 
 def find_databases(bset: BackupSet, patterns: list[str]) -> Iterator[str]:
     """SQLite files in the set's paths: name matches a pattern and the header says SQLite."""
-    import fnmatch
-
     skip = os.path.join(xdg.cache_dir(create=False), STAGE_DIR)
     for root in bset.paths:
         if os.path.isfile(root):
