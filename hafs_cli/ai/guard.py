@@ -9,6 +9,7 @@ when in doubt, stay out of training's way.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ class Guard:
                 return GuardVerdict(True, f"{program} not found on PATH (guard on, probe failed)")
             args[0] = found
         else:
-            args = [*self.ssh, *args]
+            args = [*self.ssh, remote_probe(program, s.get("lock_files", []))]
         timeout = float(s.get("probe_timeout_s", 2))
         try:
             proc = subprocess.run(
@@ -141,6 +142,33 @@ class Guard:
         if proc.returncode != 0:
             detail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
             return GuardVerdict(True, f"GPU probe exited {proc.returncode}: {detail[0]}")
+        out = proc.stdout
+        if self.ssh is not None:
+            lines = out.splitlines()
+            locks = [line[len(LOCK_MARK) :] for line in lines if line.startswith(LOCK_MARK)]
+            if locks:
+                return GuardVerdict(True, f"lock file {locks[0]} exists on the remote host")
+            out = "\n".join(line for line in lines if not line.startswith(LOCK_MARK))
         return parse_nvidia_smi(
-            proc.stdout, float(s.get("gpu_util_max", 50)), float(s.get("gpu_mem_max", 60))
+            out, float(s.get("gpu_util_max", 50)), float(s.get("gpu_mem_max", 60))
         )
+
+
+LOCK_MARK = "hafs-lock: "
+
+
+def remote_probe(program: str, lock_files: list[str]) -> str:
+    """One remote command: nvidia-smi's query, then a line per lock file that exists.
+
+    ssh hands its command to the remote login shell, so every word is quoted; the
+    command exits with nvidia-smi's status, so a failed query still counts as busy.
+    """
+    smi = f"{shlex.quote(program)} {QUERY} --format=csv,noheader,nounits"
+    if not lock_files:
+        return smi
+    files = " ".join(shlex.quote(f) for f in lock_files)
+    mark = shlex.quote(LOCK_MARK)
+    return (
+        f"{smi}; s=$?; for f in {files}; do "
+        f'if [ -e "$f" ]; then printf "%s%s\\n" {mark} "$f"; fi; done; exit $s'
+    )

@@ -41,6 +41,33 @@ def test_guard_probes_a_remote_gpu_over_ssh(ollama_server, make_engine, fake_smi
     assert col.wait(7)[-1]["host"] == "remote"
 
 
+def test_remote_lock_file_makes_the_remote_host_busy(
+    ollama_server, make_engine, fake_smi, sshd, tmp_path
+):
+    lock = tmp_path / "it's training.lock"  # quoting matters: the remote shell sees it
+    lock.touch()
+    remote, local = ollama_server(["m"]), ollama_server(["m"])
+    col = Collector()
+    eng = make_engine(
+        {"remote": (remote, {"tags": ["gpu"], "ssh_host": "box"}), "local": (local, {})},
+        ssh_hosts={"box": {"address": sshd.alias, "ssh_config": str(sshd.ssh_config)}},
+        events=col.event,
+        guard={
+            "nvidia_smi": str(fake_smi.state.parent / "nvidia-smi"),
+            "lock_files": [str(lock), str(tmp_path / "absent.lock")],
+            "probe_timeout_s": 5,
+        },
+    )
+    eng.submit(request(1), col.reply)
+    assert col.wait(1)[0]["host"] == "local"  # the GPU itself is idle: the lock decides
+    busy = [e for e in col.events if e["event"] == "guard_busy"]
+    assert (
+        busy and "on the remote host" in busy[0]["reason"] and "it's training" in busy[0]["reason"]
+    )
+    lock.unlink()
+    assert wait_until(lambda: any(e["event"] == "guard_clear" for e in col.events), 10)
+
+
 def test_sigterm_drains_the_daemon_and_every_request_gets_a_result(
     ollama_server, write_config, tmp_path
 ):
