@@ -204,7 +204,7 @@ def baseline(pipe, paths, staged, repo, exclude, skip_rules, baseline_file, no_b
         target = session.project_root(repo) / configured
     entries: list[dict] = []
     previous = load_baseline(target)
-    if previous.sha1s:
+    if previous.source == "detect-secrets":
         raise HafsError(
             f"{target} is a detect-secrets baseline; hafs reads it with --baseline {target} "
             "but will not overwrite it: write hafs's baseline elsewhere with -o FILE"
@@ -231,7 +231,7 @@ def _kept_entries(target: Path, previous) -> list[dict]:
     """Entries of an existing hafs baseline, so re-running never forgets an acceptance."""
     import orjson
 
-    if not previous.fingerprints:
+    if previous.source != "hafs":
         return []
     return list(orjson.loads(target.read_bytes()).get("secrets", []))
 

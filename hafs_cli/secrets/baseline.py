@@ -25,6 +25,7 @@ VERSION = 1
 class Baseline:
     fingerprints: frozenset[str] = frozenset()
     sha1s: frozenset[str] = frozenset()  # from a detect-secrets baseline
+    source: str = ""  # "hafs" or "detect-secrets": the format of the file it came from
 
     def accepts(self, finding: Finding) -> bool:
         if finding.fingerprint in self.fingerprints:
@@ -37,6 +38,7 @@ class Baseline:
 
 def load_baseline(path: Path, required: bool = False) -> Baseline:
     """Read a baseline file; a missing file is an empty baseline unless `required`."""
+    redo = f"fix it, or delete it and run 'hafs secrets baseline -o {path}' again"
     try:
         data = orjson.loads(path.read_bytes())
     except FileNotFoundError:
@@ -46,23 +48,30 @@ def load_baseline(path: Path, required: bool = False) -> Baseline:
             ) from None
         return Baseline()
     except (OSError, orjson.JSONDecodeError) as exc:
-        raise HafsError(f"cannot read baseline {path}: {exc}; fix or recreate it") from None
+        raise HafsError(f"cannot read baseline {path}: {exc}; {redo}") from None
     if isinstance(data, dict) and data.get("format") == FORMAT:
         entries = data.get("secrets", [])
-        return Baseline(
-            fingerprints=frozenset(e["fingerprint"] for e in entries if "fingerprint" in e)
-        )
+        if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and isinstance(e.get("fingerprint"), str) for e in entries
+        ):
+            raise HafsError(
+                f"baseline {path}: 'secrets' must be a list of entries with a fingerprint; {redo}"
+            )
+        return Baseline(fingerprints=frozenset(e["fingerprint"] for e in entries), source="hafs")
     if isinstance(data, dict) and isinstance(data.get("results"), dict):  # detect-secrets
+        if not all(isinstance(entries, list) for entries in data["results"].values()):
+            raise HafsError(
+                f"detect-secrets baseline {path}: each 'results' value must be a list; "
+                "fix it, or regenerate it with 'detect-secrets scan'"
+            )
         sha1s = {
             e["hashed_secret"]
             for entries in data["results"].values()
             for e in entries
-            if isinstance(e, dict) and "hashed_secret" in e
+            if isinstance(e, dict) and isinstance(e.get("hashed_secret"), str)
         }
-        return Baseline(sha1s=frozenset(sha1s))
-    raise HafsError(
-        f"{path} is not a hafs or detect-secrets baseline; recreate it with 'hafs secrets baseline'"
-    )
+        return Baseline(sha1s=frozenset(sha1s), source="detect-secrets")
+    raise HafsError(f"{path} is not a hafs or detect-secrets baseline; {redo}")
 
 
 def write_baseline(path: Path, entries: list[dict]) -> None:

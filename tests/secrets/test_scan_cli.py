@@ -243,3 +243,33 @@ def test_a_fifo_is_skipped_not_waited_on(hafs_cmd, tmp_path):
         )
         summary = json.loads(run.stdout.splitlines()[-1])
         assert (summary["files"], summary["skipped"]) == ((1, 0) if target == "." else (1, 1))
+
+
+def test_an_empty_detect_secrets_baseline_is_never_overwritten(hafs, leaky):
+    original = json.dumps({"version": "1.5.0", "plugins_used": [], "results": {}})
+    (leaky / ".secrets.baseline").write_text(original)
+    r = hafs("secrets", "baseline", ".", "-o", ".secrets.baseline", cwd=leaky)
+    assert r.exit_code == 2
+    assert b"is a detect-secrets baseline" in r.stderr
+    assert (leaky / ".secrets.baseline").read_text() == original
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "garbage",
+        '{"format": "hafs-secrets-baseline", "secrets": [5, {"x": 1}]}',
+        '{"format": "hafs-secrets-baseline", "secrets": {"a": 1}}',
+        '{"results": {".env": 5}}',
+        "[]",
+    ],
+)
+def test_a_broken_baseline_is_a_usage_error_that_says_what_to_do(hafs, leaky, content):
+    (leaky / "b.json").write_text(content)
+    for args in (("scan", ".env", "--baseline", "b.json"), ("baseline", ".env", "-o", "b.json")):
+        r = hafs("secrets", *args, cwd=leaky)
+        assert r.exit_code == 2, (args, r.stderr)
+        err = r.stderr.decode()
+        assert err.startswith("hafs: error: ") and "b.json" in err, err
+        assert "internal error" not in err
+    assert (leaky / "b.json").read_text() == content
