@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import orjson
 
@@ -15,6 +16,8 @@ from hafs_cli.ai.daemon import ping, submit_many
 from tests.ai.conftest import BUSY, IDLE
 from tests.ai.test_engine import Collector, request
 from tests.fixtures.ollama_server import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_guard_probes_a_remote_gpu_over_ssh(ollama_server, make_engine, fake_smi, sshd):
@@ -88,6 +91,7 @@ def test_sigterm_drains_the_daemon_and_every_request_gets_a_result(
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        cwd=ROOT,  # `python -m hafs_cli` from the source tree
         env=env,
     )
     try:
@@ -123,6 +127,7 @@ def test_sigterm_during_run_drains_with_stdin_still_open(ollama_server, write_co
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        cwd=ROOT,  # `python -m hafs_cli` from the source tree
         env=env,
     )
     try:
@@ -150,6 +155,7 @@ def test_run_streams_each_result_as_soon_as_it_is_known(ollama_server, write_con
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        cwd=ROOT,  # `python -m hafs_cli` from the source tree
     )
     try:
         proc.stdin.write(orjson.dumps(request("first")) + b"\n")
