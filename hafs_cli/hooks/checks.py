@@ -140,14 +140,24 @@ def check_jsonl(files: list[StagedFile], config: dict) -> list[Problem]:
             item = records.parse_line(raw.rstrip(b"\r"), f.name, lineno, last=False)
             if isinstance(item, records.BadLine):
                 if "no string `kind`" not in item.reason:  # not a record stream line: fine
-                    problems.append(Problem("jsonl", f.path, lineno, 1, item.reason, "hooks/jsonl"))
+                    message = _without_secrets(item.reason)
+                    problems.append(Problem("jsonl", f.path, lineno, 1, message, "hooks/jsonl"))
                 continue
             if item["kind"] not in known:
                 continue
             for reason in validate_record(item):
-                message = f"{item['kind']} record: {reason}"
+                message = _without_secrets(f"{item['kind']} record: {reason}")
                 problems.append(Problem("jsonl", f.path, lineno, 1, message, "hooks/jsonl-schema"))
     return problems
+
+
+def _without_secrets(message: str) -> str:
+    """A message that quotes the offending line or value, with any secret in it redacted."""
+    from hafs_cli.secrets.scanner import scan_text
+
+    for finding in scan_text(message, "<message>"):
+        message = message.replace(finding.secret, finding.redacted)
+    return message
 
 
 CHECKS: dict[str, Check] = {

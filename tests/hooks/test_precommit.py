@@ -138,6 +138,25 @@ def test_jsonl_records_are_checked_against_their_schema(hafs, repo):
     assert got == [(2, "hooks/jsonl-schema"), (4, "hooks/jsonl")]
 
 
+def test_jsonl_problems_never_quote_a_secret(hafs, repo):
+    (repo / "data.jsonl").write_text(
+        f'token = "{GITHUB_TOKEN}"\n{{"kind": "file", "path": "x", "size": "{GITHUB_TOKEN}"}}\n'
+    )
+    git(repo, "add", "data.jsonl")
+    for fmt in ("jsonl", "text"):
+        r = hafs("hooks", "run", "pre-commit", "--format", fmt, cwd=repo)
+        assert r.exit_code == 1
+        assert GITHUB_TOKEN.encode() not in r.stdout + r.stderr
+        if fmt == "jsonl":
+            jsonl_steps = [f for f in r.records if f["kind"] == "finding" and f["step"] == "jsonl"]
+            assert {(f["line"], f["rule"]) for f in jsonl_steps} == {
+                (1, "hooks/jsonl"),
+                (2, "hooks/jsonl-schema"),
+            }
+            assert "ghp_Q3vT…" in jsonl_steps[0]["message"]
+            assert any(GITHUB_TOKEN[:8] in f["message"] for f in jsonl_steps[1:])
+
+
 def test_asm_errors_block(hafs, repo):
     (repo / "bank00.asm").write_text("lda #$12\nsta $2100\nfoo $1234\n")
     git(repo, "add", "bank00.asm")
