@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
+import subprocess
+import time
 
 from tests.backup.conftest import assert_valid, manifest, restored_root, toml_str
 
@@ -108,3 +112,44 @@ def test_with_the_default_policy_the_same_host_is_refused(world, hafs, sshd, tmp
     r = hafs("backup", "init")
     assert r.exit_code == 3
     assert not trusted.exists() or trusted.read_text() == ""
+
+
+def test_a_stale_lock_in_an_sftp_repository_is_cleared(world, hafs, sshd, tmp_path):
+    remote_repo = sftp_world(
+        world, sshd, tmp_path, {"address": sshd.alias, "ssh_config": str(sshd.ssh_config)}
+    )
+    data = world.source("data")
+    for i in range(4):
+        (data / f"big{i}.bin").write_bytes(os.urandom(8_000_000))
+    world.add_set("data", data)
+    assert hafs("backup", "init").exit_code == 0
+    command = f"ssh -F {shlex.quote(str(sshd.ssh_config))} {sshd.alias} -s sftp"
+    env = {**os.environ, "RESTIC_PASSWORD_FILE": str(world.password_file)}
+    proc = subprocess.Popen(
+        [
+            "restic",
+            "-r",
+            f"sftp:{sshd.alias}:{remote_repo}",
+            "-o",
+            f"sftp.command={command}",
+            "backup",
+            "-q",
+            str(data),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    locks = os.path.join(remote_repo, "locks")
+    deadline = time.monotonic() + 30
+    while not os.listdir(locks) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    held = sorted(os.listdir(locks))
+    assert held, "restic never took its lock"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    r = hafs("backup", "verify")
+    assert r.records[0]["ok"] is True, r.stderr
+    assert r.records[0]["stale_locks_removed"] == held
+    assert os.listdir(locks) == []
