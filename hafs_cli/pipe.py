@@ -129,26 +129,32 @@ class Pipe:
         return self._config
 
     # -- input ---------------------------------------------------------------------
-    def records(self, sources: Iterable[str] = ()) -> Iterator[dict]:
-        """Input records from files, or stdin when none are named (nothing from a terminal)."""
-        for _source, _line, rec in self.numbered_records(sources):
+    def records(self, sources: Iterable[str] = (), adopt: records.Adopt | None = None):
+        """Input records from files, or stdin when none are named (nothing from a terminal).
+
+        `adopt` may give objects without `kind` one (see records.parse_line).
+        """
+        for _source, _line, rec in self.numbered_records(sources, adopt):
             yield rec
 
-    def numbered_records(self, sources: Iterable[str] = ()) -> Iterator[tuple[str, int, dict]]:
+    def numbered_records(
+        self, sources: Iterable[str] = (), adopt: records.Adopt | None = None
+    ) -> Iterator[tuple[str, int, dict]]:
         """(source, line number, record) for each good input record; bad lines reported."""
         sources = list(sources)
         if not sources:
             if _isatty(sys.stdin):
                 return
             sources = ["-"]
-        for source, lineno, item in records.iter_sources(sources):
+        for source, lineno, item in records.iter_sources(sources, adopt):
             if isinstance(item, records.BadLine):
-                self._bad_line(item)
+                self.bad_line(item)
                 continue
             self.input_count += 1
             yield source, lineno, item
 
-    def _bad_line(self, bad: records.BadLine) -> None:
+    def bad_line(self, bad: records.BadLine) -> None:
+        """Report a line that is not a record (an `error` record; --strict stops)."""
         self._write_error(bad.to_record(self.command))
         if self.strict:
             raise HafsError(

@@ -7,7 +7,7 @@ Reading never loses a line silently: every line that cannot be a record becomes 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -47,8 +47,17 @@ def _excerpt(raw: bytes) -> str:
     return text + ("…" if len(raw) > 60 else "")
 
 
-def parse_line(raw: bytes, source: str, lineno: int, last: bool) -> dict | BadLine:
-    """Parse one line (without its newline); `last` marks a final line lacking its newline."""
+Adopt = Callable[[dict], "dict | None"]
+
+
+def parse_line(
+    raw: bytes, source: str, lineno: int, last: bool, adopt: Adopt | None = None
+) -> dict | BadLine:
+    """Parse one line (without its newline); `last` marks a final line lacking its newline.
+
+    `adopt` may turn an object without `kind` into a record (e.g. a plain dataset line
+    into a `sample`); when it returns None the line is reported as usual.
+    """
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -64,12 +73,18 @@ def parse_line(raw: bytes, source: str, lineno: int, last: bool) -> dict | BadLi
     if not isinstance(obj, dict):
         return BadLine(source, lineno, f"not a JSON object (got {type(obj).__name__})")
     kind = obj.get("kind")
+    if kind is None and adopt is not None:
+        adopted = adopt(obj)
+        if adopted is not None:
+            return adopted
     if not isinstance(kind, str) or not kind:
         return BadLine(source, lineno, "record has no string `kind` field")
     return obj
 
 
-def iter_stream(stream: BinaryIO, source: str) -> Iterator[tuple[int, dict | BadLine]]:
+def iter_stream(
+    stream: BinaryIO, source: str, adopt: Adopt | None = None
+) -> Iterator[tuple[int, dict | BadLine]]:
     """(line number, record or BadLine) from a binary stream; CRLF and a BOM are accepted."""
     lineno = 0
     for raw in stream:
@@ -83,16 +98,18 @@ def iter_stream(stream: BinaryIO, source: str) -> Iterator[tuple[int, dict | Bad
             raw = raw[len(BOM) :]
         if not raw.strip():
             continue
-        yield lineno, parse_line(raw, source, lineno, last=not complete)
+        yield lineno, parse_line(raw, source, lineno, last=not complete, adopt=adopt)
 
 
-def iter_sources(sources: Iterable[str]) -> Iterator[tuple[str, int, dict | BadLine]]:
+def iter_sources(
+    sources: Iterable[str], adopt: Adopt | None = None
+) -> Iterator[tuple[str, int, dict | BadLine]]:
     """(source, line number, record or BadLine) from files ("-" is stdin), in order."""
     from hafs_cli.exits import HafsError
 
     for src in sources:
         if src == "-":
-            for lineno, item in iter_stream(sys.stdin.buffer, STDIN_NAME):
+            for lineno, item in iter_stream(sys.stdin.buffer, STDIN_NAME, adopt):
                 yield STDIN_NAME, lineno, item
             continue
         try:
@@ -100,5 +117,5 @@ def iter_sources(sources: Iterable[str]) -> Iterator[tuple[str, int, dict | BadL
         except OSError as exc:
             raise HafsError(f"cannot read {src}: {exc.strerror}; check the path") from None
         with fh:
-            for lineno, item in iter_stream(fh, src):
+            for lineno, item in iter_stream(fh, src, adopt):
                 yield src, lineno, item

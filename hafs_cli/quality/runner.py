@@ -111,7 +111,7 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
     for ref in list(section.get("reference") or []) + list(references):
         for source, lineno, rec in iter_dataset([str(Path(ref).expanduser())]):
             if isinstance(rec, records.BadLine):
-                pipe._bad_line(rec)
+                pipe.bad_line(rec)
                 continue
             try:
                 run.add_reference(rec)
@@ -202,7 +202,7 @@ def gate(pipe, files, baseline: str, max_drop: float | None) -> int:
     base_scores, base_summary = [], None
     for _source, _line, rec in records.iter_sources([baseline]):
         if isinstance(rec, records.BadLine):
-            pipe._bad_line(rec)
+            pipe.bad_line(rec)
         elif rec.get("kind") == "score":
             base_scores.append(rec)
         elif rec.get("kind") == "score_summary":
