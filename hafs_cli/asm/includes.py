@@ -44,9 +44,13 @@ class Includes:
             found = self._resolve(target.rsplit(":", 1)[0])
         if found is None:
             self.missing_include = True
-            where = self._base if self._base is not None else Path.cwd()
+            where = ", ".join(
+                os.fspath(d)
+                for d in [self._base if self._base is not None else Path.cwd(),
+                          *self.opts.include_paths]
+            )  # fmt: skip
             self._report(lineno, col, "missing-include", f"{name} '{target}': no such file (looked in {where})",
-                         "check the path; it is relative to the including file", original)  # fmt: skip
+                         "check the path; it is relative to the including file, then to -I DIRs", original)  # fmt: skip
             return
         if name != "incsrc":
             return

@@ -100,7 +100,7 @@ def command(pipe, paths, fields, text_fields, include_paths, defines, unknown_wi
 
         from hafs_cli.exits import HafsError
 
-        if sys.stdin.isatty():
+        if sys.stdin is None or sys.stdin.isatty():  # a terminal, or closed
             raise HafsError(
                 "nothing to check: give .asm files or directories, or pipe sample/file records on stdin"
             )

@@ -313,3 +313,25 @@ def test_a_fifo_is_not_waited_on(hafs_cmd, tmp_path):
     )
     assert run.returncode == 2
     assert b"not a regular file" in run.stderr
+
+
+def test_a_closed_stdin_without_paths_is_a_usage_error(hafs_cmd):
+    run = subprocess.run(
+        [*hafs_cmd, "validate-asm"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60
+    )
+    closed = subprocess.run(
+        [*hafs_cmd, "validate-asm"], capture_output=True, timeout=60, preexec_fn=lambda: os.close(0)
+    )
+    assert run.returncode == 0  # /dev/null: an empty stream of records
+    assert closed.returncode == 2, closed.stderr
+    assert closed.stderr.startswith(b"hafs: error: nothing to check")
+
+
+def test_missing_include_names_every_folder_searched(tmp_path):
+    (tmp_path / "main.asm").write_text('incsrc "gone.asm"\n')
+    [diag] = validate_file(tmp_path / "main.asm", config={"include_paths": [str(tmp_path / "lib")]})
+    assert diag.code == "missing-include"
+    assert (
+        diag.message
+        == f"incsrc 'gone.asm': no such file (looked in {tmp_path}, {tmp_path / 'lib'})"
+    )
