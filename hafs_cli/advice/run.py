@@ -122,7 +122,7 @@ def _counted(records: Iterable[dict], bar) -> Iterator[dict]:
 def run(
     pipe, files: tuple[str, ...], only_rules: tuple[str, ...], now: str | None, use_ai: bool
 ) -> int:
-    if not files and sys.stdin is not None and sys.stdin.isatty():
+    if not files and (sys.stdin is None or sys.stdin.isatty()):  # a terminal, or closed
         raise HafsError(
             "no input: pipe records in (hafs scan DIR | hafs dedup | hafs recommend) "
             "or name a JSON Lines file"

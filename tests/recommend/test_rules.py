@@ -652,3 +652,11 @@ def test_markdown_shows_reasons_and_rationales_as_written(tmp_path, hafs):
     assert "AI: see \\[this\\](http://x.example/) \\<img src=x\\>" in text
     assert "- `/t/a\\n\\n# b.tmp`" in text
     assert "\n# b.tmp" not in text
+
+
+def test_a_closed_stdin_without_files_is_a_usage_error(hafs_cmd):
+    closed = subprocess.run(
+        [*hafs_cmd, "recommend"], capture_output=True, timeout=60, preexec_fn=lambda: os.close(0)
+    )
+    assert closed.returncode == 2, closed.stderr
+    assert closed.stderr.startswith(b"hafs: error: no input")
