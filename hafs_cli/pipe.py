@@ -11,6 +11,7 @@ import functools
 import io
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from hafs_cli import exits, records
 from hafs_cli.exits import HafsError
 
 FORMATS = ("jsonl", "json", "table")
+FLUSH_INTERVAL_S = 0.2
 
 
 def _isatty(stream: Any) -> bool:
@@ -118,6 +120,7 @@ class Pipe:
         self.renderers: dict[str, Callable[[list[dict], Any], None]] = {}
         self._config = None
         self._pending = bytearray()
+        self._last_flush = time.monotonic()
 
     # -- configuration -------------------------------------------------------------
     @property
@@ -198,6 +201,13 @@ class Pipe:
             self._out_bytes(prefix + records.dumps(rec)[:-1])
         else:
             self._table_rows.append(rec)
+            return
+        # Stream: a slow stage's records reach the next stage within a fraction of a
+        # second, while a fast one still writes in large batches.
+        now = time.monotonic()
+        if now - self._last_flush >= FLUSH_INTERVAL_S:
+            self._last_flush = now
+            self.flush()
 
     def _out_bytes(self, data: bytes) -> None:
         stream = getattr(self._out, "buffer", None)

@@ -190,3 +190,22 @@ def test_no_color_is_honoured_on_a_terminal(hafs_cmd):
 def test_format_flag_overrides_the_terminal(hafs_cmd):
     out = _run_in_pty([*hafs_cmd, "schema", "list", "--format", "jsonl"])
     assert out.lstrip().startswith(b'{"kind":"schema_kind"')
+
+
+def test_records_stream_to_the_next_stage_before_input_ends(hafs_cmd):
+    proc = subprocess.Popen(
+        [*hafs_cmd, "schema", "validate"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        time.sleep(0.5)
+        proc.stdin.write(b'{"kind":"error","reason":"first"}\n')
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 10)
+        assert ready, "the record did not arrive while the input was still open"
+        assert proc.stdout.readline() == b'{"kind":"error","reason":"first"}\n'
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=20)
