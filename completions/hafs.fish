@@ -300,7 +300,7 @@ complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand
 complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from rules' -l help
 complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from rules' -l only
 complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from rules' -l strict
-complete -c hafs -n '__fish_seen_subcommand_from secrets; not __fish_seen_subcommand_from scan' -a scan -d 'Report secrets in PATHs (default: here), in staged...'
+complete -c hafs -n '__fish_seen_subcommand_from secrets; not __fish_seen_subcommand_from scan' -a scan -d 'Report secrets in PATHs, in staged changes, or in `file`...'
 complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l baseline
 complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l exclude
 complete -c hafs -n '__fish_seen_subcommand_from secrets; __fish_seen_subcommand_from scan' -l format
