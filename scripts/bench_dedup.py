@@ -169,8 +169,8 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="hafs-bench-"))
     env = dict(os.environ, PYTHONPATH=str(ROOT), XDG_CACHE_HOME=str(work / "cache"))
     env.pop("HAFS_CONFIG", None)
-    # Some CI shells export PYTHONUNBUFFERED=1, which turns every record into a write()
-    # system call; people's shells do not, so measure hafs as they would run it.
+    # Some CI shells export PYTHONUNBUFFERED=1; people's shells do not: measure hafs as
+    # they would run it.
     env.pop("PYTHONUNBUFFERED", None)
 
     print(f"tree: {tree}  cpus: {os.cpu_count()}  load: {os.getloadavg()[0]:.2f}", flush=True)
