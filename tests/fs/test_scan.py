@@ -265,3 +265,12 @@ def test_entries_that_cannot_be_stat_ed_are_errors(tmp_path):
         (str(tmp_path / "listable/secret.txt"), 13)
     ]
     assert code == 2
+
+
+def test_no_size_cap(hafs, tmp_path):
+    big = tmp_path / "disk.img"
+    with open(big, "wb") as fh:
+        fh.truncate(10 * 1024**3)  # sparse: 10 GiB listed, nothing written
+    (rec,) = [x for x in scan(hafs, tmp_path).records if x["kind"] == "file"]
+    assert rec["size"] == 10 * 1024**3
+    assert summary(scan(hafs, tmp_path))["bytes"] == 10 * 1024**3
