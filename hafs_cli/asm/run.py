@@ -65,9 +65,13 @@ class ValidateRun:
                 and isinstance(rec.get("path"), str)
                 and rec["path"].lower().endswith(SUFFIXES)
             ):
+                from hafs_cli.exits import HafsError
                 from hafs_cli.paths import record_path
 
-                asm_files.append(os.fsdecode(record_path(rec)))
+                try:
+                    asm_files.append(os.fsdecode(record_path(rec)))
+                except HafsError as exc:  # one bad record: reported, the stream goes on
+                    self.pipe.error(exc.message, path=rec["path"])
         if asm_files:
             self.validate_paths(asm_files)
 

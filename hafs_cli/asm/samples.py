@@ -25,8 +25,10 @@ ASM_FENCE_LANGS = frozenset(
         "nasm-65816",
     )
 )
+# An unclosed fence runs to the end of the text (CommonMark), as in a truncated answer.
 _FENCE = re.compile(
-    r"^([ \t]*)(```+|~~~+)[ \t]*([^\s`]*)[^\n]*\n(.*?)^\1\2[ \t]*$", re.MULTILINE | re.DOTALL
+    r"^([ \t]*)(```+|~~~+)[ \t]*([^\s`]*)[^\n]*\n(.*?)(?:^\1\2[ \t]*$|\Z)",
+    re.MULTILINE | re.DOTALL,
 )
 
 

@@ -335,3 +335,21 @@ def test_missing_include_names_every_folder_searched(tmp_path):
         diag.message
         == f"incsrc 'gone.asm': no such file (looked in {tmp_path}, {tmp_path / 'lib'})"
     )
+
+
+def test_an_unclosed_fence_runs_to_the_end_of_the_field(hafs):
+    """A truncated answer: the block is checked, the fence line itself is not a statement."""
+    truncated = {"kind": "sample", "sample_id": "t", "output": "Here:\n```asm\n    NOP\n    DEA\n"}
+    r = hafs("validate-asm", "--only", input=json.dumps(truncated) + "\n")
+    diags = [(x["line"], x["code"]) for x in _valid(r.records) if x["kind"] == "asm_diag"]
+    assert diags == [(4, "unknown-mnemonic")]
+
+
+def test_a_file_record_with_a_broken_path_b64_is_one_error_and_the_stream_goes_on(hafs):
+    bad = {"kind": "file", "path": "x.asm", "path_b64": "!!"}
+    sample = {"kind": "sample", "sample_id": "s", "output": "    DEA\n"}
+    r = hafs("validate-asm", "--only", input=json.dumps(bad) + "\n" + json.dumps(sample) + "\n")
+    assert r.exit_code == 2
+    [err] = r.errors
+    assert err["path"] == "x.asm" and "path_b64" in err["reason"]
+    assert [x["kind"] for x in r.records] == ["asm_diag", "asm_summary", "summary"]
