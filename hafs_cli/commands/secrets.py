@@ -89,7 +89,11 @@ def _results(pipe, paths, staged, repo, exclude, skip_rules, baseline_file, no_b
         for rec in pipe.records():
             pipe.forward(rec)
             if rec.get("kind") == "file" and rec.get("host", here) in (here, ""):
-                path = record_path(rec)
+                try:
+                    path = record_path(rec)
+                except HafsError as exc:  # one bad record: reported, the stream goes on
+                    pipe.error(exc.message, path=rec.get("path"))
+                    continue
                 if not session.excluded(path, settings.exclude):
                     yield session.scan_file(path, settings)
         if not pipe.input_count and not pipe.error_count:

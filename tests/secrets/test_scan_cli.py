@@ -273,3 +273,13 @@ def test_a_broken_baseline_is_a_usage_error_that_says_what_to_do(hafs, leaky, co
         assert err.startswith("hafs: error: ") and "b.json" in err, err
         assert "internal error" not in err
     assert (leaky / "b.json").read_text() == content
+
+
+def test_a_file_record_with_a_broken_path_b64_is_one_error_and_the_stream_goes_on(hafs, leaky):
+    recs = [{"kind": "file", "path": "x.env", "path_b64": "!!"},
+            {"kind": "file", "path": str(leaky / ".env")}]  # fmt: skip
+    r = scan(hafs, "--only", input="".join(json.dumps(x) + "\n" for x in recs))
+    assert r.exit_code == 2
+    [err] = r.errors
+    assert err["path"] == "x.env" and "path_b64" in err["reason"]
+    assert [x.get("secret_kind") for x in r.records] == ["github", None]
