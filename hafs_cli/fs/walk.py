@@ -60,6 +60,7 @@ class DirTask:
     root_dev: int
     scopes: tuple[Scope, ...] = ()
     ancestors: frozenset = frozenset()  # (dev, inode) of the directories above (follow mode)
+    root: bytes = b""  # the scan root this directory belongs to
 
 
 def _text_path(p: bytes) -> dict:
@@ -89,14 +90,31 @@ def error_record(path: bytes, exc: OSError, what: str) -> dict:
     }
 
 
+def rebased(pattern: str, root: bytes) -> str:
+    """An exclude pattern for one root: an absolute path inside it becomes anchored there.
+
+    `--exclude ~/Library` reaches us as /home/me/Library; relative to the root /home/me
+    that is the gitignore pattern /Library. Other patterns (including /build, anchored
+    at the root) are kept as they are.
+    """
+    neg = "!" if pattern.startswith("!") else ""
+    body = pattern[len(neg) :]
+    top = os.fsdecode(root).rstrip("/")
+    if not body.startswith("/") or not top:
+        return pattern
+    if body.rstrip("/").startswith(top + "/"):
+        return neg + body[len(top) :]
+    return pattern
+
+
 class Walker:
     """Lists directory trees; `walk` for one process, `scan_dir` for a share of the work."""
 
     def __init__(self, opts: ScanOptions):
         self.opts = opts
         self.stats = ScanStats()
-        self.excluder = Excluder(compile_patterns(opts.excludes), opts.gitignore)
-        self._match = self.excluder.excludes is not None or opts.gitignore
+        self._excluders: dict[bytes, Excluder] = {}
+        self._match = bool(opts.excludes) or opts.gitignore
         self._visited: set[tuple[int, int]] = set()
 
     # -- records -----------------------------------------------------------------
@@ -175,7 +193,7 @@ class Walker:
                 if self.opts.max_depth is None or self.opts.max_depth > 0:
                     ancestors = frozenset({(st.st_dev, st.st_ino)})
                     self._visited.add((st.st_dev, st.st_ino))
-                    yield DirTask(path, b"", 0, st.st_dev, scopes, ancestors)
+                    yield DirTask(path, b"", 0, st.st_dev, scopes, ancestors, path)
             elif stat_mod.S_ISREG(st.st_mode):
                 yield self.file_record(path, os.path.basename(path), st)
             else:
@@ -219,7 +237,7 @@ class Walker:
                 is_dir = entry.is_dir(follow_symlinks=False)
                 if match:
                     rel = task.rel + b"/" + name if task.rel else name
-                    if self._skip(scopes, rel, name, is_dir):
+                    if self._skip(task.root, scopes, rel, name, is_dir):
                         self.stats.excluded += 1
                         continue
                 else:
@@ -239,10 +257,17 @@ class Walker:
             except OSError as exc:
                 yield self._error(entry.path, exc, "cannot stat")
 
-    def _skip(self, scopes: tuple[Scope, ...], rel: bytes, name: bytes, is_dir: bool) -> bool:
+    def _skip(
+        self, root: bytes, scopes: tuple[Scope, ...], rel: bytes, name: bytes, is_dir: bool
+    ) -> bool:
         if self.opts.gitignore and is_dir and name == b".git":
             return True
-        return self.excluder.excluded(scopes, rel.decode("utf-8", "surrogateescape"), is_dir)
+        excluder = self._excluders.get(root)
+        if excluder is None:
+            patterns = [rebased(p, root) for p in self.opts.excludes]
+            excluder = Excluder(compile_patterns(patterns), self.opts.gitignore)
+            self._excluders[root] = excluder
+        return excluder.excluded(scopes, rel.decode("utf-8", "surrogateescape"), is_dir)
 
     def _subdir(
         self,
@@ -277,7 +302,7 @@ class Walker:
                 return  # reached twice through symlinks: listed once
             self._visited.add(ident)
             ancestors = ancestors | {ident}
-        push(DirTask(path, rel, depth, task.root_dev, scopes, ancestors))
+        push(DirTask(path, rel, depth, task.root_dev, scopes, ancestors, task.root))
 
     def _symlink(
         self,

@@ -274,3 +274,10 @@ def test_no_size_cap(hafs, tmp_path):
     (rec,) = [x for x in scan(hafs, tmp_path).records if x["kind"] == "file"]
     assert rec["size"] == 10 * 1024**3
     assert summary(scan(hafs, tmp_path))["bytes"] == 10 * 1024**3
+
+
+def test_an_absolute_exclude_inside_the_root_is_anchored_there(hafs, tmp_path):
+    write(tmp_path / "Library/cache.db", b"c")
+    write(tmp_path / "Code/Library/keep.txt", b"k")
+    r = scan(hafs, tmp_path, "--exclude", str(tmp_path / "Library"))
+    assert files(r) == rel(tmp_path, ["Code/Library/keep.txt"])
