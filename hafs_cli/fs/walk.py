@@ -135,23 +135,27 @@ class Walker:
         stats = self.stats
         stats.files += 1
         stats.bytes += st.st_size
+        raw = None
         try:
             text = path.decode()
         except UnicodeDecodeError:
-            rec = {"kind": "file", **path_fields(path)}
-        else:
-            rec = {"kind": "file", "path": text}
-        rec.update(
-            size=st.st_size,
-            mtime_ns=st.st_mtime_ns,
-            ctime_ns=st.st_ctime_ns,
-            dev=st.st_dev,
-            inode=st.st_ino,
-            nlink=st.st_nlink,
-            mode=st.st_mode,
-            extension=extension(name),
-            host=self.opts.host,
-        )
+            fields = path_fields(path)
+            text, raw = fields["path"], fields["path_b64"]
+        rec = {
+            "kind": "file",
+            "path": text,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "ctime_ns": st.st_ctime_ns,
+            "dev": st.st_dev,
+            "inode": st.st_ino,
+            "nlink": st.st_nlink,
+            "mode": st.st_mode,
+            "extension": extension(name),
+            "host": self.opts.host,
+        }
+        if raw is not None:
+            rec["path_b64"] = raw
         return rec
 
     def _dir_record(self, path: bytes, st: os.stat_result) -> dict:
