@@ -91,8 +91,21 @@ def install(
     repo: str | os.PathLike | None, hooks: tuple[str, ...], use_hooks_path: bool = False
 ) -> list[HookChange]:
     target = hooks_dir(repo, use_hooks_path)
-    target.mkdir(parents=True, exist_ok=True)
-    return [_install_one(target, hook) for hook in hooks]
+    if os.path.lexists(target) and not target.is_dir():
+        raise HafsError(f"{target} is not a folder, so no hooks can go there: move it away")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        return [_install_one(target, hook) for hook in hooks]
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+
+
+def _cannot_write(target: Path, exc: OSError) -> HafsError:
+    where = exc.filename or target
+    return HafsError(
+        f"cannot write hooks in {target}: {where}: {exc.strerror}; "
+        "check that it is a folder you may write to"
+    )
 
 
 def _install_one(target: Path, hook: str) -> HookChange:
@@ -120,6 +133,13 @@ def uninstall(
     repo: str | os.PathLike | None, hooks: tuple[str, ...], use_hooks_path: bool = False
 ) -> list[HookChange]:
     target = hooks_dir(repo, use_hooks_path)
+    try:
+        return _uninstall(target, hooks)
+    except OSError as exc:
+        raise _cannot_write(target, exc) from None
+
+
+def _uninstall(target: Path, hooks: tuple[str, ...]) -> list[HookChange]:
     changes = []
     for hook in hooks:
         path, legacy = target / hook, target / f"{hook}.legacy"
