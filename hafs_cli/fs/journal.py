@@ -71,9 +71,10 @@ class Journal:
     def reopen(cls, path: Path, run: str) -> Journal:
         return cls(path, run)
 
-    def write(self, entry: dict) -> None:
+    def write(self, entry: dict, sync: bool = True) -> None:
         os.write(self._fd, orjson.dumps(entry, option=orjson.OPT_APPEND_NEWLINE))
-        os.fsync(self._fd)
+        if sync:
+            os.fsync(self._fd)
 
     def intent(self, action: str, **fields) -> int:
         """Write an intent and return its sequence number."""
@@ -82,7 +83,9 @@ class Journal:
         return self._seq
 
     def done(self, seq: int) -> None:
-        self.write({"op": "done", "seq": seq})
+        # Not fsync'd: undo reads the state from the file system, not from "done"; the
+        # next intent's fsync writes this line out with it.
+        self.write({"op": "done", "seq": seq}, sync=False)
 
     def close(self, end: bool = True) -> None:
         if end:
