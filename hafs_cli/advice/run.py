@@ -54,7 +54,7 @@ def parse_now(text: str | None) -> int:
         return time.time_ns()
     try:
         return int(float(text) * 1e9)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, or nan/inf
         pass
     try:
         dt = datetime.fromisoformat(text)
