@@ -348,8 +348,10 @@ class SyncRun:
         deletes = sorted(plan.of("delete", "push"), key=lambda o: o.path, reverse=True)
         done = transport.delete([o.path for o in deletes], self.trash_rel, self.error)
         for op in deletes:
-            if op.path in done or transport.name == "rsync":
+            if op.path in done:
                 self._op_record(op, trash=self.trash_rel)
+            else:
+                self.error(f"{os.fsdecode(op.path)}: not deleted on {self.p.host.name}")
         for op in plan.of("skip"):
             self._op_record(op)
 

@@ -178,7 +178,25 @@ def move_to_trash_remote(sftp, remote_root: str, rel: bytes, trash_rel: bytes) -
     src = rjoin(remote_root, rel)
     dst = rjoin(remote_root, trash_rel + b"/" + rel)
     makedirs_remote(sftp, posixpath.dirname(dst))
+    dst = free_name(dst, lambda p: _lexists(sftp, p))
     sftp.posix_rename(src, dst)
+
+
+def free_name(path: bytes, exists) -> bytes:
+    """`path`, or `path~N` when something (an earlier trashed item) already has the name."""
+    candidate, n = path, 1
+    while exists(candidate):
+        candidate = path + f"~{n}".encode()
+        n += 1
+    return candidate
+
+
+def _lexists(sftp, path: bytes) -> bool:
+    try:
+        sftp.lstat(path)
+        return True
+    except OSError:
+        return False
 
 
 def remove_parts(sftp, remote_root: str, rels: Iterable[bytes]) -> None:

@@ -163,8 +163,14 @@ class RsyncTransport(_Transport):
             "--delete-missing-args",
             "--backup",
             f"--backup-dir={trash_rel}",
+            "--force",  # a directory that still holds excluded files goes as a whole
         ]
-        return self._transfer([*argv, self._local(), self._remote()], paths, on_error)
+
+        def report(text: str) -> None:  # the paths are missing here on purpose
+            if "file has vanished" not in text and "some files vanished" not in text:
+                on_error(text)
+
+        return self._transfer([*argv, self._local(), self._remote()], paths, report)
 
     def differing(self, paths: list[bytes], on_error: OnError) -> set[bytes]:
         """Which of these files differ in content (rsync --checksum, dry run)."""
@@ -252,9 +258,12 @@ class SftpTransport(_Transport):
             try:
                 full = sftp.rjoin(self.remote_root, rel)
                 attrs = self.sftp.lstat(full)
-                if attrs.st_mode and (attrs.st_mode & 0o170000) == 0o040000:
-                    self.sftp.rmdir(full)  # only reached once its files were moved
-                else:
+                is_dir = attrs.st_mode and (attrs.st_mode & 0o170000) == 0o040000
+                try:
+                    if not is_dir:
+                        raise OSError("not a directory")
+                    self.sftp.rmdir(full)  # reached once its files were moved
+                except OSError:  # a file, or a directory still holding excluded files
                     sftp.move_to_trash_remote(
                         self.sftp, self.remote_root, rel, os.fsencode(trash_rel)
                     )
@@ -282,9 +291,9 @@ def local_move_to_trash(root: bytes, rel: bytes, trash_rel: bytes, entry: Entry 
     if entry is not None and entry.type == "d":
         try:
             os.rmdir(src)
+            return
         except OSError:
-            pass  # something new inside: it stays
-        return
+            pass  # excluded files (__pycache__...) inside: the directory goes to the trash
     dst = os.path.join(root, trash_rel, rel)
     os.makedirs(os.path.dirname(dst), exist_ok=True)
-    os.rename(src, dst)
+    os.rename(src, sftp.free_name(dst, os.path.lexists))

@@ -235,3 +235,26 @@ def test_unreadable_directory_is_skipped_not_deleted(hafs_cmd, setup, write, tmp
     skips = [r for r in map(orjson.loads, proc.stdout.splitlines()) if r.get("op") == "skip"]
     assert [(s["path"], s["reason"]) for s in skips] == [("closed/b", "unreadable on local")]
     assert (setup.remote / "closed/b").read_text() == "b"
+
+
+@pytest.mark.parametrize("deleted_on", ["local", "remote"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_deleted_directory_with_excluded_leftovers_goes_to_trash(
+    hafs, setup, write, transport, deleted_on
+):
+    write(setup.local, "pkg/mod.py", "code", mtime=OLD)
+    write(setup.local, "README", "stays", mtime=OLD)
+    setup.profile("p", direction="both", delete=True, transport=transport)
+    synced(hafs)
+    gone, other = (
+        (setup.local, setup.remote) if deleted_on == "local" else (setup.remote, setup.local)
+    )
+    write(other, "pkg/__pycache__/mod.cpython-311.pyc", "bytecode")  # excluded, never synced
+    shutil.rmtree(gone / "pkg")
+    r = synced(hafs)
+    direction = "push" if deleted_on == "local" else "pull"
+    assert ops(r) == [("delete", direction, "pkg"), ("delete", direction, "pkg/mod.py")]
+    assert not (other / "pkg").exists()
+    trashed = list((other / ".hafs-trash").rglob("*"))
+    assert {p.name for p in trashed if p.is_file()} == {"mod.py", "mod.cpython-311.pyc"}
+    assert ops(synced(hafs)) == []
