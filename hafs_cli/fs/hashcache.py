@@ -4,6 +4,8 @@ An entry is keyed by (dev, inode) and valid only while size, mtime_ns and ctime_
 all unchanged. ctime cannot be set by users, so a rewrite that restores the mtime still
 misses the cache. Files changed less than RACY_NS before they were hashed are not stored:
 within one timestamp tick a second write could leave every key field unchanged.
+Entries are forgotten MAX_AGE_S after they were stored (files deleted since then leave
+nothing behind; an unchanged file is simply hashed again).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from pathlib import Path
 from hafs_cli import xdg
 
 RACY_NS = 1_000_000_000
-# Bump when what a digest means changes (e.g. the head+tail function): old entries go.
-VERSION = 2
+MAX_AGE_S = 180 * 86400
+# Bump when what a digest means or the table changes: old entries go.
+VERSION = 3
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
     dev INTEGER NOT NULL,
@@ -27,6 +30,7 @@ CREATE TABLE IF NOT EXISTS hashes (
     ctime_ns INTEGER NOT NULL,
     edges BLOB,
     full BLOB,
+    stored_s INTEGER NOT NULL,
     PRIMARY KEY (dev, inode)
 ) WITHOUT ROWID
 """
@@ -77,7 +81,9 @@ class HashCache:
         rows = db.execute(
             "SELECT w.i, h.edges, h.full FROM wanted w JOIN hashes h "
             "ON h.dev = w.dev AND h.inode = w.inode AND h.size = w.size "
-            "AND h.mtime_ns = w.mtime_ns AND h.ctime_ns = w.ctime_ns"
+            "AND h.mtime_ns = w.mtime_ns AND h.ctime_ns = w.ctime_ns "
+            "AND h.stored_s >= ?",
+            (time.time_ns() // 1_000_000_000 - MAX_AGE_S,),
         )
         found = {i: (edges, full) for i, edges, full in rows}
         self.hits += len(found)
@@ -86,7 +92,10 @@ class HashCache:
     def store(self, entries: Iterable[tuple[Key, bytes | None, bytes | None]]) -> None:
         """Remember digests (entries of files changed within RACY_NS are left out)."""
         now = time.time_ns()
-        rows = [(*key, edges, full) for key, edges, full in entries if now - key[4] >= RACY_NS]
+        now_s = now // 1_000_000_000
+        rows = [
+            (*key, edges, full, now_s) for key, edges, full in entries if now - key[4] >= RACY_NS
+        ]
         if not rows:
             return
         db = self.db
@@ -94,7 +103,8 @@ class HashCache:
         try:
             # Replacing is right: an entry with the same identity would have been a hit,
             # and one with another identity is stale.
-            db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute("DELETE FROM hashes WHERE stored_s < ?", (now_s - MAX_AGE_S,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -350,3 +350,25 @@ def test_overlapping_scan_roots_do_not_make_a_file_its_own_duplicate(hafs, tmp_p
     (group,) = groups_of(dedup(hafs, records, "--only"))
     assert group["count"] == 2
     assert all("links" not in m for m in group["members"])
+
+
+def test_cache_entries_expire(hafs, tree, monkeypatch):
+    import sqlite3
+
+    from hafs_cli.fs import hashcache
+
+    records = scan(hafs, tree["root"])
+    time.sleep(1.1)
+    dedup(hafs, records, "--only")
+    db = sqlite3.connect(hashcache.default_path())
+    db.execute(
+        "UPDATE hashes SET stored_s = stored_s - ? WHERE size = 20000", (hashcache.MAX_AGE_S + 1,)
+    )
+    db.commit()
+    db.close()
+    write(tree["root"] + b"/new-1", b"n" * 9999)  # anything to store makes it prune
+    write(tree["root"] + b"/new-2", b"n" * 9999)
+    time.sleep(1.1)
+    s = summary_of(dedup(hafs, scan(hafs, tree["root"]), "--only"))
+    assert s["cache_hits"] == 11  # the two expired mid.dat entries were forgotten
+    assert s["edges_hashed"] == 4  # ...and hashed again, with the two new files
