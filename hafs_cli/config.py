@@ -28,12 +28,17 @@ ENV_SEP = "__"
 
 
 @functools.cache
-def config_schema() -> dict:
+def _schema_bytes() -> bytes:
     path = data_path(SCHEMA_FILE)
     try:
-        return orjson.loads(path.read_bytes())
+        return path.read_bytes()
     except FileNotFoundError:
         raise HafsError(f"configuration schema missing: {path}", exits.RUNTIME) from None
+
+
+@functools.cache
+def config_schema() -> dict:
+    return orjson.loads(_schema_bytes())
 
 
 # -- defaults ------------------------------------------------------------------------
@@ -216,7 +221,11 @@ def _read_layer(path: Path) -> tuple[dict, str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise HafsError(f"cannot read configuration {path}: {exc}") from None
+    if _known_valid(text):
+        return tomllib.loads(text), text
     problems = check_config_text(text, str(path))
+    if not problems:
+        _remember_valid(text)
     if problems:
         shown = "\n  ".join(str(p) for p in problems[:10])
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
@@ -224,6 +233,39 @@ def _read_layer(path: Path) -> tuple[dict, str]:
             f"invalid configuration:\n  {shown}{more}\n(run 'hafs config check {path}')"
         )
     return tomllib.loads(text), text
+
+
+VALID_CACHE = "config-valid.txt"
+VALID_KEEP = 32
+
+
+def _valid_key(text: str) -> str:
+    import hashlib
+
+    digest = hashlib.blake2b(_schema_bytes(), digest_size=16)
+    digest.update(text.encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _known_valid(text: str) -> bool:
+    """True when this exact text already passed this exact schema (skips jsonschema)."""
+    try:
+        known = (xdg.cache_dir(create=False) / VALID_CACHE).read_text().split()
+    except OSError:
+        return False
+    return _valid_key(text) in known
+
+
+def _remember_valid(text: str) -> None:
+    path = xdg.cache_dir() / VALID_CACHE
+    try:
+        known = path.read_text().split() if path.exists() else []
+        known = [k for k in known if k != _valid_key(text)][-(VALID_KEEP - 1) :]
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text("\n".join([*known, _valid_key(text)]) + "\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
 
 
 def _schema_at(path: tuple[str, ...]) -> dict | None:

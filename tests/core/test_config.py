@@ -147,3 +147,18 @@ def test_assembled_schema_is_current():
 
     on_disk = json.loads((REPO / "schemas/hafs.toml.schema.json").read_text())
     assert on_disk == assemble_config_schema(REPO), "run scripts/regen.py"
+
+
+def test_a_validated_file_is_not_revalidated_until_it_changes(tmp_path, monkeypatch):
+    project = write(tmp_path / "hafs.toml", "[output]\ntable_rows = 9\n")
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    real = cfg.check_config_text
+    monkeypatch.setattr(cfg, "check_config_text", lambda t, n: calls.append(n) or real(t, n))
+    assert cfg.load_config().get("output.table_rows") == 9
+    assert cfg.load_config().get("output.table_rows") == 9
+    assert len(calls) == 1
+    project.write_text("[output]\ntable_rows = -3\n")
+    with pytest.raises(cfg.HafsError, match="hafs.toml:2:1"):
+        cfg.load_config()
+    assert len(calls) == 2
