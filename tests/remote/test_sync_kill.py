@@ -64,3 +64,37 @@ def test_kill_mid_transfer_leaves_old_or_new_files_only(
     assert rerun.returncode == 0, rerun.stderr
     assert {rel: (dst / rel).read_bytes() for rel in new} == new
     assert {k for k, v in tree_state(dst).items() if v != "/"} == set(new)
+
+
+@pytest.mark.parametrize("transport", ["rsync", "sftp"])
+def test_kill_during_two_way_sync_then_rerun_converges_without_conflicts(
+    setup, write, hafs_cmd, transport
+):
+    old = {f"data/f{i}.bin": contents("old", i) for i in range(FILES)}
+    new = {f"data/f{i}.bin": contents("new", i) for i in range(FILES)}
+    for rel in old:
+        write(setup.local, rel, old[rel], mtime=1_600_000_000)
+    setup.profile("p", direction="both", transport=transport, bwlimit="4M")
+    first = subprocess.run([*hafs_cmd, "sync", "p", "--bwlimit", "0"], capture_output=True)
+    assert first.returncode == 0, first.stderr
+    for rel in new:  # edited locally; the push gets killed part-way
+        write(setup.local, rel, new[rel], mtime=1_700_000_000)
+    proc = subprocess.Popen(
+        [*hafs_cmd, "sync", "p"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    time.sleep(1.2)
+    assert proc.poll() is None, proc.stderr.read() if proc.stderr else "finished too early"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.3)
+    assert all((setup.remote / r).read_bytes() in (old[r], new[r]) for r in new)
+
+    rerun = subprocess.run([*hafs_cmd, "sync", "p", "--bwlimit", "0"], capture_output=True)
+    assert rerun.returncode == 0, rerun.stderr
+    assert b'"conflict"' not in rerun.stdout
+    for side in (setup.local, setup.remote):
+        assert {k for k, v in tree_state(side).items() if v != "/"} == set(new)
+        assert {r: (side / r).read_bytes() for r in new} == new
