@@ -78,6 +78,11 @@ def command(pipe, inputs, yes, dry_run, journal_file, undo_file, trash_mode):
         quarantine=cfg.get("quarantine", ""),
         archive_dir=cfg.get("archive_dir", ""),
     )
+    if not inputs and sys.stdin.isatty():
+        raise HafsError(
+            "nothing to read: pipe action records in "
+            "(hafs dedup --suggest hardlink DIR --only | hafs apply), or give a file of them"
+        )
     actions = []
     for rec in pipe.records(inputs):
         if rec.get("kind") == "action":

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
+import sys
 import time
 
 import click
 
 from hafs_cli import exits
-from hafs_cli.exits import epilog
+from hafs_cli.exits import HafsError, epilog
 from hafs_cli.pipe import pipe_command
 
 
@@ -90,6 +91,11 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     from hafs_cli.fs.keeper import KeeperRules
     from hafs_cli.fs.suggest import suggest_actions
 
+    if not paths and not inputs and sys.stdin.isatty():
+        raise HafsError(
+            "nothing to read: give directories (hafs dedup ~/Pictures), --input FILE, "
+            "or pipe records in (hafs scan ~ | hafs dedup)"
+        )
     start = time.perf_counter()
     cfg = pipe.config.section("dedup")
     min_size = 0 if empty else (cfg.get("min_size", 1) if min_size is None else min_size)

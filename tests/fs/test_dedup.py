@@ -372,3 +372,26 @@ def test_cache_entries_expire(hafs, tree, monkeypatch):
     s = summary_of(dedup(hafs, scan(hafs, tree["root"]), "--only"))
     assert s["cache_hits"] == 11  # the two expired mid.dat entries were forgotten
     assert s["edges_hashed"] == 4  # ...and hashed again, with the two new files
+
+
+def test_on_a_terminal_without_input_it_says_what_to_give(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import REPO
+
+    for args in (["dedup"], ["apply"]):
+        master, slave = os.openpty()
+        try:
+            r = subprocess.run(
+                [sys.executable, "-m", "hafs_cli", *args],
+                stdin=slave,
+                capture_output=True,
+                env=dict(os.environ, PYTHONPATH=str(REPO)),
+                timeout=60,
+            )
+        finally:
+            os.close(slave)
+            os.close(master)
+        assert r.returncode == 2
+        assert r.stderr.startswith(b"hafs: error: nothing to read: ")
