@@ -215,41 +215,42 @@ class DupFinder:
                 fn, wants, self.opts.jobs, weights, lambda n, b: bar.advance(n, bytes=b)
             )
 
-    def _failed(self, cand: Candidate, result: object) -> bool:
-        if isinstance(result, Changed):
-            self.on_error(
-                "file changed since it was scanned; scan again",
-                **path_fields(cand.path),
-            )
-            return True
-        if isinstance(result, OSError):
+    def _report(self, cand: Candidate, exc: object) -> None:
+        """An `error` record for a file that could not be hashed (a bug re-raises)."""
+        if isinstance(exc, Changed):
+            self.on_error("file changed since it was scanned; scan again", **path_fields(cand.path))
+        elif isinstance(exc, OSError):
             self.stats.not_readable += 1
-            message = result.strerror or str(result)
+            message = exc.strerror or str(exc)
             self.on_error(
                 f"cannot read file: {message}",
                 **path_fields(cand.path),
-                errno=result.errno or 0,
+                errno=exc.errno or 0,
                 message=message,
             )
-            return True
-        if isinstance(result, Exception):
-            raise result
-        return False
+        elif isinstance(exc, BaseException):
+            raise exc
+        else:
+            raise TypeError(f"unexpected hashing result {exc!r}")
 
     def _edges_stage(self, sized: list[list[Candidate]]) -> list[list[Candidate]]:
         todo = [c for g in sized for c in g if self._hashable(c) and c.edges is None]
         todo.sort(key=lambda c: c.inode or 0)  # inode order: neighbouring inode table blocks
+        fresh = self._fresh
+        done = 0
         for cand, result in zip(
             todo, self._run("head+tail", edges_digest, todo, 2 * EDGE), strict=True
         ):
-            if self._failed(cand, result):
-                cand.local = False  # unreadable: drop from every later stage
+            if type(result) is not tuple:  # an exception: report it, drop the file
+                self._report(cand, result)
+                cand.local = False
                 continue
             cand.edges, cand.full = result
             cand.fresh = True
-            self._fresh.append(cand)
-            self.stats.edges_hashed += 1
-            self.stats.bytes_hashed += min(cand.size, 2 * EDGE)
+            fresh.append(cand)
+            done += 1
+            self.stats.bytes_hashed += cand.size if cand.size < 2 * EDGE else 2 * EDGE
+        self.stats.edges_hashed += done
         survivors = []
         for group in sized:
             group = [c for c in group if c.local or c.full is not None]
@@ -268,7 +269,8 @@ class DupFinder:
         todo = [c for g in groups for c in g if self._hashable(c)]
         todo.sort(key=lambda c: -c.size)  # big files first: the workers finish together
         for cand, result in zip(todo, self._run("blake3", full_digest, todo), strict=True):
-            if self._failed(cand, result):
+            if type(result) is not bytes:
+                self._report(cand, result)
                 cand.local = False
                 continue
             cand.full = result
