@@ -122,14 +122,19 @@ def _direct_targets(settings: dict, host: str | None, priority) -> tuple[list, l
     return targets, skipped
 
 
+def _all_busy(skipped: list[str]) -> str:
+    if not skipped:
+        return "no unpaid Ollama host in [orchestrate.hosts]; add one, or pass a host URL"
+    return (
+        "every host is busy with training (" + "; ".join(skipped) + "); retry later, or "
+        "run `hafs orchestrate serve` so the request waits its turn"
+    )
+
+
 def _direct(settings: dict, messages, model, host, fmt, timeout, options, priority) -> dict:
     targets, skipped = _direct_targets(settings, host, priority)
     if not targets:
-        raise AIError(
-            E.HOST_UNREACHABLE,
-            "every host is busy with training (" + "; ".join(skipped) + "); retry later, or "
-            "run `hafs orchestrate serve` so the request waits its turn",
-        )
+        raise AIError(E.HOST_UNREACHABLE, _all_busy(skipped))
     last: AIError | None = None
     for url, target in targets:
         try:
@@ -142,21 +147,25 @@ def _direct(settings: dict, messages, model, host, fmt, timeout, options, priori
     raise last
 
 
-def _direct_one(settings: dict, url: str, target, messages, model, fmt, timeout, options) -> dict:
+def _client(settings: dict, url: str, target, timeout: float):
     import httpx
     import ollama
 
-    opts = {"num_ctx": int(settings.get("num_ctx", 8192)), **(options or {})}
-    if target is not None:
-        opts.update(target.options)
     connect = min(float(settings.get("connect_timeout_s", 3)), timeout)
-    client = ollama.Client(
+    return ollama.Client(
         host=url,
         timeout=httpx.Timeout(timeout, connect=connect),
         headers=target.headers() if target else None,
     )
+
+
+def _call(client, url: str, timeout: float, fn):
+    """fn(client), with the ollama/httpx failures turned into AIErrors; closes the client."""
+    import httpx
+    import ollama
+
     try:
-        resp = client.chat(model=model, messages=messages, format=fmt, options=opts, stream=False)
+        return fn(client)
     except ollama.ResponseError as exc:
         code = E.MODEL_NOT_FOUND if exc.status_code == 404 else E.SERVER_ERROR
         if exc.status_code == 400:
@@ -168,8 +177,22 @@ def _direct_one(settings: dict, url: str, target, messages, model, fmt, timeout,
         raise AIError(E.DEADLINE, f"Ollama at {url} did not answer within {timeout:g} s") from None
     except httpx.TransportError as exc:
         raise AIError(E.HOST_UNREACHABLE, f"connection to {url} failed: {exc}") from None
+    except (ValueError, TypeError, KeyError) as exc:  # a reply that is not Ollama's
+        raise AIError(E.SERVER_ERROR, f"{url} sent a malformed reply: {exc}") from None
     finally:
         client.close()
+
+
+def _direct_one(settings: dict, url: str, target, messages, model, fmt, timeout, options) -> dict:
+    opts = {"num_ctx": int(settings.get("num_ctx", 8192)), **(options or {})}
+    if target is not None:
+        opts.update(target.options)
+    resp = _call(
+        _client(settings, url, target, timeout),
+        url,
+        timeout,
+        lambda c: c.chat(model=model, messages=messages, format=fmt, options=opts, stream=False),
+    )
     return {
         "content": resp.message.content or "",
         "model": resp.model or model,
@@ -179,3 +202,47 @@ def _direct_one(settings: dict, url: str, target, messages, model, fmt, timeout,
         "done_reason": resp.done_reason,
         "via": "direct",
     }
+
+
+def embed(
+    texts: list[str],
+    *,
+    model: str,
+    host: str | None = None,
+    timeout: float = 120.0,
+    priority: str | int = "analysis",
+    config: Any = None,
+) -> list[list[float]]:
+    """Embedding vectors for `texts` (Ollama /api/embed), one per text, in order.
+
+    `host` is an Ollama URL or a configured host name; without it the configured hosts
+    are tried in order, skipping those the training guard finds busy (as for `chat`).
+    Always direct: the daemon queues chats only. Raises AIError.
+    """
+    settings = _settings(config)
+    targets, skipped = _direct_targets(settings, host, priority)
+    if not targets:
+        raise AIError(E.HOST_UNREACHABLE, _all_busy(skipped))
+    last: AIError | None = None
+    for url, target in targets:
+        try:
+            resp = _call(
+                _client(settings, url, target, timeout),
+                url,
+                timeout,
+                lambda c: c.embed(model=model, input=texts),
+            )
+        except AIError as exc:
+            if exc.code not in (E.HOST_UNREACHABLE, E.MODEL_NOT_FOUND):
+                raise
+            last = exc
+            continue
+        vectors = [list(map(float, v)) for v in resp.embeddings or ()]
+        if len(vectors) != len(texts):
+            raise AIError(
+                E.SERVER_ERROR,
+                f"{url} returned {len(vectors)} embeddings for {len(texts)} texts",
+            )
+        return vectors
+    assert last is not None
+    raise last

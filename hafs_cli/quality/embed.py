@@ -21,27 +21,28 @@ BATCH = 64
 PLANES, BANDS = 64, 8
 
 
-def ollama_embedder(host: str, model: str) -> Embedder:
-    """Embed texts through the real ollama client; clean errors when the server is absent."""
-    import ollama
-
-    client = ollama.Client(host=host, timeout=120)
+def ollama_embedder(host: str, model: str, config=None) -> Embedder:
+    """Embed texts through orchestrate's client (hafs_cli.ai.client.embed): the same
+    connection handling and error codes as every other model call of hafs; the
+    training guard applies when `host` names a configured [orchestrate.hosts] entry."""
+    from hafs_cli.ai import errors as E
+    from hafs_cli.ai.client import embed as client_embed
+    from hafs_cli.ai.errors import AIError
 
     def embed(texts: list[str]) -> list[list[float]]:
         try:
-            resp = client.embed(model=model, input=texts)
-        except ollama.ResponseError as exc:
-            raise HafsError(
-                f"embedding model '{model}' at {host} failed: {exc.error}; "
-                f"run 'ollama pull {model}' there, or drop --embed",
-                exits.RUNTIME,
-            ) from None
-        except Exception as exc:  # connection refused, timeouts: the client raises several kinds
-            raise HafsError(
-                f"no Ollama server answering at {host} ({exc}); start 'ollama serve' or drop --embed",
-                exits.RUNTIME,
-            ) from None
-        return [list(v) for v in resp["embeddings"]]
+            return client_embed(texts, model=model, host=host, config=config)
+        except AIError as exc:
+            if exc.code == E.MODEL_NOT_FOUND:
+                advice = f"run 'ollama pull {model}' there, or drop --embed"
+                what = f"embedding model '{model}' at {host} failed: {exc.message}"
+            elif exc.code == E.HOST_UNREACHABLE:
+                advice = "start 'ollama serve' (or set [score].embed_host), or drop --embed"
+                what = f"no Ollama server answering at {host} ({exc.message})"
+            else:
+                advice = "check the server's log, or drop --embed"
+                what = f"embedding with '{model}' at {host} failed: {exc.message}"
+            raise HafsError(f"{what}; {advice}", exits.RUNTIME) from None
 
     return embed
 
@@ -69,11 +70,11 @@ def sentence_transformers_embedder(model: str) -> Embedder:
     return embed
 
 
-def embedder_from_config(section: dict) -> Embedder:
+def embedder_from_config(section: dict, config=None) -> Embedder:
     """The embedder [score] asks for (embed_backend, embed_model, embed_host)."""
     if section.get("embed_backend", "ollama") == "sentence-transformers":
         return sentence_transformers_embedder(section["embed_model"])
-    return ollama_embedder(section["embed_host"], section["embed_model"])
+    return ollama_embedder(section["embed_host"], section["embed_model"], config)
 
 
 def _unit(v: list[float]) -> list[float]:

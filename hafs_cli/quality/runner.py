@@ -107,7 +107,7 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
     if section.get("embed"):
         from hafs_cli.quality.embed import embedder_from_config
 
-        run.embedder = embedder_from_config(section)
+        run.embedder = embedder_from_config(section, pipe.config)
     for ref in list(section.get("reference") or []) + list(references):
         for source, lineno, rec in iter_dataset([str(Path(ref).expanduser())]):
             if isinstance(rec, records.BadLine):

@@ -230,3 +230,36 @@ def test_a_client_that_stops_reading_does_not_stall_the_others(daemon):
         assert answer["via"] == "daemon" and answer["content"] == "echo: still there?"
     finally:
         stuck.close()
+
+
+def test_client_embed_returns_one_vector_per_text_in_order(ollama_server, write_config):
+    srv = ollama_server(["emb"])
+    write_config({"local": (srv, {})})
+    vectors = client.embed(["a", "b", "a"], model="emb")
+    assert len(vectors) == 3 and vectors[0] == vectors[2] != vectors[1]
+    assert srv.bodies[-1] == {"path": "/api/embed", "model": "emb", "input": ["a", "b", "a"]}
+    with pytest.raises(AIError) as err:
+        client.embed(["a"], model="missing")
+    assert err.value.code == "model_not_found" and "missing" in err.value.message
+
+
+def test_client_embed_skips_a_training_gpu_and_a_down_host(ollama_server, write_config, fake_smi):
+    from tests.ai.conftest import BUSY
+
+    gpu, down, cpu = ollama_server(["emb"]), ollama_server(["emb"]), ollama_server(["emb"])
+    down.kill()
+    write_config({"gpu": (gpu, {"tags": ["gpu"]}), "down": (down, {}), "cpu": (cpu, {})})
+    fake_smi.set(BUSY)
+    assert len(client.embed(["x"], model="emb")) == 1
+    assert gpu.counts["/api/embed"] == 0 and cpu.counts["/api/embed"] == 1
+
+
+def test_client_embed_on_a_host_that_refuses_connections(write_config):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(AIError) as err:
+        client.embed(["x"], model="emb", host=url)
+    assert err.value.code == "host_unreachable" and url in err.value.message

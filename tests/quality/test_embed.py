@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from tests.fixtures.ollama_server import OllamaServer
@@ -65,3 +66,35 @@ def test_sentence_transformers_backend_without_the_package_says_how_to_get_it(ha
     r = hafs("score", "--only", "--embed", input=jsonl(_samples()), cwd=tmp_path)
     assert r.exit_code == 3
     assert b"pip install sentence-transformers" in r.stderr
+
+
+def test_embed_host_may_name_an_orchestrate_host_and_its_training_guard_applies(
+    hafs, tmp_path, monkeypatch
+):
+    # score's model calls go through orchestrate's client: a configured host name works,
+    # and a GPU host busy with training is left alone (the cpu host answers instead).
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    smi = bindir / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho '97, 20000, 24576'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    with OllamaServer(["nomic-embed-text"]) as gpu, OllamaServer(["nomic-embed-text"]) as cpu:
+        (tmp_path / "hafs.toml").write_text(
+            '[score]\nembed_host = "gpu"\n'
+            f'[orchestrate.hosts.gpu]\nurl = "{gpu.url}"\ntags = ["gpu"]\n'
+            f'[orchestrate.hosts.cpu]\nurl = "{cpu.url}"\nstandby_for = "gpu"\n'
+        )
+        r = hafs("score", "--only", "--embed", input=jsonl(_samples()), cwd=tmp_path)
+        assert r.exit_code == 3, r.stderr  # pinned to gpu, which trains: nothing else may run it
+        assert b"busy with training" in r.stderr and b"Traceback" not in r.stderr
+        assert gpu.counts["/api/embed"] == 0
+        (tmp_path / "hafs.toml").write_text(
+            f'[orchestrate.hosts.gpu]\nurl = "{gpu.url}"\ntags = ["gpu"]\n'
+            f'[orchestrate.hosts.cpu]\nurl = "{cpu.url}"\nstandby_for = "gpu"\n'
+            '[score]\nembed_host = ""\n'
+        )
+        r = hafs("score", "--only", "--embed", input=jsonl(_samples()), cwd=tmp_path)
+        assert r.exit_code == 0, r.stderr
+        assert gpu.counts["/api/embed"] == 0 and cpu.counts["/api/embed"] >= 1
+    assert r.records[0]["semantic_nearest"]["sample_id"] == "b"
