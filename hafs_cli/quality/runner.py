@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hafs_cli import exits, records
 from hafs_cli.exits import HafsError
-from hafs_cli.quality.io import dataset_records, iter_dataset
+from hafs_cli.quality.io import adopt_sample, dataset_records, iter_dataset
 
 
 class _AsmValidator:
@@ -116,18 +116,25 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
             try:
                 run.add_reference(rec)
             except SampleError as exc:
-                pipe.error(str(exc), source=source, line=lineno)
-    seen = 0
+                pipe.error(
+                    f"{source}:{lineno}: {exc}; left out of the reference corpus",
+                    source=source,
+                    line=lineno,
+                )
     with pipe.progress("scoring") as bar:
-        for rec in dataset_records(pipe, files):
+        for source, lineno, rec in pipe.numbered_records(files, adopt=adopt_sample):
             pipe.forward(rec)
             if rec.get("kind") != "sample":
                 continue
-            seen += 1
             try:
                 run.add(rec)
             except SampleError as exc:
-                pipe.error(str(exc), sample_id=rec.get("sample_id"))
+                pipe.error(
+                    f"{source}:{lineno}: {exc}; the sample is not scored",
+                    source=source,
+                    line=lineno,
+                    sample_id=rec.get("sample_id"),
+                )
             bar.advance()
     results = run.results()
     for rec in results:

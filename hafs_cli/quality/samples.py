@@ -44,7 +44,11 @@ class Sample:
         return "\n".join(c for c in (self.prompt_code, self.response_code) if c)
 
 
-def _text(value: Any) -> str:
+_JSON_TYPES = {bool: "true/false", int: "a number", float: "a number", dict: "an object"}
+
+
+def _text(value: Any, name: str) -> str:
+    """A text field's value; SampleError naming the field when it is not text."""
     if value is None:
         return ""
     if isinstance(value, str):
@@ -57,16 +61,19 @@ def _text(value: Any) -> str:
             elif isinstance(part, dict) and isinstance(part.get("text"), str):
                 parts.append(part["text"])
         return "\n".join(parts)
-    return str(value)
+    raise SampleError(
+        f"`{name}` is {_JSON_TYPES.get(type(value), type(value).__name__)}, not text; "
+        "write it as a JSON string"
+    )
 
 
-def _split_chat(messages: list, role_key: str, text_key: str) -> tuple[str, str]:
+def _split_chat(messages: list, key: str, role_key: str, text_key: str) -> tuple[str, str]:
     prompt, response = [], []
-    for msg in messages:
+    for i, msg in enumerate(messages):
         if not isinstance(msg, dict):
             continue
         role = str(msg.get(role_key, "")).lower()
-        text = _text(msg.get(text_key))
+        text = _text(msg.get(text_key), f"{key}[{i}].{text_key}")
         if role in _ASSISTANT_ROLES:
             response.append(text)
         elif role in _USER_ROLES:
@@ -76,10 +83,13 @@ def _split_chat(messages: list, role_key: str, text_key: str) -> tuple[str, str]
 
 def prompt_and_response(rec: dict) -> tuple[str, str]:
     """The prompt side and the answer side of any accepted sample shape."""
-    if isinstance(rec.get("messages"), list):
-        return _split_chat(rec["messages"], "role", "content")
-    if isinstance(rec.get("conversations"), list):
-        return _split_chat(rec["conversations"], "from", "value")
+    for key, role, text in (("messages", "role", "content"), ("conversations", "from", "value")):
+        if isinstance(rec.get(key), list):
+            return _split_chat(rec[key], key, role, text)
+        if rec.get(key) is not None:
+            raise SampleError(
+                f"`{key}` is not a list; write it as a list of {{{role}, {text}}} objects"
+            )
     for ask, answer in (
         ("instruction", "output"),
         ("prompt", "completion"),
@@ -88,13 +98,13 @@ def prompt_and_response(rec: dict) -> tuple[str, str]:
         ("instruction", "response"),
     ):
         if ask in rec or answer in rec:
-            prompt = _text(rec.get(ask))
+            prompt = _text(rec.get(ask), ask)
             if ask == "instruction" and rec.get("input"):
-                prompt = f"{prompt}\n\n{_text(rec['input'])}"
+                prompt = f"{prompt}\n\n{_text(rec['input'], 'input')}"
             if answer in rec:
-                return prompt, _text(rec.get(answer))
+                return prompt, _text(rec.get(answer), answer)
     if "output" in rec:
-        return _text(rec.get("input")), _text(rec["output"])
+        return _text(rec.get("input"), "input"), _text(rec["output"], "output")
     return "", ""
 
 

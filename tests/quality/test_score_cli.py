@@ -78,6 +78,55 @@ def test_sample_without_answer_is_reported_not_dropped(hafs):
     assert r.records == []
 
 
+def test_a_sample_that_cannot_be_read_is_reported_with_file_and_line(hafs, tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(
+        b'{"kind": "sample", "sample_id": "ok", "output": "fine answer"}\n'
+        b'{"kind": "sample", "instruction": "Explain."}\n'
+    )
+    r = hafs("score", path, "--only")
+    assert r.exit_code == 2
+    (err,) = r.errors
+    assert (err["source"], err["line"]) == (str(path), 2)
+    assert err["reason"].startswith(f"{path}:2: sample has no answer text")
+    assert [s["sample_id"] for s in r.records] == ["ok"]
+
+
+def test_fields_of_the_wrong_type_are_errors_not_text(hafs):
+    r = hafs(
+        "score",
+        "--only",
+        input=jsonl(
+            [
+                {"kind": "sample", "sample_id": "n", "instruction": "Explain.", "output": 5},
+                {"kind": "sample", "sample_id": "o", "output": {"text": "x"}},
+                {"kind": "sample", "sample_id": "m", "messages": "hello"},
+                {
+                    "kind": "sample",
+                    "sample_id": "c",
+                    "messages": [
+                        {"role": "user", "content": "Q"},
+                        {"role": "assistant", "content": 7},
+                    ],
+                },
+            ]
+        ),
+    )
+    assert r.exit_code == 2
+    assert [(e["sample_id"], e["line"]) for e in r.errors] == [
+        ("n", 1),
+        ("o", 2),
+        ("m", 3),
+        ("c", 4),
+    ]
+    reasons = [e["reason"] for e in r.errors]
+    assert "`output` is a number, not text" in reasons[0]
+    assert "`output` is an object, not text" in reasons[1]
+    assert "`messages` is not a list" in reasons[2]
+    assert "`messages[1].content` is a number, not text" in reasons[3]
+    assert r.records == []  # "5" is not an answer to score
+
+
 def test_missing_source_root_is_a_usage_error(hafs, tmp_path):
     r = hafs("score", "--source-root", tmp_path / "nope", "--only", input=b"")
     assert r.exit_code == 2
