@@ -380,7 +380,11 @@ class Session(LabelScopes, Defines, Macros, Conditionals, Includes):
             self.frames.append(Frame(name, self._path, lineno, self._live(), self._live()))
             if name == "struct":
                 self.struct_scopes.append(self.label_path)
-                self.label_path = [args.split()[0]]  # fields are sublabels of the struct
+                words = args.split()
+                if not words:
+                    self._report(lineno, col, "bad-directive", "'struct' needs a name",
+                                 "struct Name [address]", original)  # fmt: skip
+                self.label_path = words[:1] or [""]  # fields are sublabels of the struct
             if name == "spcblock":
                 self.arch_stack.append(self.arch65816)
                 self.arch65816 = False

@@ -334,3 +334,7 @@ def test_negative_condition_is_false_like_asar():
 
 def test_a_statement_that_is_no_statement():
     assert codes("    $8000\n    *=$8000\n") == [(1, "bad-statement"), (2, "bad-statement")]
+
+
+def test_struct_without_a_name_is_a_bad_directive_not_a_crash():
+    assert codes("struct\n    .x: skip 2\nendstruct\n") == [(1, "bad-directive")]
