@@ -222,7 +222,9 @@ RULES: tuple[Rule, ...] = (
         "Password inside a URL (scheme://user:password@host)",
         re.compile(
             r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]{1,20})://(?P<user>[^\s:/?#@'\"`<>]{0,128})"
-            r":(?P<secret>[^\s:/?#@'\"`<>]{1,256})@(?P<host>[A-Za-z0-9.\-_\[\]]+)"
+            # the password runs to the last "@" of the authority (an unencoded "@" or ":"
+            # in it is still part of it, as URL parsers read it)
+            r":(?P<secret>[^\s/?#'\"`<>]{1,256})@(?P<host>[A-Za-z0-9.\-_\[\]]+)"
         ),
         _url_credentials,
         ("://",),

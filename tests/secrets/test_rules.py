@@ -184,3 +184,11 @@ def test_pem_header_in_code_does_not_borrow_a_body_from_later_lines():
         "SECRETACCESSKEY=g6R3xlaL1UzCsQvGazd/hKts4huReINy5NBOh1/G\n"
     )
     assert [(f.rule.id, f.line) for f in scan_text(text)] == [("aws-secret-access-key", 3)]
+
+
+def test_an_at_sign_inside_a_url_password_stays_hidden():
+    """The password runs to the last '@': its tail must not be shown as the host."""
+    [finding] = scan_text("url = https://bob:Zx8@Kq2Lm9Pn@db.internal/x\n")
+    assert finding.rule.id == "url-credentials"
+    assert finding.redacted == "https://bob:…@db.internal"
+    assert "Kq2Lm9Pn" not in finding.redacted
