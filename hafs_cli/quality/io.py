@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from hafs_cli import records
 
@@ -30,8 +30,3 @@ def iter_dataset(sources: list[str]) -> Iterator[tuple[str, int, dict | records.
     """(source, line, record or BadLine) like records.iter_sources, with plain training
     datasets (lines without `kind`) read as `sample` records."""
     return records.iter_sources(sources, adopt=adopt_sample)
-
-
-def dataset_records(pipe, sources: Iterable[str]) -> Iterator[dict]:
-    """The stage's input through adopt_sample; bad lines become `error` records."""
-    return pipe.records(sources, adopt=adopt_sample)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hafs_cli import exits, records
 from hafs_cli.exits import HafsError
-from hafs_cli.quality.io import adopt_sample, dataset_records, iter_dataset
+from hafs_cli.quality.io import adopt_sample, iter_dataset
 
 
 class _AsmValidator:
@@ -150,22 +150,77 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
 
 
 def _scores(pipe, files) -> tuple[list[dict], dict[str, dict]]:
-    """Score records (forwarding everything) and the sample records by sample_id."""
+    """Score records (forwarding everything) and the sample records by sample_id.
+
+    A score record that does not match its schema (hand-edited, or from another tool)
+    is reported with its file:line and left out, rather than crashing the analysis.
+    """
     from hafs_cli.quality.samples import SampleError, normalise
 
     _columns(pipe)
     scores, samples = [], {}
-    for rec in dataset_records(pipe, files):
+    for source, lineno, rec in pipe.numbered_records(files, adopt=adopt_sample):
         pipe.forward(rec)
         kind = rec.get("kind")
         if kind == "score":
-            scores.append(rec)
+            if _valid(pipe, rec, source, lineno):
+                scores.append(rec)
         elif kind == "sample":
             try:
                 samples[normalise(rec).sample_id] = rec
             except SampleError:
                 continue
     return scores, samples
+
+
+def _unit(v) -> bool:
+    return v is None or (type(v) in (int, float) and 0 <= v <= 1)
+
+
+def _plain_score(rec: dict) -> bool:
+    """The fields the analyses read have the schema's types (a fast path: full schema
+    validation of 35,000 records costs seconds; a record failing this is validated)."""
+    comps = rec.get("components")
+    return (
+        type(rec.get("sample_id")) is str
+        and type(rec.get("domain")) is str
+        and type(rec.get("pass")) is bool
+        and type(rec.get("composite")) in (int, float)
+        and 0 <= rec["composite"] <= 1
+        and type(rec.get("halluc_risk")) in (int, float)
+        and type(comps) is dict
+        and all(_unit(comps.get(k, 0)) for k in ("diversity", "kg", "halluc", "coherence"))
+        and all(k in comps for k in ("diversity", "kg", "halluc", "coherence"))
+        and type(rec.get("reasons")) is list
+        and all(type(x) is dict and type(x.get("rule")) is str for x in rec["reasons"])
+        and (rec.get("bank") is None or type(rec["bank"]) is str)
+        and (rec.get("nearest") is None or _unit_in(rec["nearest"], "similarity"))
+        and type(rec.get("complexity", {})) is dict
+        and type(rec.get("complexity", {}).get("phase")) in (str, type(None))
+    )
+
+
+def _unit_in(obj, key: str) -> bool:
+    return type(obj) is dict and obj.get(key) is not None and _unit(obj[key])
+
+
+def _valid(pipe, rec: dict, source: str, lineno: int) -> bool:
+    """True when a `score`/`score_summary` input record matches its schema; else an error."""
+    from hafs_cli.schemas import validate_record
+
+    if rec["kind"] == "score" and _plain_score(rec):
+        return True
+    problems = validate_record(rec)
+    if problems:
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        pipe.error(
+            f"{source}:{lineno}: {rec['kind']} record does not match its schema: "
+            f"{'; '.join(problems[:3])}{more}; left out (write score records with `hafs score`)",
+            source=source,
+            line=lineno,
+            sample_id=rec.get("sample_id"),
+        )
+    return not problems
 
 
 def summary(pipe, files, plot: str | None, plot_field: str) -> int:
@@ -207,12 +262,12 @@ def gate(pipe, files, baseline: str, max_drop: float | None) -> int:
     if not scores:
         raise HafsError("no score records in the input to gate")
     base_scores, base_summary = [], None
-    for _source, _line, rec in records.iter_sources([baseline]):
+    for source, lineno, rec in records.iter_sources([baseline]):
         if isinstance(rec, records.BadLine):
             pipe.bad_line(rec)
-        elif rec.get("kind") == "score":
+        elif rec.get("kind") == "score" and _valid(pipe, rec, source, lineno):
             base_scores.append(rec)
-        elif rec.get("kind") == "score_summary":
+        elif rec.get("kind") == "score_summary" and _valid(pipe, rec, source, lineno):
             base_summary = rec
     if base_scores:
         base = gate_lib.run_figures(base_scores)
@@ -234,6 +289,8 @@ def select(
     from hafs_cli.quality.select import select as select_lib
 
     scores, _ = _scores(pipe, files)
+    if not scores:
+        raise HafsError("no score records in the input to select; pipe `hafs score` output into it")
     chosen = objectives or tuple(pipe.config.section("score").get("select_objectives"))
     for rec in select_lib(scores, chosen, count, include_failed):
         pipe.emit(rec)

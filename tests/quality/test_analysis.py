@@ -261,3 +261,37 @@ def test_select_without_count_takes_exactly_the_first_front(hafs):
     )
     assert sorted(x["sample_id"] for x in r.records) == ["best-d", "best-q"]
     assert {x["front"] for x in r.records} == {1}
+
+
+BAD_SCORES = [
+    {**score("s1", 0.9), "composite": "high"},
+    {**score("s2", 0.9), "components": [1, 2]},
+    {**score("s3", 0.9), "pass": "yes"},
+    {**score("s4", 0.9), "nearest": {"sample_id": "z", "similarity": "0.5", "reference": False}},
+    {**score("s5", 0.9), "complexity": {"phase": ["easy"]}},
+]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("score", "summary"), ("score", "select"), ("ab", "--by", "domain"), ("score", "gate")],
+)
+def test_score_records_of_the_wrong_shape_are_reported_not_a_crash(hafs, tmp_path, args):
+    good = [score("g1", 0.8), {**score("g2", 0.7), "domain": "other"}]
+    path = tmp_path / "scores.jsonl"
+    path.write_bytes(jsonl(good + BAD_SCORES))
+    extra = ("--baseline", str(path)) if args[-1] == "gate" else ()
+    r = hafs(*args, *extra, path, "--only")
+    assert b"internal error" not in r.stderr and b"Traceback" not in r.stderr
+    assert r.exit_code == 2, r.stderr
+    where = [(e["line"], e["sample_id"]) for e in r.errors]
+    expected = [(3, "s1"), (4, "s2"), (5, "s3"), (6, "s4"), (7, "s5")]
+    assert where == (expected * 2 if extra else expected)  # gate: input and baseline
+    assert all("does not match its schema" in e["reason"] for e in r.errors)
+    assert len(r.records) >= 1  # the good ones were analysed
+
+
+def test_select_without_score_records_says_what_to_pipe_in(hafs):
+    r = hafs("score", "select", "--only", input=b'{"kind": "file", "path": "x"}\n')
+    assert r.exit_code == 2
+    assert b"no score records in the input to select" in r.stderr
