@@ -140,7 +140,15 @@ def verdict(c: Comparison, a: str, b: str, alpha: float) -> str:
     if c.significant:
         better = b if c.difference > 0 else a
         return f"{better} is better on {c.metric} at {n} ({detail})"
-    mde = 2.8 * c.sd_difference / math.sqrt(max(c.n_a, 1))
+    if min(c.n_a, c.n_b) < 2:
+        return (
+            f"cannot tell at {n}: too few samples to estimate the spread ({detail}); "
+            "score at least 20 per group"
+        )
+    # sd_difference is scaled to the smaller group (unpaired) or the pairs (paired)
+    mde = 2.8 * c.sd_difference / math.sqrt(min(c.n_a, c.n_b))
+    if mde == 0:
+        return f"no difference at {n} ({detail}); every value is the same"
     return (
         f"no significant difference at {n} ({detail}); a difference of about {mde:.3f} "
         f"would be needed to see one reliably at this size"

@@ -246,3 +246,38 @@ def test_ab_at_a_terminal_prints_the_whole_verdict(hafs):
     text = " ".join(r.stdout.decode().split())  # the console wraps long lines
     assert "per component" in text
     assert "would be needed to see one reliably at this size" in text
+
+
+def test_detectable_difference_of_unbalanced_groups_is_set_by_the_smaller_one():
+    # 100 baseline vs 10 variant samples, sd 0.1 each: the standard error of the difference
+    # is sqrt(0.01/100 + 0.01/10), and 2.8 standard errors are needed, whichever arm is larger.
+    se = math.sqrt(0.01 / 100 + 0.01 / 10)
+    sd_diff = se * math.sqrt(10)  # as compare() stores it for the unpaired design
+    c = ab.Comparison(
+        "composite", "unpaired", 100, 10, 0.5, 0.49, -0.01, (-0.08, 0.06), 0.7, sd_diff
+    )
+    assert f"about {2.8 * se:.3f} would be needed" in ab.verdict(c, "A", "B", 0.05)
+
+
+def test_one_sample_per_group_says_it_cannot_tell(hafs):
+    r = hafs(
+        "ab", "--by", "variant", "--only", input=jsonl(_scored("A", [0.5]) + _scored("B", [0.6]))
+    )
+    assert r.exit_code == 0, r.stderr
+    (res,) = r.records
+    assert res["significant"] is False
+    assert res["verdict"].startswith("cannot tell at n = 1 vs 1: too few samples")
+    assert "would be needed" not in res["verdict"]
+
+
+def test_identical_groups_do_not_claim_a_zero_detectable_difference(hafs):
+    r = hafs(
+        "ab",
+        "--by",
+        "variant",
+        "--only",
+        input=jsonl(_scored("A", [0.5] * 10) + _scored("B", [0.5] * 10)),
+    )
+    (res,) = r.records
+    assert res["verdict"].startswith("no difference at n = 10 pairs")
+    assert "about 0.000" not in res["verdict"]
