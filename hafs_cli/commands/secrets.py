@@ -100,7 +100,7 @@ def _results(pipe, paths, staged, repo, exclude, skip_rules, baseline_file, no_b
             # an empty pipe (a CI job, a script) must not pass as "no secrets found"
             raise HafsError(
                 "no PATHs and no records on stdin, so nothing was scanned: "
-                "give the paths to scan (for example 'hafs secrets scan .')"
+                "name the paths to scan (for example '.')"
             )
 
 

@@ -215,7 +215,7 @@ def test_an_empty_pipe_is_a_usage_error_not_a_clean_pass(hafs):
     r = hafs("secrets", "scan", input=b"")
     assert r.exit_code == 2
     assert b"nothing was scanned" in r.stderr
-    assert b"hafs secrets scan ." in r.stderr
+    assert b"name the paths to scan (for example '.')" in r.stderr
 
 
 def test_stdin_from_dev_null_scans_the_current_folder(hafs_cmd, leaky):
