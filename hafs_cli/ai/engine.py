@@ -308,11 +308,33 @@ class Engine:
                 E.HOST_UNREACHABLE,
                 f"every host that could run {req.model} failed ({', '.join(tried)})",
             )
+        if req.host is not None:
+            return error_result(req.id, E.NO_HOST, self._pinned_host_problem(req))
         return error_result(
             req.id,
             E.NO_HOST,
             f"no configured host has model {req.model} (known: {', '.join(sorted(known)) or 'none'}); "
             "pull it (ollama pull) or set orchestrate.fallback_models",
+        )
+
+    def _pinned_host_problem(self, req: Request) -> str:
+        """Why the one host a request pins cannot run it."""
+        pinned = next((h for h in self.hosts if h.name == req.host), None)
+        if pinned is None:
+            names = ", ".join(h.name for h in self.hosts) or "none"
+            return (
+                f"request {req.id} pins host {req.host!r}, which is not in [orchestrate.hosts] "
+                f"(configured: {names}); drop `host` or configure it"
+            )
+        if pinned not in self._candidates():
+            return (
+                f"request {req.id} pins host {req.host!r}, a paid route that is not enabled "
+                "([orchestrate.paid] enabled) or is over its budget; drop `host` or enable it"
+            )
+        has = ", ".join(sorted(pinned.models or ())) or "none"
+        return (
+            f"request {req.id} pins host {req.host!r}, which does not have model {req.model} "
+            f"(it has: {has}); pull it there (ollama pull {req.model}) or drop `host`"
         )
 
     # -- dispatcher -----------------------------------------------------------------------

@@ -96,6 +96,23 @@ class Request:
         return self.deadline_at is not None and now >= self.deadline_at
 
 
+def _message_problem(m: dict) -> str | None:
+    """What is wrong with one chat message's fields (as Ollama's /api/chat takes them)."""
+    if m.get("content") is not None and not isinstance(m["content"], str):
+        return "content must be a string"
+    images = m.get("images")
+    if images is not None and (
+        not isinstance(images, list) or not all(isinstance(x, str) for x in images)
+    ):
+        return "images must be a list of base64 strings"
+    calls = m.get("tool_calls")
+    if calls is not None and (
+        not isinstance(calls, list) or not all(isinstance(c, dict) for c in calls)
+    ):
+        return "tool_calls must be a list of objects"
+    return None
+
+
 def from_record(rec: dict, *, now: float | None = None) -> Request:
     """Validate a `request` record; raises AIError(bad_request) saying what is wrong."""
     mono = time.monotonic() if now is None else now
@@ -117,6 +134,10 @@ def from_record(rec: dict, *, now: float | None = None) -> Request:
         or not all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in messages)
     ):
         raise AIError(BAD_REQUEST, f"request {rid}: `messages` must be a list of {{role, content}}")
+    for i, m in enumerate(messages or ()):
+        problem = _message_problem(m)
+        if problem:
+            raise AIError(BAD_REQUEST, f"request {rid}: messages[{i}].{problem}")
     if prompt is not None and not isinstance(prompt, str):
         raise AIError(BAD_REQUEST, f"request {rid}: `prompt` must be a string")
     options = rec.get("options") or {}
@@ -135,7 +156,9 @@ def from_record(rec: dict, *, now: float | None = None) -> Request:
         if rec.get(key) is not None and not isinstance(rec[key], str):
             raise AIError(BAD_REQUEST, f"request {rid}: `{key}` must be a string")
     max_tokens = rec.get("max_tokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens <= 0):
+    if max_tokens is not None and (
+        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens <= 0
+    ):
         raise AIError(BAD_REQUEST, f"request {rid}: `max_tokens` must be a positive integer")
     return Request(
         id=str(rid),

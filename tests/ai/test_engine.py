@@ -454,3 +454,25 @@ def test_a_malformed_reply_moves_the_request_to_another_host(ollama_server, make
     eng.submit(request(1), col.reply)
     result = col.wait(1)[0]
     assert result["ok"] and result["host"] == "good"
+
+
+def test_a_pinned_host_that_cannot_run_the_request_is_named_as_the_reason(
+    ollama_server, make_engine
+):
+    a, b = ollama_server(["m"]), ollama_server(["other"])
+    col = Collector()
+    eng = make_engine({"a": (a, {}), "b": (b, {})})
+    eng.submit(request(1, host="nowhere"), col.reply)
+    eng.submit(request(2, host="b"), col.reply)
+    got = {r["id"]: r for r in col.wait(2)}
+    assert got["r1"]["error"] == {
+        "code": "no_host",
+        "message": "request r1 pins host 'nowhere', which is not in [orchestrate.hosts] "
+        "(configured: a, b); drop `host` or configure it",
+    }
+    assert got["r2"]["error"] == {
+        "code": "no_host",
+        "message": "request r2 pins host 'b', which does not have model m (it has: other); "
+        "pull it there (ollama pull m) or drop `host`",
+    }
+    assert a.counts["/api/chat"] == b.counts["/api/chat"] == 0

@@ -109,6 +109,8 @@ def test_request_record_validation_messages():
         from_record({"id": "a", "model": "m", "prompt": "x", "format": "xml"})
     with pytest.raises(AIError, match="`host` must be a string"):
         from_record({"id": "a", "model": "m", "prompt": "x", "host": 3})
+    with pytest.raises(AIError, match="`max_tokens` must be a positive integer"):
+        from_record({"id": "a", "model": "m", "prompt": "x", "max_tokens": True})
     r = from_record({"id": 7, "model": "m", "prompt": "x", "priority": "scheduled", "deadline": 3})
     assert (r.id, r.rank, r.priority_class) == ("7", 3, "scheduled")
     assert r.deadline_at == pytest.approx(r.arrived + 3)
@@ -187,3 +189,20 @@ def test_deadline_as_iso_time_and_bad_deadline():
     assert r.deadline_at == pytest.approx(130.0, abs=1)
     with pytest.raises(AIError, match="neither seconds nor an ISO 8601"):
         from_record({"model": "m", "prompt": "x", "deadline": "tomorrow"})
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"role": "user", "content": 5}, "messages[1].content must be a string"),
+        ({"role": "user", "content": "x", "images": "abc"}, "messages[1].images must be a list"),
+        ({"role": "assistant", "content": "", "tool_calls": "f"}, "messages[1].tool_calls must be"),
+    ],
+)
+def test_a_malformed_message_is_the_requests_fault_not_the_servers(message, problem):
+    # (it used to reach the ollama client and come back as "host sent a malformed reply")
+    ok = {"role": "system", "content": "be brief"}
+    with pytest.raises(AIError) as err:
+        from_record({"id": "a", "model": "m", "messages": [ok, message]})
+    assert err.value.code == "bad_request"
+    assert err.value.message.startswith("request a: " + problem)
