@@ -144,17 +144,25 @@ class Pipe:
         self, sources: Iterable[str] = (), adopt: records.Adopt | None = None
     ) -> Iterator[tuple[str, int, dict]]:
         """(source, line number, record) for each good input record; bad lines reported."""
+        for source, lineno, rec, _raw in self.record_lines(sources, adopt):
+            yield source, lineno, rec
+
+    def record_lines(
+        self, sources: Iterable[str] = (), adopt: records.Adopt | None = None
+    ) -> Iterator[tuple[str, int, dict, bytes]]:
+        """(source, line number, record, the line's bytes): pass the bytes to forward_line()
+        to pass a record on exactly as it came, without serialising it again."""
         sources = list(sources)
         if not sources:
             if _isatty(sys.stdin):
                 return
             sources = ["-"]
-        for source, lineno, item in records.iter_sources(sources, adopt):
+        for source, lineno, item, raw in records.iter_source_lines(sources, adopt):
             if isinstance(item, records.BadLine):
                 self.bad_line(item)
                 continue
             self.input_count += 1
-            yield source, lineno, item
+            yield source, lineno, item, raw
 
     def bad_line(self, bad: records.BadLine) -> None:
         """Report a line that is not a record (an `error` record; --strict stops)."""
@@ -169,6 +177,26 @@ class Pipe:
         """Pass an input record on unchanged (suppressed by --only)."""
         if not self.only:
             self._write(rec)
+
+    def forward_line(self, rec: dict, line: bytes) -> None:
+        """forward() for a record whose input line is at hand: writes those bytes as they are."""
+        if self.only:
+            return
+        if self.fmt == "jsonl" and "kind" in rec:
+            self._out_bytes(line + b"\n")
+            self._maybe_flush()
+        else:
+            self._write(rec)
+
+    def emit_lines(self, payload: bytes, count: int) -> None:
+        """Own records already serialised as JSON Lines (e.g. by worker processes)."""
+        self.emitted_count += count
+        if self.fmt == "jsonl":
+            self._out_bytes(payload)
+            self._maybe_flush()
+        else:
+            for line in payload.splitlines():
+                self._write(records.loads(line))
 
     def emit(self, rec: dict) -> None:
         """Write one of this stage's own records."""
@@ -202,6 +230,9 @@ class Pipe:
         else:
             self._table_rows.append(rec)
             return
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
         # Stream: a slow stage's records reach the next stage within a fraction of a
         # second, while a fast one still writes in large batches.
         now = time.monotonic()

@@ -82,10 +82,14 @@ def parse_line(
     return obj
 
 
-def iter_stream(
+def iter_lines(
     stream: BinaryIO, source: str, adopt: Adopt | None = None
-) -> Iterator[tuple[int, dict | BadLine]]:
-    """(line number, record or BadLine) from a binary stream; CRLF and a BOM are accepted."""
+) -> Iterator[tuple[int, dict | BadLine, bytes]]:
+    """(line number, record or BadLine, the line's bytes) from a binary stream.
+
+    CRLF and a leading BOM are accepted; the bytes come without them and without the
+    newline, so a stage can pass a record on exactly as it came.
+    """
     lineno = 0
     for raw in stream:
         lineno += 1
@@ -98,24 +102,40 @@ def iter_stream(
             raw = raw[len(BOM) :]
         if not raw.strip():
             continue
-        yield lineno, parse_line(raw, source, lineno, last=not complete, adopt=adopt)
+        yield lineno, parse_line(raw, source, lineno, last=not complete, adopt=adopt), raw
 
 
-def iter_sources(
+def iter_stream(
+    stream: BinaryIO, source: str, adopt: Adopt | None = None
+) -> Iterator[tuple[int, dict | BadLine]]:
+    """(line number, record or BadLine) from a binary stream (see iter_lines)."""
+    for lineno, item, _raw in iter_lines(stream, source, adopt):
+        yield lineno, item
+
+
+def iter_source_lines(
     sources: Iterable[str], adopt: Adopt | None = None
-) -> Iterator[tuple[str, int, dict | BadLine]]:
-    """(source, line number, record or BadLine) from files ("-" is stdin), in order."""
+) -> Iterator[tuple[str, int, dict | BadLine, bytes]]:
+    """(source, line number, record or BadLine, line bytes) from files ("-" is stdin)."""
     from hafs_cli.exits import HafsError
 
     for src in sources:
         if src == "-":
-            for lineno, item in iter_stream(sys.stdin.buffer, STDIN_NAME, adopt):
-                yield STDIN_NAME, lineno, item
+            for lineno, item, raw in iter_lines(sys.stdin.buffer, STDIN_NAME, adopt):
+                yield STDIN_NAME, lineno, item, raw
             continue
         try:
             fh = open(src, "rb")  # noqa: SIM115 - closed below, generator-friendly
         except OSError as exc:
             raise HafsError(f"cannot read {src}: {exc.strerror}; check the path") from None
         with fh:
-            for lineno, item in iter_stream(fh, src, adopt):
-                yield src, lineno, item
+            for lineno, item, raw in iter_lines(fh, src, adopt):
+                yield src, lineno, item, raw
+
+
+def iter_sources(
+    sources: Iterable[str], adopt: Adopt | None = None
+) -> Iterator[tuple[str, int, dict | BadLine]]:
+    """(source, line number, record or BadLine) from files ("-" is stdin), in order."""
+    for src, lineno, item, _raw in iter_source_lines(sources, adopt):
+        yield src, lineno, item

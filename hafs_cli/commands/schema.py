@@ -69,7 +69,7 @@ def validate(pipe, files: tuple[str, ...]) -> int:
 
     bad = 0
     pipe.table_columns["schema_violation"] = ["source", "line", "record_kind", "reasons"]
-    for source, lineno, item in pipe.numbered_records(files):
+    for source, lineno, item, line in pipe.record_lines(files):
         reasons = validate_record(item)
         if reasons:
             bad += 1
@@ -83,5 +83,5 @@ def validate(pipe, files: tuple[str, ...]) -> int:
                 }
             )
         else:
-            pipe.forward(item)
+            pipe.forward_line(item, line)
     return exits.FOUND if bad else exits.OK

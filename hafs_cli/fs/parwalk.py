@@ -144,9 +144,8 @@ def _drain(pipe, buf: bytearray, stats: ScanStats, bar) -> None:
         payload = bytes(buf[pos + _HEADER.size : end])
         pos = end
         if kind == b"O":
-            pipe._out_bytes(payload)
             lines = payload.count(b"\n")
-            pipe.emitted_count += lines
+            pipe.emit_lines(payload, lines)
             bar.advance(lines)
         elif kind == b"E":
             _emit(pipe, orjson.loads(payload))

@@ -164,3 +164,17 @@ def test_progress_can_be_turned_off_in_config(tmp_path, monkeypatch):
             assert isinstance(pipe.progress("x"), _NullProgress)
     finally:
         os.close(master)
+
+
+def test_forward_line_passes_records_on_exactly_as_written(hafs):
+    data = b'{ "path":"a", "kind" : "error",  "reason":"x\\u00e9", "z":1.50 }\r\n'
+    result = hafs("schema", "validate", input=data)
+    assert result.exit_code == 0
+    assert result.stdout == data.replace(b"\r\n", b"\n")
+
+
+def test_table_format_renders_records_forwarded_as_lines(hafs):
+    result = hafs(
+        "schema", "validate", "--format", "table", input=b'{"kind":"error","reason":"x"}\n'
+    )
+    assert "error (1)" in result.text and '{"kind"' not in result.text
