@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -85,6 +86,13 @@ def check_secrets(files: list[StagedFile], config: dict) -> list[Problem]:
     settings = session.Settings.from_config(config["secrets"], config["baseline"])
     problems = []
     for result in session.scan_staged_files(files, settings):
+        if result.skipped and result.skipped != "binary":
+            # not a problem that blocks, but never a silent pass: say what went unchecked
+            sys.stderr.write(
+                f"hafs hooks: secrets: {os.fsdecode(result.path)} was not scanned: "
+                f"{result.skipped} (raise [secrets].max_file_bytes to scan it)\n"
+            )
+            sys.stderr.flush()
         for f in result.findings:
             rec = f.to_record({})
             extra = {k: rec[k] for k in ("secret_kind", "redacted", "fingerprint")}

@@ -157,6 +157,17 @@ def test_jsonl_problems_never_quote_a_secret(hafs, repo):
             assert any(GITHUB_TOKEN[:8] in f["message"] for f in jsonl_steps[1:])
 
 
+def test_a_file_too_large_to_scan_is_named_not_passed_silently(hafs, repo):
+    (repo / "hafs.toml").write_text("[secrets]\nmax_file_bytes = 100\n")
+    (repo / "dump.json").write_text('{"token": "' + GITHUB_TOKEN + '"}' + " " * 200 + "\n")
+    git(repo, "add", "dump.json")
+    r = hafs("hooks", "run", "pre-commit", cwd=repo)
+    assert r.exit_code == 0  # the configured limit is respected ...
+    assert (  # ... and said out loud
+        b"hafs hooks: secrets: dump.json was not scanned: larger than 100 bytes" in r.stderr
+    )
+
+
 def test_asm_errors_block(hafs, repo):
     (repo / "bank00.asm").write_text("lda #$12\nsta $2100\nfoo $1234\n")
     git(repo, "add", "bank00.asm")
