@@ -137,10 +137,10 @@ class Inventory:
         if "path_b64" in rec or not isinstance(path, str):
             path = os.fsdecode(record_path(rec))
         size, mtime_ns = get("size"), get("mtime_ns")
-        if not _is_int(size) or not _is_int(mtime_ns):
+        if not _is_int(size) or size < 0 or not _is_int(mtime_ns):
             # a missing age would read as 1970: every temporary file would look abandoned
             raise ValueError(
-                "needs integer size and mtime_ns (as 'hafs scan' writes them); "
+                "needs an integer size (not negative) and mtime_ns (as 'hafs scan' writes them); "
                 "without them its age and size are unknown, so no rule can judge it"
             )
         digest = get("blake3")
@@ -214,9 +214,10 @@ class Inventory:
         digest = str(rec.get("blake3") or "")
         group_host = str(rec.get("host") or "")
         members: list[Entry] = []
+        new: dict[Place, Entry] = {}  # indexed only once the whole record proved usable
         for m in rec.get("members") or []:
             host, path = place_of(m, default_host=group_host)
-            entry = self.files.get((host, path))
+            entry = self.files.get((host, path)) or new.get((host, path))
             if entry is None:
                 entry = Entry(
                     host,
@@ -226,16 +227,21 @@ class Inventory:
                     dev=_int_or_none(m.get("dev")),
                     inode=_int_or_none(m.get("inode")),
                 )
-                self._index(entry)
-            entry.digest = digest or entry.digest
+                new[entry.place] = entry
             members.append(entry)
         if len(members) < 2:
             raise ValueError("a dupgroup needs at least two members")
+        size = int(rec.get("size") or members[0].size)
+        if size < 0 or any(m.size < 0 for m in members):
+            raise ValueError("a dupgroup's size cannot be negative")
+        for entry in new.values():
+            self._index(entry)
+        for entry in members:
+            entry.digest = digest or entry.digest
         keeper = None
         if isinstance(rec.get("keeper"), dict):
             kp = place_of(rec["keeper"], default_host=group_host)
             keeper = next((e for e in members if e.place == kp), None)
-        size = int(rec.get("size") or members[0].size)
         self.dupgroups.append(DupGroup(digest, size, members, keeper, rec.get("keeper_rule")))
 
     # -- directory totals ---------------------------------------------------------

@@ -298,6 +298,22 @@ def test_a_file_record_without_mtime_is_not_judged_ancient(run_recommend):
     assert [a["path"] for a in r.records if a["kind"] == "action"] == ["/x/z.tmp"]
 
 
+def test_negative_sizes_are_reported_and_leave_no_trace_in_the_advice(run_recommend):
+    bad_file = {"kind": "file", "path": "/x/Downloads/a.exe", "size": -5, "mtime_ns": 1}
+    bad_group = {"kind": "dupgroup", "blake3": "ab", "size": -3,
+                 "members": [{"path": "/d/a"}, {"path": "/d/b"}]}  # fmt: skip
+    r = run_recommend([bad_file, bad_group, rec("/x/z.tmp", age_days=40)], "--only")
+    assert r.exit_code == 2
+    assert [e["reason"].split(":")[0] for e in r.errors] == [
+        "unusable file record",
+        "unusable dupgroup record",
+    ]
+    paths = {p for f in findings_of(r) for p in f["paths"]}
+    assert paths == {"/x/z.tmp", "/x"}  # the temporary file, and "largest" of what is left
+    for out in r.records:
+        assert validate_record(out) == [], out
+
+
 @pytest.mark.parametrize("now", ["last tuesday", "inf", "1e400", "nan", "2026-13-01"])
 def test_bad_now_is_a_usage_error(run_recommend, now):
     r = run_recommend([], "--now", now)
