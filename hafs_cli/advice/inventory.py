@@ -133,6 +133,8 @@ class Inventory:
     def add_file(self, rec: dict, watch_names: frozenset[str]) -> None:
         get = rec.get
         host = get("host") or ""
+        if not isinstance(host, str):
+            raise ValueError(f"host must be a string, not {host!r}")
         path = get("path")
         if "path_b64" in rec or not isinstance(path, str):
             path = os.fsdecode(record_path(rec))
@@ -153,8 +155,8 @@ class Inventory:
             int(get("atime_ns") or 0),
             digest if isinstance(digest, str) else None,
             None if ctime_ns is None else int(ctime_ns),
-            None if dev is None else int(dev),
-            None if inode is None else int(inode),
+            _id_or_none(dev, "dev"),
+            _id_or_none(inode, "inode"),
         )
         known = self.files.get((host, path))
         if known is not None:
@@ -224,8 +226,8 @@ class Inventory:
                     path,
                     int(m.get("size") or rec.get("size") or 0),
                     int(m.get("mtime_ns") or 0),
-                    dev=_int_or_none(m.get("dev")),
-                    inode=_int_or_none(m.get("inode")),
+                    dev=_id_or_none(m.get("dev"), "dev"),
+                    inode=_id_or_none(m.get("inode"), "inode"),
                 )
                 new[entry.place] = entry
             members.append(entry)
@@ -288,8 +290,13 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _int_or_none(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
+def _id_or_none(value: object, name: str) -> int | None:
+    """dev or inode: absent, or an integer that is not negative (as the file schema says)."""
+    if value is None:
+        return None
+    if not _is_int(value) or value < 0:  # type: ignore[operator]
+        raise ValueError(f"{name} must be an integer that is not negative, not {value!r}")
+    return value  # type: ignore[return-value]
 
 
 def place_of(rec: dict, default_host: str = "") -> Place:

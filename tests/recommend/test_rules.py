@@ -314,6 +314,24 @@ def test_negative_sizes_are_reported_and_leave_no_trace_in_the_advice(run_recomm
         assert validate_record(out) == [], out
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"host": 1},  # with a text host beside it, sorting the findings crashed
+        {"dev": -1},  # copied into the action, which then failed its schema
+        {"inode": -7},
+    ],
+)
+def test_file_records_with_bad_identity_fields_are_reported(run_recommend, bad):
+    broken = {**rec("/x/old.tmp", age_days=40), **bad}
+    r = run_recommend([broken, rec("/y/z.tmp", age_days=40, host="h2")], "--only")
+    assert r.exit_code == 2
+    assert [e["path"] for e in r.errors] == ["/x/old.tmp"]
+    assert [f["paths"] for f in findings_of(r) if f["rule"] == "temporary"] == [["/y/z.tmp"]]
+    for out in r.records:
+        assert validate_record(out) == [], out
+
+
 @pytest.mark.parametrize("now", ["last tuesday", "inf", "1e400", "nan", "2026-13-01"])
 def test_bad_now_is_a_usage_error(run_recommend, now):
     r = run_recommend([], "--now", now)
