@@ -59,16 +59,19 @@ def check_toml(files: list[StagedFile], config: dict) -> list[Problem]:
     problems = []
     for f in _named(files, ".toml"):
         text = f.text()
-        if os.path.basename(f.name) == "hafs.toml":
-            from hafs_cli.config import check_config_text
-
-            for p in check_config_text(text, f.name):
-                problems.append(
-                    Problem("toml", f.path, p.line, p.column, p.message, "hooks/hafs-config")
-                )
-            continue
         try:
+            if os.path.basename(f.name) == "hafs.toml":
+                from hafs_cli.config import check_config_text
+
+                for p in check_config_text(text, f.name):
+                    problems.append(
+                        Problem("toml", f.path, p.line, p.column, p.message, "hooks/hafs-config")
+                    )
+                continue
             tomllib.loads(text)
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            message = "TOML nested too deeply to parse (thousands of levels of [ or {)"
+            problems.append(Problem("toml", f.path, 1, 1, message, "hooks/toml"))
         except tomllib.TOMLDecodeError as exc:
             m = _TOML_POSITION.search(str(exc))
             line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)

@@ -109,6 +109,14 @@ def test_toml_syntax_error_reports_line_and_column(hafs, repo):
     assert "Invalid value" in problem["message"]
 
 
+def test_toml_nested_too_deeply_is_a_problem_not_a_crash(hafs, repo):
+    (repo / "deep.toml").write_text("a = " + "[" * 20000 + "]" * 20000 + "\n")
+    git(repo, "add", "deep.toml")
+    r = run_precommit(hafs, repo)
+    assert r.exit_code == 1, r.stderr
+    assert findings(r) == [("deep.toml", 1, 1, "hooks/toml")]
+
+
 def test_staged_hafs_toml_passes_config_check(hafs, repo):
     (repo / "hafs.toml").write_text('[secrets]\nbaseline = ".b.json"\nmax_file_byte = 10\n')
     git(repo, "add", "hafs.toml")
