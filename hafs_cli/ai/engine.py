@@ -409,11 +409,12 @@ class Engine:
             if any(h.up for h in candidates) or now - req.arrived < wait_for:
                 continue
             self.queue.remove(req)
-            names = ", ".join(h.name for h in candidates)
+            names = "; ".join(f"{h.name} at {h.url}: {h.down_reason or 'down'}" for h in candidates)
             self._finish(req, error_result(
                 req.id, E.HOST_UNREACHABLE,
                 f"every host that could run {model} is down ({names}); waited "
-                f"{wait_for:g} s (orchestrate.wait_for_host_s)"))  # fmt: skip
+                f"{wait_for:g} s (orchestrate.wait_for_host_s); start Ollama there "
+                "(ollama serve) or check the url in [orchestrate.hosts]"))  # fmt: skip
 
     def _next_wake(self, now: float) -> float:
         wake = 0.25

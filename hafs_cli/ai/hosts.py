@@ -36,6 +36,7 @@ class Host:
     active: int = 0
     up: bool = True
     down_since: float | None = None
+    down_reason: str = ""  # the last failure of discovery, for messages
     busy: bool = False
     busy_reason: str = ""
     last_discovery: float = 0.0
@@ -114,6 +115,7 @@ def hosts_from_config(section: dict, ssh_hosts: dict | None = None) -> list[Host
         )
     names = {h.name for h in hosts}
     for host in hosts:
+        _check_url(host)
         if host.standby_for and host.standby_for not in names:
             raise AIError(
                 CONFIG,
@@ -121,6 +123,31 @@ def hosts_from_config(section: dict, ssh_hosts: dict | None = None) -> list[Host
                 f"which is not a configured host ({', '.join(sorted(names))})",
             )
     return hosts
+
+
+def _check_url(host: Host) -> None:
+    """A host URL that can never be reached is a configuration error, not a host that is
+    down (which would make every request wait orchestrate.wait_for_host_s for nothing)."""
+    from urllib.parse import urlsplit
+
+    url = host.url if "://" in host.url else "http://" + host.url  # as the ollama client does
+    problem = None
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        problem = str(exc)
+    else:
+        if parts.scheme not in ("http", "https"):
+            problem = f"scheme {parts.scheme!r} is not http or https"
+        elif not parts.hostname or any(c.isspace() for c in url):
+            problem = "no host name"
+    if problem:
+        raise AIError(
+            CONFIG,
+            f"orchestrate.hosts.{host.name}.url {host.url!r} is not an Ollama URL ({problem}); "
+            "write it like http://127.0.0.1:11434",
+        )
 
 
 def choose_host(

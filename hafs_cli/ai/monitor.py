@@ -54,6 +54,7 @@ class HostMonitor:
             models, loaded = self.prober.discover(host)
         except Exception as exc:  # noqa: BLE001 - any failure means: down for now
             with self._cond:
+                host.down_reason = str(exc) or type(exc).__name__
                 if host.up:
                     host.up = False
                     host.down_since = self.clock()

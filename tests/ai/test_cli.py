@@ -74,7 +74,39 @@ def test_run_exit_1_when_some_fail_and_3_when_no_host_answers(hafs, ollama_serve
     r = hafs("orchestrate", "run", "--only", input=lines({"kind": "request", "id": "3", "model": "m", "prompt": "x"}),
              env={"HAFS_ORCHESTRATE__WAIT_FOR_HOST_S": "0.2"})  # fmt: skip
     assert r.exit_code == 3
-    assert r.records[0]["error"]["code"] == "host_unreachable"
+    error = r.records[0]["error"]
+    assert error["code"] == "host_unreachable"
+    # which host, where, why, and what to do
+    assert f"local at {srv.url}: " in error["message"]
+    assert error["message"].endswith(
+        "start Ollama there (ollama serve) or check the url in [orchestrate.hosts]"
+    )
+
+
+def test_a_host_url_that_can_never_work_is_a_configuration_error(hafs, tmp_path, monkeypatch):
+    import time
+
+    for url, why in [
+        ("not a url", "no host name"),
+        ("ftp://127.0.0.1:11434", "scheme 'ftp' is not http or https"),
+        ("http://127.0.0.1:port", "Port could not be cast"),
+    ]:
+        path = tmp_path / "hafs.toml"
+        path.write_text(f'[orchestrate.hosts.box]\nurl = "{url}"\n')
+        monkeypatch.setenv("HAFS_CONFIG", str(path))
+        began = time.monotonic()
+        r = hafs(
+            "orchestrate",
+            "run",
+            "--no-ledger",
+            input=lines({"kind": "request", "id": "1", "model": "m", "prompt": "x"}),
+        )
+        assert time.monotonic() - began < 10  # not orchestrate.wait_for_host_s (60 s)
+        assert r.exit_code == 2, r.stderr
+        assert r.stderr.decode().startswith(
+            f"hafs: error: orchestrate.hosts.box.url '{url}' is not an Ollama URL ({why}"
+        )
+        assert b"write it like http://127.0.0.1:11434" in r.stderr
 
 
 def test_log_lists_ledger_entries_and_totals(hafs, ollama_server, write_config):
