@@ -44,6 +44,7 @@ EXIT_MEANINGS = {
 }
 
 
+_SSH_TRUSTED = "Warning: Permanently added"  # ssh, when accept-new trusted a new host key
 _MISSING = (b"command not found", b"is not recognized as an internal or external command")
 
 
@@ -159,8 +160,8 @@ def run(
         raise ssh_failure(host, stderr, "rsync")
     _check_missing(host, code, stderr)
     for text in stderr.decode(errors="replace").splitlines():
-        if text.startswith("rsync error:") or not text.strip():
-            continue
+        if text.startswith(("rsync error:", _SSH_TRUSTED)) or not text.strip():
+            continue  # the exit status says it; a key trusted under accept-new is no error
         on_error(text.strip())
     return code
 

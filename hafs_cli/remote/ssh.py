@@ -24,12 +24,44 @@ from hafs_cli.remote.hosts import Host
 SSH_FAILED = 255  # OpenSSH's exit status when the connection itself failed
 
 
-def ssh_options(host: Host) -> list[str]:
-    """OpenSSH arguments (without the destination) that apply the host's settings."""
+def _password_db_home() -> str | None:
+    """The home directory ssh expands `~` to (the password database's, not $HOME)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir
+    except (ImportError, KeyError):
+        return None  # Windows: OpenSSH there takes the profile directory
+
+
+def _home_differs() -> bool:
+    """True when $HOME is not the home directory ssh would use by itself."""
+    db = _password_db_home()
+    return db is not None and os.path.realpath(db) != os.path.realpath(os.path.expanduser("~"))
+
+
+def _rehome(path: str) -> str:
+    """A path ssh expanded from `~` (password database), moved under the $HOME hafs sees."""
+    db = _password_db_home()
+    if db and _home_differs() and (path == db or path.startswith(db.rstrip("/") + "/")):
+        return os.path.expanduser("~") + path[len(db.rstrip("/")) :]
+    return os.path.expanduser(path)
+
+
+def _ssh_value(path: str) -> str:
+    return f'"{path}"' if " " in path else path
+
+
+def _base_options(host: Host) -> list[str]:
     args = ["ssh"]
     config = host.ssh_config_file()
     if config:
         args += ["-F", config]
+    elif _home_differs():
+        # ssh would read the password database home's ~/.ssh/config: use the system-wide
+        # file only, as ssh does when the user has none
+        system = "/etc/ssh/ssh_config"
+        args += ["-F", system if os.path.isfile(system) else os.devnull]
     strict = "yes" if host.host_key_policy == "reject" else "accept-new"
     args += ["-o", "BatchMode=yes", "-o", f"StrictHostKeyChecking={strict}"]
     args += ["-o", f"ConnectTimeout={host.connect_timeout}"]
@@ -39,10 +71,55 @@ def ssh_options(host: Host) -> list[str]:
         args += ["-l", host.user]
     if host.identity_file:
         args += ["-i", os.path.expanduser(host.identity_file), "-o", "IdentitiesOnly=yes"]
-    if host.known_hosts:
-        files = f"~/.ssh/known_hosts {os.path.expanduser(host.known_hosts)}"
-        args += ["-o", f"UserKnownHostsFile={files}"]
     return args
+
+
+def ssh_options(host: Host) -> list[str]:
+    """OpenSSH arguments (without the destination) that apply the host's settings.
+
+    ssh expands `~` in its configuration from the password database, not from $HOME;
+    when the two differ (a custom HOME, a test run), the known_hosts and identity files
+    are given explicitly under $HOME, so ssh reads and trusts the same files as paramiko
+    and never writes a key into another home's known_hosts.
+    """
+    args = _base_options(host)
+    if not host.known_hosts and not _home_differs():
+        return args
+    values = _ssh_g(host, args)
+    known = [_rehome(p) for v in values.get("userknownhostsfile", []) for p in v.split()]
+    if host.known_hosts:
+        known.append(os.path.expanduser(host.known_hosts))
+    if known:
+        joined = " ".join(_ssh_value(p) for p in dict.fromkeys(known))
+        args += ["-o", f"UserKnownHostsFile={joined}"]
+        if host.host_key_policy == "accept-new":  # ssh adds keys to the first file only
+            os.makedirs(os.path.dirname(known[0]) or ".", mode=0o700, exist_ok=True)
+    if not host.identity_file and _home_differs():
+        for path in values.get("identityfile", []):
+            path = _rehome(path)
+            if os.path.isfile(path):
+                args += ["-o", f"IdentityFile={_ssh_value(path)}"]
+    return args
+
+
+def _ssh_g(host: Host, options: list[str]) -> dict[str, list[str]]:
+    """What `ssh -G` resolves for the host with these options ({} without OpenSSH)."""
+    if not shutil.which("ssh"):
+        return {}
+    proc = subprocess.run(
+        [*options, "-G", host.address], capture_output=True, stdin=subprocess.DEVNULL
+    )
+    if proc.returncode != 0:
+        raise HafsError(
+            f"ssh cannot resolve host {host.name!r}: "
+            f"{proc.stderr.decode(errors='replace').strip()}; check {host.ssh_config_file()}",
+            exits.USAGE,
+        )
+    values: dict[str, list[str]] = {}
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        key, _, value = line.partition(" ")
+        values.setdefault(key.lower(), []).append(value)
+    return values
 
 
 def ssh_argv(host: Host, *remote_command: str) -> list[str]:
@@ -70,22 +147,8 @@ class Resolved:
 
 def resolve(host: Host) -> Resolved:
     """The effective settings for `host` (ssh -G when OpenSSH is here, else paramiko's parser)."""
-    values: dict[str, list[str]] = {}
     if shutil.which("ssh"):
-        proc = subprocess.run(
-            ssh_argv(host)[:-1] + ["-G", host.address],
-            capture_output=True,
-            stdin=subprocess.DEVNULL,
-        )
-        if proc.returncode != 0:
-            raise HafsError(
-                f"ssh cannot resolve host {host.name!r}: "
-                f"{proc.stderr.decode(errors='replace').strip()}; check {host.ssh_config_file()}",
-                exits.USAGE,
-            )
-        for line in proc.stdout.decode(errors="replace").splitlines():
-            key, _, value = line.partition(" ")
-            values.setdefault(key.lower(), []).append(value)
+        values = _ssh_g(host, _base_options(host))
     else:
         values = _paramiko_lookup(host)
 
@@ -93,16 +156,17 @@ def resolve(host: Host) -> Resolved:
         got = values.get(key)
         return got[0] if got else default
 
-    known = [os.path.expanduser(p) for v in values.get("userknownhostsfile", []) for p in v.split()]
+    known = [_rehome(p) for v in values.get("userknownhostsfile", []) for p in v.split()]
     if host.known_hosts:
         known.append(os.path.expanduser(host.known_hosts))
+    known = list(dict.fromkeys(known))
     proxy_jump = first("proxyjump")
     proxy_command = first("proxycommand")
     return Resolved(
         hostname=first("hostname", host.address),
         port=host.port or int(first("port", "22")),
         user=host.user or first("user") or getpass.getuser(),
-        identity_files=[os.path.expanduser(p) for p in values.get("identityfile", [])],
+        identity_files=[_rehome(p) for p in values.get("identityfile", [])],
         known_hosts_files=known,
         proxy_jump="" if proxy_jump == "none" else proxy_jump,
         proxy_command="" if proxy_command == "none" else proxy_command,
@@ -252,9 +316,15 @@ def connect(host: Host):
         sock = paramiko.ProxyCommand(resolved.proxy_command)
     elif resolved.proxy_jump:
         # the jump host's own settings come from the ssh config, not from this host's table
-        config = host.ssh_config_file()
-        jump = ["ssh", *(["-F", config] if config else []), "-o", "BatchMode=yes"]
-        jump += ["-W", f"{resolved.hostname}:{resolved.port}", resolved.proxy_jump.split(",")[0]]
+        name = resolved.proxy_jump.split(",")[0]
+        via = Host(
+            name=name,
+            address=name,
+            ssh_config=host.ssh_config,
+            host_key_policy=host.host_key_policy,
+            connect_timeout=host.connect_timeout,
+        )
+        jump = [*ssh_options(via), "-W", f"{resolved.hostname}:{resolved.port}", name]
         sock = paramiko.ProxyCommand(shlex.join(jump))
     keys = [p for p in resolved.identity_files if os.path.isfile(p)]
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -12,7 +15,7 @@ import blake3
 import pytest
 
 from hafs_cli.schemas import validate_record
-from tests.fixtures.sshd import sshd  # noqa: F401  (session-scoped fixture)
+from tests.fixtures.sshd import real_ssh_dir_untouched, sshd  # noqa: F401  (fixtures)
 
 PASSWORD = "correct horse battery staple 7f3a"
 
@@ -99,10 +102,69 @@ def world(tmp_path: Path) -> BackupWorld:
 
 @pytest.fixture
 def ready(world: BackupWorld, hafs) -> BackupWorld:
-    """The world with its repository initialised."""
+    """The world with its repository initialised (by hafs), its key then made cheap to open."""
     r = hafs("backup", "init")
     assert r.exit_code == 0, r.stderr
+    cheapen_key(world.repo, PASSWORD)
     return world
+
+
+# -- a cheap key derivation for test repositories ---------------------------------------
+# `restic init` calibrates scrypt to take about half a second of CPU, and every restic
+# process pays it again to open the repository: most of the backup suite's time, and 400
+# backups in the retention test. cheapen_key re-wraps the same master key with scrypt
+# N=1024 (what restic's own test suite does with TestUseLowSecurityKDFParameters), in
+# restic's documented key format (design.md, "Keys, Encryption and MAC"): data =
+# IV || AES-256-CTR(ciphertext) || Poly1305-AES(ciphertext), keys from scrypt(64 bytes) =
+# AES key (32) || MAC k (16) || MAC r (16). The repository, its data and everything restic
+# does with it stay real; a wrong password still fails.
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> tuple[bytes, bytes, bytes]:
+    out = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=1 << 30, dklen=64)
+    return out[:32], out[32:48], out[48:]
+
+
+def _poly1305_aes(k: bytes, r: bytes, nonce: bytes, message: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.poly1305 import Poly1305
+
+    aes = Cipher(algorithms.AES(k), modes.ECB()).encryptor()
+    s = aes.update(nonce) + aes.finalize()
+    return Poly1305.generate_tag(r + s, message)  # Poly1305 clamps r itself
+
+
+def _aes_ctr(key: bytes, nonce: bytes, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    ctr = Cipher(algorithms.AES(key), modes.CTR(nonce)).encryptor()
+    return ctr.update(data) + ctr.finalize()
+
+
+def cheapen_key(repo: Path, password: str, n: int = 1024) -> None:
+    """Re-wrap a local repository's only key with scrypt N=n (same password, same master key)."""
+    (old,) = list((repo / "keys").iterdir())
+    doc = json.loads(old.read_bytes())
+    data = base64.b64decode(doc["data"])
+    nonce, sealed, tag = data[:16], data[16:-16], data[-16:]
+    enc, mac_k, mac_r = _scrypt(
+        password, base64.b64decode(doc["salt"]), doc["N"], doc["r"], doc["p"]
+    )
+    assert _poly1305_aes(mac_k, mac_r, nonce, sealed) == tag, "restic key format not understood"
+    master_key = _aes_ctr(enc, nonce, sealed)
+    salt, nonce = os.urandom(64), os.urandom(16)
+    enc, mac_k, mac_r = _scrypt(password, salt, n, 8, 1)
+    sealed = _aes_ctr(enc, nonce, master_key)
+    doc.update(
+        N=n,
+        r=8,
+        p=1,
+        salt=base64.b64encode(salt).decode(),
+        data=base64.b64encode(nonce + sealed + _poly1305_aes(mac_k, mac_r, nonce, sealed)).decode(),
+    )
+    raw = json.dumps(doc).encode()
+    (repo / "keys" / hashlib.sha256(raw).hexdigest()).write_bytes(raw)  # files are named by hash
+    old.unlink()
 
 
 def manifest(root: Path) -> dict[str, str]:

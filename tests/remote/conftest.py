@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixtures.sshd import SshServer, sshd  # noqa: F401  (registers the fixture)
+from tests.fixtures.sshd import (  # noqa: F401  (registers the fixtures)
+    SshServer,
+    real_ssh_dir_untouched,
+    sshd,
+)
 
 
 def tree_state(root: Path, skip=(".hafs-trash", ".hafs-sync")) -> dict[str, str]:

@@ -124,3 +124,51 @@ def test_user_ssh_config_is_read_by_default(hafs, setup, write, isolated_env, tr
     r = hafs("sync", "p")
     assert r.exit_code == 0, r.stderr
     assert (setup.remote / "f.txt").read_text() == "via ~/.ssh/config"
+
+
+def home_host(setup, **keys) -> None:
+    """[hosts.box] reaching the test server with no ssh_config: ssh's defaults under ~ apply."""
+    server = setup.server
+    lines = [
+        "[hosts.box]",
+        f'address = "{server.host}"',
+        f"port = {server.port}",
+        f'user = "{server.user}"',
+        *(f'{key} = "{value}"' for key, value in keys.items()),
+    ]
+    setup.config.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("transport", ["rsync", "sftp"])
+def test_known_hosts_and_keys_are_those_of_HOME(hafs, setup, write, isolated_env, transport):
+    """ssh expands ~ from the password database; hafs must use the $HOME it runs with."""
+    ssh_dir = isolated_env / ".ssh"
+    ssh_dir.mkdir()
+    (ssh_dir / "known_hosts").write_text(setup.server.host_key_line + "\n")
+    key = ssh_dir / "id_ed25519"
+    key.write_bytes(setup.server.user_key.read_bytes())
+    key.chmod(0o600)
+    home_host(setup)  # default policy: reject unknown keys
+    write(setup.local, "f.txt", "trusted via $HOME/.ssh")
+    setup.profile("p", direction="push", transport=transport)
+    r = hafs("sync", "p")
+    assert r.exit_code == 0, r.stderr
+    assert (setup.remote / "f.txt").read_text() == "trusted via $HOME/.ssh"
+
+
+@pytest.mark.parametrize("transport", ["rsync", "sftp"])
+def test_accept_new_writes_the_key_into_HOME(hafs, setup, write, isolated_env, transport):
+    home_host(setup, host_key_policy="accept-new", identity_file=str(setup.server.user_key))
+    write(setup.local, "f.txt", "x")
+    setup.profile("p", direction="push", transport=transport)
+    r = hafs("sync", "p")
+    assert r.exit_code == 0, r.stderr
+    known = isolated_env / ".ssh" / "known_hosts"
+    found = subprocess.run(
+        ["ssh-keygen", "-F", f"[{setup.server.host}]:{setup.server.port}", "-f", str(known)],
+        capture_output=True,
+        text=True,
+    )
+    assert found.returncode == 0, found  # the key was trusted in $HOME/.ssh/known_hosts
+    assert setup.server.host_key_line.split()[2] in found.stdout
+    # (real_ssh_dir_untouched fails the test if it went to the password database's home)
