@@ -15,6 +15,7 @@ import os
 import queue
 import socket
 import socketserver
+import stat
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -184,7 +185,13 @@ class Daemon:
 
     def start(self) -> Daemon:
         http = self._check_http()  # configuration errors before anything listens
-        if self.path.exists():
+        if self.path.is_symlink() or self.path.exists():
+            if not stat.S_ISSOCK(self.path.lstat().st_mode):
+                raise AIError(
+                    CONFIG,
+                    f"{self.path} exists and is not a socket; it was left alone: "
+                    "choose another --socket path (or orchestrate.socket)",
+                )
             if ping(self.path):
                 raise AIError(DAEMON, f"a daemon already serves {self.path}; stop it first")
             self.path.unlink()  # stale socket of a daemon that died

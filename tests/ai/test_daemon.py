@@ -263,3 +263,15 @@ def test_client_embed_on_a_host_that_refuses_connections(write_config):
     with pytest.raises(AIError) as err:
         client.embed(["x"], model="emb", host=url)
     assert err.value.code == "host_unreachable" and url in err.value.message
+
+
+def test_serve_never_deletes_a_file_that_is_not_a_socket(
+    hafs, ollama_server, write_config, tmp_path
+):
+    write_config({"local": (ollama_server(["m"]), {})})
+    precious = tmp_path / "notes.txt"
+    precious.write_text("my notes\n")
+    r = hafs("orchestrate", "serve", "--socket", str(precious))
+    assert r.exit_code == 2
+    assert r.stderr.decode().startswith(f"hafs: error: {precious} exists and is not a socket")
+    assert precious.read_text() == "my notes\n"
