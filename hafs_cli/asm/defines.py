@@ -11,6 +11,7 @@ import re
 from hafs_cli.asm.expr import Unknown, evaluate
 
 DEFINE_USE = re.compile(r"(?<!\\)!\^*(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))")
+_MAX_EXPANSION = 1 << 16  # characters; real defines stay far below this
 UNDEFINED_PREFIX = "__undefined_"  # what an undefined !define expands to
 # asar's read-only defines (the version is the 1.9x line the fixtures are written for)
 BUILTIN_DEFINES = {"assembler": "asar", "assembler_ver": "10901", "assembler_time": "0"}
@@ -46,12 +47,21 @@ class Defines:
             self.tainted.discard(name)
 
     def _expand(self, text: str, lineno: int, col: int, report: bool = True) -> str:
+        seen = {text}
         for _ in range(32):
             if "!" not in text:
                 return text
             new = DEFINE_USE.sub(lambda m: self._define_value(m, lineno, col, report), text)
             if new == text:
                 return text
+            if new in seen or len(new) > _MAX_EXPANSION:  # !a = !b, !b = !a; or !a = !a!a
+                if report:
+                    self._report(lineno, col, "bad-directive", "define expansion never ends: a define refers to itself",
+                                 "asar stops with 'recursive define'; give the define a value that does not use it",
+                                 None)  # fmt: skip
+                self.uncertain = True
+                return text
+            seen.add(new)
             text = new
         return text
 

@@ -338,3 +338,8 @@ def test_a_statement_that_is_no_statement():
 
 def test_struct_without_a_name_is_a_bad_directive_not_a_crash():
     assert codes("struct\n    .x: skip 2\nendstruct\n") == [(1, "bad-directive")]
+
+
+def test_a_define_that_refers_to_itself_is_reported_not_expanded_forever():
+    assert codes("!a = !a!a\n    LDA !a\n") == [(2, "bad-directive")]  # grew to 2**32 chars
+    assert codes("!a = !b\n!b = !a\n    LDA !a\n") == [(3, "bad-directive")]
