@@ -106,14 +106,9 @@ class Ledger:
             ).fetchone()
         return float(row[0])
 
-    def query(
-        self,
-        *,
-        since: float | None = None,
-        host: str | None = None,
-        failed: bool = False,
-        limit: int | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    @staticmethod
+    def _where(since: float | None, host: str | None, failed: bool) -> tuple[str, list]:
+        """The WHERE clause (with its leading space, or empty) and its arguments."""
         where, args = [], []
         if since is not None:
             where.append("accepted_at >= ?")
@@ -123,9 +118,18 @@ class Ledger:
             args.append(host)
         if failed:
             where.append("ok = 0")
-        sql = "SELECT * FROM calls"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        return (" WHERE " + " AND ".join(where) if where else ""), args
+
+    def query(
+        self,
+        *,
+        since: float | None = None,
+        host: str | None = None,
+        failed: bool = False,
+        limit: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        where, args = self._where(since, host, failed)
+        sql = "SELECT * FROM calls" + where
         sql += " ORDER BY rowid DESC" if limit else " ORDER BY rowid"
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -138,16 +142,15 @@ class Ledger:
         for row in rows:
             yield dict(zip(names, row, strict=True))
 
-    def totals(self, since: float | None = None) -> dict[str, Any]:
+    def totals(
+        self, since: float | None = None, host: str | None = None, failed: bool = False
+    ) -> dict[str, Any]:
+        where, args = self._where(since, host, failed)
         sql = (
             "SELECT COUNT(*), SUM(ok = 1), SUM(ok = 0), SUM(finished_at IS NULL), "
             "COALESCE(SUM(tokens_in), 0), COALESCE(SUM(tokens_out), 0), "
-            "COALESCE(SUM(cost), 0), AVG(queue_wait_ms), AVG(run_ms) FROM calls"
+            "COALESCE(SUM(cost), 0), AVG(queue_wait_ms), AVG(run_ms) FROM calls" + where
         )
-        args: list = []
-        if since is not None:
-            sql += " WHERE accepted_at >= ?"
-            args.append(since)
         with self._lock:
             row = self._db.execute(sql, args).fetchone()
         keys = ("requests", "ok", "failed", "unfinished", "tokens_in", "tokens_out", "cost",

@@ -283,8 +283,13 @@ def _since(text: str | None) -> float | None:
 @click.option("--since", help="Only requests accepted since then (30m, 2h, 7d, or an ISO date).")
 @click.option("--host", help="Only requests that ran on this host.")
 @click.option("--failed", is_flag=True, help="Only failed requests.")
-@click.option("--limit", type=int, help="Only the last N requests.")
-@click.option("--totals", is_flag=True, help="Write one summary record of tokens, waits and costs.")
+@click.option("--limit", type=click.IntRange(1), help="Only the last N requests.")
+@click.option(
+    "--totals",
+    is_flag=True,
+    help="Write one summary record of tokens, waits and costs (of the requests the other "
+    "options select).",
+)
 @pipe_command(produces={"result", "summary"})
 def log_cmd(pipe, since, host, failed, limit, totals) -> int:
     """Query the ledger of requests and results (tokens, waits, hosts, costs)."""
@@ -299,7 +304,13 @@ def log_cmd(pipe, since, host, failed, limit, totals) -> int:
     start = _since(since)
     try:
         if totals:
-            pipe.emit({"kind": "summary", "command": "orchestrate log", **book.totals(start)})
+            pipe.emit(
+                {
+                    "kind": "summary",
+                    "command": "orchestrate log",
+                    **book.totals(start, host, failed),
+                }
+            )
         else:
             for row in book.query(since=start, host=host, failed=failed, limit=limit):
                 pipe.emit(ledger_result(row))

@@ -131,6 +131,14 @@ def test_log_lists_ledger_entries_and_totals(hafs, ollama_server, write_config):
     (summary,) = r.records
     assert (summary["requests"], summary["ok"], summary["failed"]) == (3, 1, 2)
     assert summary["tokens_in"] == 2 and validate_record(summary) == []
+    (failed,) = hafs("orchestrate", "log", "--totals", "--failed").records
+    assert (failed["requests"], failed["ok"], failed["failed"]) == (2, 0, 2)
+    (on_local,) = hafs("orchestrate", "log", "--totals", "--host", "local").records
+    assert (on_local["requests"], on_local["ok"], on_local["tokens_in"]) == (1, 1, 2)
+    r = hafs("orchestrate", "log", "--limit", "1")
+    assert [rec["id"] for rec in r.records] == ["c"]
+    r = hafs("orchestrate", "log", "--limit", "-5")  # SQLite reads LIMIT -5 as no limit
+    assert r.exit_code == 2 and b"--limit" in r.stderr and r.records == []
 
 
 def test_log_without_ledger_is_a_clear_error(hafs, write_config, ollama_server):
