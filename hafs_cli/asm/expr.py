@@ -195,7 +195,10 @@ def evaluate(text: str, defined: frozenset[str] | set[str] | None = None) -> flo
         idx = m.lastindex or 0
         tokens.append((idx, m.group(idx)))
     parser = _Eval(tokens, defined or set())
-    value = parser.expr(0)
+    try:
+        value = parser.expr(0)
+    except RecursionError:  # thousands of nested brackets: too deep to know here
+        raise Unknown(text) from None
     if parser.i != len(tokens):
         raise Unknown(text)
     return value

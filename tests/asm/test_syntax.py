@@ -343,3 +343,8 @@ def test_struct_without_a_name_is_a_bad_directive_not_a_crash():
 def test_a_define_that_refers_to_itself_is_reported_not_expanded_forever():
     assert codes("!a = !a!a\n    LDA !a\n") == [(2, "bad-directive")]  # grew to 2**32 chars
     assert codes("!a = !b\n!b = !a\n    LDA !a\n") == [(3, "bad-directive")]
+
+
+def test_thousands_of_nested_brackets_in_a_rep_value_do_not_crash():
+    deep = "(" * 5000 + "$20" + ")" * 5000
+    assert codes(f"Main:\n    REP #{deep}\n    RTS\n", severity=None) == []
