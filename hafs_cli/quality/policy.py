@@ -64,14 +64,26 @@ def policy_for(section: dict, domain: str) -> Policy:
             merged["weights"] = {**(merged["weights"] or {}), **value}
         else:
             merged[key] = value
+    from hafs_cli.exits import HafsError
+
+    where = f"[score] or [score.domains.{domain}]"
+    odd = set(merged["weights"] or {}) - set(COMPONENTS)
+    if odd:
+        raise HafsError(
+            f"unknown component(s) {', '.join(sorted(odd))} in the weights of {where}; "
+            f"components: {', '.join(COMPONENTS)}"
+        )
     weights = {c: float((merged["weights"] or {}).get(c, 0.0)) for c in COMPONENTS}
+    if sum(weights.values()) <= 0:
+        raise HafsError(
+            f"the weights of {where} are all 0, so every composite would be 0 and every "
+            "sample would fail; give at least one component a positive weight"
+        )
     unknown = set(merged["rules"] or ()) - set(RULES)
     if unknown:
-        from hafs_cli.exits import HafsError
-
         raise HafsError(
-            f"unknown score rule(s) {', '.join(sorted(unknown))} in [score] or "
-            f"[score.domains.{domain}]; known rules: {', '.join(RULES)}"
+            f"unknown score rule(s) {', '.join(sorted(unknown))} in {where}; "
+            f"known rules: {', '.join(RULES)}"
         )
     return Policy(
         threshold=float(merged["threshold"]),

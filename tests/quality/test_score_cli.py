@@ -7,6 +7,7 @@ import random
 import subprocess
 
 import orjson
+import pytest
 
 from hafs_cli.schemas import validate_record
 
@@ -143,6 +144,30 @@ def test_domain_table_in_hafs_toml_sets_threshold_and_rules(hafs, tmp_path):
     (rec,) = r.records
     assert rec["threshold"] == 0.95
     assert [x["rule"] for x in rec["reasons"]] == ["composite"]  # too_short is not enabled here
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        (
+            "{ diversity = 0, kg = 0, halluc = 0, coherence = 0 }",
+            "the weights of [score] or [score.domains.chat] are all 0",
+        ),
+        (
+            "{ kg = 0.5, grounding = 0.5 }",
+            "unknown component(s) grounding in the weights of [score] or [score.domains.chat]",
+        ),
+    ],
+)
+def test_domain_weights_that_cannot_work_are_a_configuration_error(
+    hafs, tmp_path, weights, message
+):
+    (tmp_path / "hafs.toml").write_text(f"[score.domains.chat]\nweights = {weights}\n")
+    sample = {"kind": "sample", "sample_id": "c", "domain": "chat", "output": "x " * 30}
+    r = hafs("score", "--only", input=jsonl([sample]), cwd=tmp_path)
+    assert r.exit_code == 2
+    assert r.stderr.decode().startswith("hafs: error: " + message)
+    assert r.records == []  # not a run of silent failures
 
 
 def test_threshold_flag_overrides_every_domain(hafs, tmp_path):
