@@ -128,8 +128,10 @@ def _scan_local(pipe, paths, opts, jobs):
     from hafs_cli.fs.walk import Walker
 
     roots = [os.fsencode(p) for p in paths]
-    if pipe.fmt == "jsonl" and not opts.follow_symlinks and parwalk.worth_forking(jobs):
-        return parwalk.walk_to(pipe, roots, opts, jobs)
+    if pipe.fmt == "jsonl" and not opts.follow_symlinks:
+        if parwalk.worth_forking(jobs):
+            return parwalk.walk_to(pipe, roots, opts, jobs)
+        return parwalk.walk_lines(pipe, roots, opts)
     walker = Walker(opts)
     with pipe.progress("scan") as bar:
         for rec in walker.walk(roots):

@@ -95,8 +95,8 @@ class DupFinder:
         self.on_error = on_error
         self.progress = progress
         self.stats = DedupStats()
-        self._by_size: dict[int, list[Candidate]] = defaultdict(list)
-        self._by_inode: dict[str, dict[int, Candidate]] = {}  # host -> dev<<64|inode -> file
+        # size -> (path, host or None for this one, dev, inode, mtime_ns, ctime_ns, blake3)
+        self._by_size: dict[int, list[tuple]] = defaultdict(list)
         self._hosts: dict[str, str] = {}
         self._fresh: list[Candidate] = []  # digests computed in this run, for the cache
         self._min = opts.min_size
@@ -104,73 +104,96 @@ class DupFinder:
 
     # -- input -------------------------------------------------------------------
     def add(self, rec: dict) -> None:
-        """Take one `file` record into account (other kinds are ignored)."""
-        # Called once per input record: kept to plain dict lookups and one object.
+        """Take one `file` record into account (other kinds are ignored).
+
+        Called once per input record, so it only files the fields it needs under the
+        size; objects are built later, and only for sizes shared by two or more files.
+        """
         get = rec.get
         size = get("size")
         if get("kind") != "file" or type(size) is not int or not self._min <= size <= self._max:
             return
-        text = get("path")
-        if type(text) is str and "path_b64" not in rec:
-            path = text.encode("utf-8", "surrogateescape")
-        else:
+        path = get("path")
+        if type(path) is not str or "path_b64" in rec:
             try:
                 path = record_path(rec)
             except HafsError as exc:
                 self.on_error(exc.message)
                 return
-        self.stats.files += 1
-        host = get("host") or self.host
-        host = self._hosts.setdefault(host, host)  # one string object per host, not per file
-        digest = get("blake3")
-        full = bytes.fromhex(digest) if type(digest) is str and len(digest) == 64 else None
-        local = host == self.host
-        if not local and full is None:
-            self.stats.remote_unhashed += 1
-            return
-        dev, inode, mtime_ns, ctime_ns = get("dev"), get("inode"), get("mtime_ns"), get("ctime_ns")
-        ident = None
-        by_inode = self._by_inode.get(host)
-        if by_inode is None:
-            by_inode = self._by_inode[host] = {}
-        if type(dev) is int and type(inode) is int:
-            ident = dev << 64 | inode  # one int instead of a tuple per file
-            same = by_inode.get(ident)
-            if same is not None:
-                if path == same.path or (same.links and path in same.links):
-                    return  # the same name twice (overlapping scan roots)
-                if same.links is None:
-                    same.links = []
-                same.links.append(path)
-                self.stats.hard_links += 1
-                return
+        host = get("host")
+        if host == self.host or host is None:
+            host = None  # this machine: kept as None, no string per file
         else:
-            dev = inode = None
-        cand = Candidate(
-            path,
-            size,
-            mtime_ns if type(mtime_ns) is int else 0,
-            ctime_ns if type(ctime_ns) is int else None,
-            dev,
-            inode,
-            host,
-            local,
-            None,
-            None,
-            EMPTY_DIGEST if size == 0 else full,
+            if type(get("blake3")) is not str:  # another machine's file, not hashed there
+                self.stats.files += 1
+                self.stats.remote_unhashed += 1
+                return
+            host = self._hosts.setdefault(str(host), str(host))
+        self._by_size[size].append(
+            (path, host, get("dev"), get("inode"), get("mtime_ns"), get("ctime_ns"), get("blake3"))
         )
-        if ident is not None:
-            by_inode[ident] = cand
-        self._by_size[size].append(cand)
+
+    def _candidates(self, size: int, entries: list[tuple]) -> list[Candidate]:
+        """The distinct files among one size's entries (hard links folded into one)."""
+        stats = self.stats
+        out: list[Candidate] = []
+        seen: dict[tuple, Candidate] = {}  # (host, dev, inode) -> file
+        for path, host, dev, inode, mtime_ns, ctime_ns, digest in entries:
+            if type(path) is str:
+                path = path.encode("utf-8", "surrogateescape")
+            stats.files += 1
+            full = bytes.fromhex(digest) if type(digest) is str and len(digest) == 64 else None
+            local = host is None
+            if not local and full is None:
+                stats.remote_unhashed += 1  # a blake3 that is not one
+                continue
+            if type(dev) is int and type(inode) is int:
+                ident = (host, dev, inode)
+                same = seen.get(ident)
+                if same is not None:
+                    if path == same.path or (same.links and path in same.links):
+                        continue  # the same name twice (overlapping scan roots)
+                    if same.links is None:
+                        same.links = []
+                    same.links.append(path)
+                    stats.hard_links += 1
+                    continue
+            else:
+                ident = dev = inode = None
+            cand = Candidate(
+                path,
+                size,
+                mtime_ns if type(mtime_ns) is int else 0,
+                ctime_ns if type(ctime_ns) is int else None,
+                dev,
+                inode,
+                host or self.host,
+                local,
+                None,
+                None,
+                EMPTY_DIGEST if size == 0 else full,
+            )
+            if ident is not None:
+                seen[ident] = cand
+            out.append(cand)
+        return out
 
     # -- stages ------------------------------------------------------------------
     def groups(self) -> Iterator[dict]:
         """Run the stages and yield one `dupgroup` record per set of identical files."""
-        self._by_inode.clear()
-        sized = [group for group in self._by_size.values() if len(group) > 1]
+        sized = []
+        singles = 0
+        for size, entries in self._by_size.items():
+            if len(entries) < 2:
+                singles += 1
+                continue
+            group = self._candidates(size, entries)
+            if len(group) > 1:
+                sized.append(group)
+        self.stats.files += singles
         self._by_size.clear()
         self.stats.candidates = sum(len(g) for g in sized)
-        self._from_cache([c for g in sized for c in g])
+        self._from_cache(sized)
         survivors = self._edges_stage(sized)
         self._full_stage(survivors)
         self._remember()
@@ -187,19 +210,31 @@ class DupFinder:
     def _hashable(self, cand: Candidate) -> bool:
         return cand.local and cand.full is None
 
-    def _from_cache(self, cands: list[Candidate]) -> None:
+    def _from_cache(self, sized: list[list[Candidate]]) -> None:
+        """Digests of unchanged files from the cache: one query per device."""
         if self.cache is None:
             return
-        wanted, keys = [], []
-        for cand in cands:
-            if cand.local and cand.full is None:
-                key = cand.key()
-                if key is not None:
-                    wanted.append(cand)
-                    keys.append(key)
-        for i, (edges, full) in self.cache.lookup(keys).items():
-            wanted[i].edges = edges
-            wanted[i].full = full
+        by_dev: dict[int, dict[int, Candidate]] = {}
+        for group in sized:
+            for cand in group:
+                if cand.local and cand.full is None and cand.ctime_ns is not None:
+                    dev = cand.dev
+                    if dev is not None:
+                        inodes = by_dev.get(dev)
+                        if inodes is None:
+                            inodes = by_dev[dev] = {}
+                        inodes[cand.inode] = cand  # type: ignore[index]
+        hits = 0
+        for dev, inodes in by_dev.items():
+            for inode, size, mtime_ns, ctime_ns, edges, full in self.cache.entries(
+                dev, list(inodes)
+            ):
+                cand = inodes[inode]
+                if cand.size == size and cand.mtime_ns == mtime_ns and cand.ctime_ns == ctime_ns:
+                    cand.edges = edges
+                    cand.full = full
+                    hits += 1
+        self.cache.hits += hits
         self.stats.cache_hits = self.cache.hits
 
     def _run(self, label: str, fn, cands: list[Candidate], bytes_each: int | None = None) -> list:

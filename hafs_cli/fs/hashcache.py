@@ -67,27 +67,34 @@ class HashCache:
         """{index in keys: (edges, full)} for the keys whose entry is still valid."""
         if not keys or self._empty:
             return {}
-        db = self.db
-        db.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS wanted "
-            "(i INTEGER PRIMARY KEY, dev, inode, size, mtime_ns, ctime_ns)"
-        )
-        db.execute("DELETE FROM wanted")
-        db.execute("BEGIN")
-        db.executemany(
-            "INSERT INTO wanted VALUES (?, ?, ?, ?, ?, ?)", ((i, *k) for i, k in enumerate(keys))
-        )
-        db.execute("COMMIT")
-        rows = db.execute(
-            "SELECT w.i, h.edges, h.full FROM wanted w JOIN hashes h "
-            "ON h.dev = w.dev AND h.inode = w.inode AND h.size = w.size "
-            "AND h.mtime_ns = w.mtime_ns AND h.ctime_ns = w.ctime_ns "
-            "AND h.stored_s >= ?",
-            (time.time_ns() // 1_000_000_000 - MAX_AGE_S,),
-        )
-        found = {i: (edges, full) for i, edges, full in rows}
-        self.hits += len(found)
+        by_dev: dict[int, dict[int, list[int]]] = {}  # dev -> inode -> indices in keys
+        for i, key in enumerate(keys):
+            by_dev.setdefault(key[0], {}).setdefault(key[1], []).append(i)
+        found = {}
+        hits = self.hits
+        for dev, inodes in by_dev.items():
+            for inode, size, mtime_ns, ctime_ns, edges, full in self.entries(dev, list(inodes)):
+                for i in inodes[inode]:
+                    if keys[i][2:] == (size, mtime_ns, ctime_ns):
+                        found[i] = (edges, full)
+        self.hits = hits + len(found)
         return found
+
+    def entries(self, dev: int, inodes: list[int]) -> Iterable[tuple]:
+        """(inode, size, mtime_ns, ctime_ns, edges, full) of the live entries for these
+        inodes of one device (the caller compares size and times): one query, no table
+        (the inodes go in as one JSON array; CROSS JOIN keeps it the outer loop, so each
+        inode is one primary-key search)."""
+        import orjson
+
+        if self._empty:
+            return ()
+        return self.db.execute(
+            "SELECT h.inode, h.size, h.mtime_ns, h.ctime_ns, h.edges, h.full "
+            "FROM json_each(?) AS j CROSS JOIN hashes AS h ON h.dev = ? AND h.inode = j.value "
+            "WHERE h.stored_s >= ?",
+            (orjson.dumps(inodes), dev, time.time_ns() // 1_000_000_000 - MAX_AGE_S),
+        )
 
     def store(self, entries: Iterable[tuple[Key, bytes | None, bytes | None]]) -> None:
         """Remember digests (entries of files changed within RACY_NS are left out)."""

@@ -56,9 +56,9 @@ class KeeperRules:
 
     def choose(self, members: Sequence[Member]) -> tuple[Member, str, str | None]:
         """(keeper, rule, pattern) where rule is prefer|avoid|oldest|shortest_path|path_order."""
-        ranked = sorted(members, key=self.rank)
-        best, runner_up = ranked[0], ranked[1]
-        a, b = self.rank(best), self.rank(runner_up)
+        ranks = sorted((self.rank(m), i) for i, m in enumerate(members))  # each ranked once
+        (a, first), (b, second) = ranks[0], ranks[1]
+        best, runner_up = members[first], members[second]
         if a[0] != b[0]:
             return best, "prefer", self.prefer[a[0]]
         if a[1] != b[1]:

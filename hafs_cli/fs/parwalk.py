@@ -23,7 +23,7 @@ from hafs_cli.fs.forkpool import can_fork, default_jobs
 from hafs_cli.fs.walk import DirTask, ScanOptions, ScanStats, Walker
 
 TASKS_PER_JOB = 48
-CHUNK = 1 << 18
+CHUNK_LINES = 1024  # records per frame (about 200 KiB)
 _HEADER = struct.Struct(">cI")
 _INDEX = struct.Struct("=I")
 
@@ -41,8 +41,39 @@ def _emit(pipe, rec: dict) -> None:
         pipe.emit(rec)
 
 
+def walk_lines(pipe, roots: list[bytes], opts: ScanOptions) -> ScanStats:
+    """Walk `roots` in this process, writing `file` records as pre-formatted JSON Lines."""
+    walker = Walker(opts)
+    stack: list[DirTask] = []
+    for item in walker.start(roots):
+        if isinstance(item, DirTask):
+            stack.append(item)
+        else:
+            _emit(pipe, item)
+    lines: list[bytes] = []
+    with pipe.progress("scan") as bar:
+        while stack:
+            for rec in walker.scan_dir(stack.pop(), stack.append, lines):
+                if rec["kind"] == "file":
+                    lines.append(records.dumps(rec))
+                else:
+                    _flush(pipe, lines, bar)
+                    _emit(pipe, rec)  # in order with the files listed before it
+            if len(lines) >= CHUNK_LINES:
+                _flush(pipe, lines, bar)
+        _flush(pipe, lines, bar)
+    return walker.stats
+
+
+def _flush(pipe, lines: list[bytes], bar) -> None:
+    if lines:
+        pipe.emit_lines(b"".join(lines), len(lines))
+        bar.advance(len(lines))
+        lines.clear()
+
+
 def walk_to(pipe, roots: list[bytes], opts: ScanOptions, jobs: int) -> ScanStats:
-    """Walk `roots` and write the records through `pipe`; the counters."""
+    """Walk `roots` in forked workers and write the records through `pipe`; the counters."""
     jobs = jobs or default_jobs()
     walker = Walker(opts)
     queue: collections.deque[DirTask] = collections.deque()
@@ -164,27 +195,22 @@ def _send(fd: int, kind: bytes, payload: bytes) -> None:
 def _worker(parent: Walker, tasks: list[DirTask], task_r: int, out: int) -> None:
     walker = Walker(parent.opts)
     walker._visited = parent._visited
-    dumps = records.dumps
-    chunk: list[bytes] = []
-    size = 0
+    lines: list[bytes] = []
     while True:
         raw = os.read(task_r, _INDEX.size)
         if not raw:
             break
         stack = [tasks[_INDEX.unpack(raw)[0]]]
         while stack:
-            for rec in walker.scan_dir(stack.pop(), stack.append):
+            for rec in walker.scan_dir(stack.pop(), stack.append, lines):
                 if rec["kind"] == "error":
                     _send(out, b"E", orjson.dumps(rec))
-                    continue
-                line = dumps(rec)
-                chunk.append(line)
-                size += len(line)
-                if size >= CHUNK:
-                    _send(out, b"O", b"".join(chunk))
-                    chunk.clear()
-                    size = 0
-    if chunk:
-        _send(out, b"O", b"".join(chunk))
+                else:
+                    lines.append(records.dumps(rec))
+            if len(lines) >= CHUNK_LINES:
+                _send(out, b"O", b"".join(lines))
+                lines.clear()
+    if lines:
+        _send(out, b"O", b"".join(lines))
     _send(out, b"S", orjson.dumps(vars(walker.stats)))
     os.close(out)
