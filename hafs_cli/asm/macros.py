@@ -20,6 +20,7 @@ _VARIADIC_LITERAL = re.compile(r"<\.\.\.\[(\d+)\]>")
 VARIADIC = re.compile(r"<\.\.\.\[([^\]]+)\]>")
 _MACRO_DEF = re.compile(r"([A-Za-z0-9_]+)[ \t]*\(([^)]*)\)[ \t]*$")
 _MAX_MACRO_DEPTH = 64
+_MAX_MACRO_CALLS = 200_000  # calls inside one top-level call; real code stays far below
 
 
 @dataclass
@@ -123,9 +124,21 @@ class Macros:
                          f"macro '{name}' takes {want}{' or more' if macro.variadic else ''} argument(s), got {len(args)}",
                          f"defined at {macro.path}:{macro.line}: macro {name}({', '.join(macro.params)})", original)  # fmt: skip
             return
+        if self.macro_stack and getattr(self, "macro_runaway", False):
+            return  # this expansion already ran away and was reported once
+        if not self.macro_stack:
+            self.macro_budget = _MAX_MACRO_CALLS
         if len(self.macro_stack) >= _MAX_MACRO_DEPTH:
             self._report(lineno, col, "bad-directive", f"macro '{name}' nests deeper than {_MAX_MACRO_DEPTH} calls",
                          "a macro probably calls itself without end", original)  # fmt: skip
+            self.macro_runaway = True  # a macro calling itself twice would expand 2**64 times
+            return
+        self.macro_budget -= 1
+        if self.macro_budget < 0:
+            self._report(lineno, col, "bad-directive",
+                         f"macro '{name}' expands to more than {_MAX_MACRO_CALLS} macro calls",
+                         "a macro probably calls itself without end", original)  # fmt: skip
+            self.macro_runaway = True
             return
         values = dict(zip(macro.params, args, strict=False))
         extra = args[want:]
@@ -163,3 +176,5 @@ class Macros:
         finally:
             self._path, self._base = saved
             self.macro_stack.pop()
+            if not self.macro_stack:
+                self.macro_runaway = False

@@ -353,3 +353,18 @@ def test_a_file_record_with_a_broken_path_b64_is_one_error_and_the_stream_goes_o
     [err] = r.errors
     assert err["path"] == "x.asm" and "path_b64" in err["reason"]
     assert [x["kind"] for x in r.records] == ["asm_diag", "asm_summary", "summary"]
+
+
+def test_a_macro_that_calls_itself_twice_is_one_error_not_2_to_the_64_expansions(
+    hafs_cmd, tmp_path
+):
+    (tmp_path / "m.asm").write_text("macro m()\n    %m()\n    %m()\nendmacro\n    %m()\n")
+    run = subprocess.run(
+        [*hafs_cmd, "validate-asm", str(tmp_path / "m.asm"), "--only", "--format", "jsonl"],
+        capture_output=True,
+        timeout=30,
+    )
+    assert run.returncode == 1, run.stderr
+    diags = [json.loads(x) for x in run.stdout.splitlines()][:-1]
+    assert [(d["line"], d["code"]) for d in diags] == [(2, "bad-directive")]
+    assert "nests deeper than 64" in diags[0]["message"]
