@@ -160,25 +160,21 @@ def _client(settings: dict, url: str, target, timeout: float):
 
 
 def _call(client, url: str, timeout: float, fn):
-    """fn(client), with the ollama/httpx failures turned into AIErrors; closes the client."""
+    """fn(client), with failures sorted as the engine sorts them (runner.classify) into
+    AIErrors; a read timeout is this call's deadline. Closes the client."""
     import httpx
-    import ollama
+
+    from hafs_cli.ai.runner import classify
 
     try:
         return fn(client)
-    except ollama.ResponseError as exc:
-        code = E.MODEL_NOT_FOUND if exc.status_code == 404 else E.SERVER_ERROR
-        if exc.status_code == 400:
-            code = E.BAD_REQUEST
-        raise AIError(code, f"{url} answered {exc.status_code}: {exc.error}") from None
-    except (ConnectionError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
-        raise AIError(E.HOST_UNREACHABLE, f"cannot reach Ollama at {url}: {exc}") from None
-    except httpx.TimeoutException:
-        raise AIError(E.DEADLINE, f"Ollama at {url} did not answer within {timeout:g} s") from None
-    except httpx.TransportError as exc:
-        raise AIError(E.HOST_UNREACHABLE, f"connection to {url} failed: {exc}") from None
-    except (ValueError, TypeError, KeyError) as exc:  # a reply that is not Ollama's
-        raise AIError(E.SERVER_ERROR, f"{url} sent a malformed reply: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - sorted by classify, unknown ones re-raised
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+            raise AIError(
+                E.DEADLINE, f"Ollama at {url} did not answer within {timeout:g} s"
+            ) from None
+        code, message, _retry, _down = classify(exc, url)
+        raise AIError(code, message) from None
     finally:
         client.close()
 

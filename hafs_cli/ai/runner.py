@@ -121,7 +121,7 @@ def _chat_once(client: Any, req: Request, model: str, messages, tools, s: CallSe
     return "".join(content), calls, final
 
 
-def _classify(exc: Exception, host_name: str) -> tuple[str, str, bool, bool]:
+def classify(exc: Exception, host_name: str) -> tuple[str, str, bool, bool]:
     """(code, message, retry on this host, host is down) for an exception from a call."""
     import httpx
     import ollama
@@ -159,9 +159,9 @@ def call_with_retries(client: Any, host_name: str, req: Request, fn, s: CallSett
             raise
         except HostFailure:
             raise
-        except Exception as exc:  # noqa: BLE001 - sorted by _classify, unknown ones re-raised
+        except Exception as exc:  # noqa: BLE001 - sorted by classify, unknown ones re-raised
             _check(req, clock)  # a cancel closes the connection: report the cancel, not that
-            code, message, retry, down = _classify(exc, host_name)
+            code, message, retry, down = classify(exc, host_name)
             if code == BAD_REQUEST:
                 raise AIError(BAD_REQUEST, message) from None
             if not retry or attempt == s.retries:

@@ -275,3 +275,19 @@ def test_serve_never_deletes_a_file_that_is_not_a_socket(
     assert r.exit_code == 2
     assert r.stderr.decode().startswith(f"hafs: error: {precious} exists and is not a socket")
     assert precious.read_text() == "my notes\n"
+
+
+def test_client_sorts_failures_like_the_engine(ollama_server, write_config):
+    # the direct path shares runner.classify with the engine: a reply that is not Ollama's
+    # is a server_error (it used to escape as a pydantic ValidationError), a 503 too
+    srv = ollama_server(["m"])
+    write_config({"local": (srv, {})})
+    srv.reply({"tool_calls": [{"name": "f", "arguments": "not an object"}]})
+    with pytest.raises(AIError) as err:
+        client.chat([{"role": "user", "content": "x"}], model="m")
+    assert err.value.code == "server_error"
+    assert err.value.message.startswith(f"{srv.url} sent a malformed reply")
+    srv.reply({"status": 503})
+    with pytest.raises(AIError) as err:
+        client.chat([{"role": "user", "content": "x"}], model="m")
+    assert err.value.code == "server_error" and "503" in err.value.message
