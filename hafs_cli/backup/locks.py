@@ -82,8 +82,20 @@ def process_gone(pid: int, since: datetime) -> bool:
         return True
     except PermissionError:
         pass  # it exists, owned by someone else
+    if _is_zombie(pid):
+        return True  # killed, not yet reaped by its parent: it holds nothing any more
     started = _process_start(pid)
     return started is not None and started > since.timestamp() + 1.0
+
+
+def _is_zombie(pid: int) -> bool:
+    """True for a process that has exited but was not reaped yet (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"Z", b"X")
 
 
 def _process_start(pid: int) -> float | None:

@@ -7,6 +7,7 @@ live (stopped) restic and a lock made under another host name both stay.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,7 +30,9 @@ def wait_for(predicate, timeout: float = 30.0, step: float = 0.02) -> bool:
 
 
 def lock_files(repo: Path) -> list[str]:
-    return sorted(os.listdir(repo / "locks"))
+    """The repository's locks (a kill while restic writes one can leave its temporary
+    NAME-tmp-NNN file behind, which restic ignores: not a lock)."""
+    return sorted(n for n in os.listdir(repo / "locks") if re.fullmatch(r"[0-9a-f]{64}", n))
 
 
 def data_files(repo: Path) -> int:
@@ -188,6 +191,28 @@ def test_python_in_path_but_restic_program_configured_missing(world, hafs):
     r = hafs("backup", "status")
     assert r.exit_code == 3
     assert b"'/nonexistent/restic'" in r.stderr
+
+
+def test_a_killed_but_unreaped_process_counts_as_gone():
+    """After kill -9 a restic may stay a zombie until its parent reaps it: its lock is stale."""
+    from datetime import UTC, datetime, timedelta
+
+    from hafs_cli.backup.locks import process_gone
+
+    live = subprocess.Popen(["sleep", "30"])
+    dead = subprocess.Popen(["sleep", "30"])
+    since = datetime.now(UTC) + timedelta(seconds=1)  # the locks were taken after they started
+    try:
+        os.kill(dead.pid, signal.SIGKILL)
+        stat = Path(f"/proc/{dead.pid}/stat")
+        assert wait_for(lambda: stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
+        assert process_gone(dead.pid, since)  # a zombie, not reaped yet
+        assert not process_gone(live.pid, since)
+    finally:
+        live.kill()
+        live.wait()
+        dead.wait()
+    assert process_gone(dead.pid, since)  # reaped
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,3 +130,19 @@ def test_an_unknown_repository_name_lists_the_known_ones(world, hafs):
     r = hafs("backup", "list", "--repo", "offsite")
     assert r.exit_code == 2
     assert b"no backup repository 'offsite' in [backup.repositories] (known: default)" in r.stderr
+
+
+def test_the_cheap_test_key_opens_the_repository_only_with_the_password(ready, tmp_path):
+    """The `ready` fixture re-wraps the key (conftest.cheapen_key): it must still be a real key."""
+    import subprocess
+
+    import orjson
+
+    (key,) = list((ready.repo / "keys").iterdir())
+    assert orjson.loads(key.read_bytes())["N"] == 1024
+    assert ready.restic("check").returncode == 0
+    wrong = tmp_path / "wrong-password"
+    wrong.write_text("not the password\n")
+    env = {**os.environ, "RESTIC_PASSWORD_FILE": str(wrong), "RESTIC_REPOSITORY": str(ready.repo)}
+    bad = subprocess.run(["restic", "cat", "config", "--no-lock"], env=env, capture_output=True)
+    assert bad.returncode != 0 and b"wrong password" in bad.stderr
