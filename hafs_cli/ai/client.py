@@ -131,20 +131,33 @@ def _all_busy(skipped: list[str]) -> str:
     )
 
 
-def _direct(settings: dict, messages, model, host, fmt, timeout, options, priority) -> dict:
+def _on_hosts(settings: dict, host: str | None, priority, attempt):
+    """attempt(url, Host or None) on the direct targets in order until one succeeds;
+    a host that is down or lacks the model passes to the next. Raises AIError."""
     targets, skipped = _direct_targets(settings, host, priority)
     if not targets:
         raise AIError(E.HOST_UNREACHABLE, _all_busy(skipped))
     last: AIError | None = None
     for url, target in targets:
         try:
-            return _direct_one(settings, url, target, messages, model, fmt, timeout, options)
+            return attempt(url, target)
         except AIError as exc:
             if exc.code not in (E.HOST_UNREACHABLE, E.MODEL_NOT_FOUND):
                 raise
             last = exc  # another host may be up, or have the model
     assert last is not None
     raise last
+
+
+def _direct(settings: dict, messages, model, host, fmt, timeout, options, priority) -> dict:
+    return _on_hosts(
+        settings,
+        host,
+        priority,
+        lambda url, target: _direct_one(
+            settings, url, target, messages, model, fmt, timeout, options
+        ),
+    )
 
 
 def _client(settings: dict, url: str, target, timeout: float):
@@ -216,29 +229,19 @@ def embed(
     Always direct: the daemon queues chats only. Raises AIError.
     """
     settings = _settings(config)
-    targets, skipped = _direct_targets(settings, host, priority)
-    if not targets:
-        raise AIError(E.HOST_UNREACHABLE, _all_busy(skipped))
-    last: AIError | None = None
-    for url, target in targets:
-        try:
-            resp = _call(
-                _client(settings, url, target, timeout),
-                url,
-                timeout,
-                lambda c: c.embed(model=model, input=texts),
-            )
-        except AIError as exc:
-            if exc.code not in (E.HOST_UNREACHABLE, E.MODEL_NOT_FOUND):
-                raise
-            last = exc
-            continue
+
+    def attempt(url: str, target) -> list[list[float]]:
+        resp = _call(
+            _client(settings, url, target, timeout),
+            url,
+            timeout,
+            lambda c: c.embed(model=model, input=texts),
+        )
         vectors = [list(map(float, v)) for v in resp.embeddings or ()]
         if len(vectors) != len(texts):
             raise AIError(
-                E.SERVER_ERROR,
-                f"{url} returned {len(vectors)} embeddings for {len(texts)} texts",
+                E.SERVER_ERROR, f"{url} returned {len(vectors)} embeddings for {len(texts)} texts"
             )
         return vectors
-    assert last is not None
-    raise last
+
+    return _on_hosts(settings, host, priority, attempt)
