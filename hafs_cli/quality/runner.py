@@ -238,6 +238,11 @@ def summary(pipe, files, plot: str | None, plot_field: str) -> int:
     rec = summarise(scores, labels)
     if plot:
         dist = rec["distributions"].get(plot_field) or {}
+        if not dist.get("n"):
+            raise HafsError(
+                f"--plot-field {plot_field}: no score record has a {plot_field} value to plot "
+                "(all null: nothing could be measured); choose another --plot-field"
+            )
         threshold = scores[0].get("threshold") if plot_field == "composite" else None
         try:
             write_histogram(

@@ -124,6 +124,20 @@ def test_plot_with_unknown_extension_is_a_usage_error(hafs, tmp_path):
     assert r.exit_code == 2 and b".svg or .png" in r.stderr
 
 
+def test_plot_of_a_component_that_is_null_everywhere_says_so(hafs, tmp_path):
+    comps = {"diversity": 0.9, "kg": None, "halluc": 0.9, "coherence": 0.9}
+    out = tmp_path / "kg.svg"
+    r = hafs(
+        "score", "summary", "--plot", out, "--plot-field", "kg",
+        input=jsonl([score("a", 0.9, comps=comps), score("b", 0.8, comps=comps)]),
+    )  # fmt: skip
+    assert r.exit_code == 2
+    assert r.stderr.decode().startswith(
+        "hafs: error: --plot-field kg: no score record has a kg value to plot"
+    )
+    assert not out.exists()
+
+
 def test_gate_passes_when_nothing_fell(hafs, tmp_path):
     base = tmp_path / "base.jsonl"
     base.write_bytes(jsonl([score("a", 0.8), score("b", 0.6)]))
