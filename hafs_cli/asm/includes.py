@@ -10,6 +10,7 @@ from pathlib import Path
 from hafs_cli.asm import directives as dirs
 
 _MAX_INCLUDE_DEPTH = 64
+_MAX_INCLUDES_READ = 20_000  # per root file; real projects read a few hundred
 
 
 def read_source(path: Path) -> str:
@@ -60,6 +61,14 @@ class Includes:
                          " -> ".join([*self.include_stack, os.path.normpath(self._path), display]), original)  # fmt: skip
             return
         if display in self.once:
+            return
+        self.includes_read = getattr(self, "includes_read", 0) + 1
+        if self.includes_read > _MAX_INCLUDES_READ:
+            if self.includes_read == _MAX_INCLUDES_READ + 1:  # say it once, then stop
+                self._report(lineno, col, "bad-directive",
+                             f"more than {_MAX_INCLUDES_READ} files read through incsrc; the rest are skipped",
+                             "files that include the same file twice, level after level, multiply: use includeonce",
+                             original)  # fmt: skip
             return
         if len(self.include_stack) >= _MAX_INCLUDE_DEPTH:
             self._report(

@@ -368,3 +368,19 @@ def test_a_macro_that_calls_itself_twice_is_one_error_not_2_to_the_64_expansions
     diags = [json.loads(x) for x in run.stdout.splitlines()][:-1]
     assert [(d["line"], d["code"]) for d in diags] == [(2, "bad-directive")]
     assert "nests deeper than 64" in diags[0]["message"]
+
+
+def test_includes_that_multiply_stop_after_one_error(hafs_cmd, tmp_path):
+    """f0 includes f1 twice, f1 includes f2 twice, ...: 2**30 reads unless capped."""
+    for i in range(30):
+        (tmp_path / f"f{i}.asm").write_text(f'incsrc "f{i + 1}.asm"\nincsrc "f{i + 1}.asm"\n')
+    (tmp_path / "f30.asm").write_text("    NOP\n")
+    run = subprocess.run(
+        [*hafs_cmd, "validate-asm", str(tmp_path / "f0.asm"), "--only", "--format", "jsonl"],
+        capture_output=True,
+        timeout=30,
+    )
+    assert run.returncode == 1, run.stderr
+    diags = [json.loads(x) for x in run.stdout.splitlines()][:-1]
+    assert [d["code"] for d in diags] == ["bad-directive"]
+    assert "more than 20000 files read through incsrc" in diags[0]["message"]
