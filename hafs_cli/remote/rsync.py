@@ -175,7 +175,12 @@ def _feed(stream, data: bytes) -> None:
 
 
 def _ssh_said(stderr: bytes) -> bool:
-    return b"Host key verification failed" in stderr or b"Connection refused" in stderr
+    """Whether ssh itself failed (rsync then reports a broken protocol stream)."""
+    return (
+        b"Host key verification failed" in stderr
+        or b"Connection refused" in stderr
+        or any(line.startswith(b"ssh: ") for line in stderr.splitlines())
+    )
 
 
 def list_remote(
@@ -191,7 +196,7 @@ def list_remote(
     # times in UTC: no daylight-saving hour is ambiguous when they are read back
     env = {**os.environ, "TZ": "UTC"}
     proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL, env=env)
-    if proc.returncode == 255:
+    if proc.returncode == 255 or (proc.returncode in (12, 5) and _ssh_said(proc.stderr)):
         raise ssh_failure(host, proc.stderr, "listing")
     _check_missing(host, proc.returncode, proc.stderr)
     return proc.stdout, proc.returncode, proc.stderr

@@ -192,6 +192,29 @@ def _paramiko_lookup(host: Host) -> dict[str, list[str]]:
     return out
 
 
+def ssh_command_hint(host: Host) -> str:
+    """The ssh command line a user can try by hand to reach the host as hafs does."""
+    parts = ["ssh"]
+    if host.ssh_config:
+        parts += ["-F", os.path.expanduser(host.ssh_config)]
+    if host.port:
+        parts += ["-p", str(host.port)]
+    if host.identity_file:
+        parts += ["-i", os.path.expanduser(host.identity_file)]
+    parts.append(f"{host.user}@{host.address}" if host.user else host.address)
+    return shlex.join(parts)
+
+
+def _telling_line(text: str) -> str:
+    """ssh's own reason among rsync's and restic's follow-up lines."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("ssh:") or "Permission denied" in ln or "Could not resolve" in ln:
+            return ln
+    others = [ln for ln in lines if not ln.startswith(("rsync error:", "rsync: connection"))]
+    return (others or lines or ["ssh failed"])[-1]
+
+
 def fingerprint(key) -> str:
     """OpenSSH's SHA256 fingerprint of a paramiko key."""
     digest = hashlib.sha256(key.asbytes()).digest()
@@ -207,7 +230,7 @@ def unknown_key_message(host: Host, hostname: str, port: int, key_type: str, fp:
     return (
         f"host key of {host.name} ({where}) is not known: {key_type} {fp}. "
         f"Check it with the machine's owner, then trust it with "
-        f"`ssh-keyscan -p {port} {hostname} >> ~/.ssh/known_hosts` (or `ssh {host.address}` once), "
+        f"`ssh-keyscan -p {port} {hostname} >> ~/.ssh/known_hosts` (or `{ssh_command_hint(host)}` once), "
         f'or set host_key_policy = "accept-new" in [hosts.{host.name}]; nothing was sent'
     )
 
@@ -251,10 +274,9 @@ def ssh_failure(host: Host, stderr: bytes, what: str) -> HafsError:
             unknown_key_message(host, resolved.hostname, resolved.port, key_type, fp),
             exits.RUNTIME,
         )
-    last = text.splitlines()[-1] if text else "ssh failed"
     return HafsError(
-        f"{what}: cannot reach {host.name} over ssh: {last}; check that the host is up and "
-        f"that `ssh {host.address}` works",
+        f"{what}: cannot reach {host.name} over ssh: {_telling_line(text)}; check that the "
+        f"host is up and that `{ssh_command_hint(host)}` works",
         exits.RUNTIME,
     )
 
@@ -359,9 +381,14 @@ def connect(host: Host):
         ) from None
     except (OSError, paramiko.SSHException) as exc:
         client.close()
+        reason = str(exc)
+        if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+            reason = "; ".join(
+                sorted({os.strerror(e.errno) if e.errno else str(e) for e in exc.errors.values()})
+            )
         raise HafsError(
-            f"cannot reach {host.name} ({resolved.hostname}:{resolved.port}): {exc}; "
-            f"check that the host is up and `ssh {host.address}` works",
+            f"cannot reach {host.name} ({resolved.hostname}:{resolved.port}): {reason}; "
+            f"check that the host is up and `{ssh_command_hint(host)}` works",
             exits.RUNTIME,
         ) from None
     return client

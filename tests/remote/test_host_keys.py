@@ -77,16 +77,26 @@ def test_ssh_config_values_are_honoured(sshd, tmp_path):
     assert resolve(host).port == 22
 
 
-def test_unreachable_host_is_a_runtime_error(hafs, setup, write):
+@pytest.mark.parametrize(
+    ("transport", "direction"),
+    [("rsync", "push"), ("rsync", "pull"), ("rsync", "both"), ("sftp", "push"), ("sftp", "both")],
+)
+def test_unreachable_host_is_one_clear_runtime_error(hafs, setup, write, transport, direction):
     write(setup.local, "f", "x")
     setup.config.write_text(
         '[hosts.down]\naddress = "127.0.0.1"\nport = 1\nconnect_timeout = 2\n'
         'host_key_policy = "reject"\n'
     )
-    setup.profile("p", remote="down:/tmp/x", direction="push", transport="sftp")
+    setup.profile("p", remote="down:/tmp/x", direction=direction, transport=transport)
     r = hafs("sync", "p")
     assert r.exit_code == 3
-    assert b"cannot reach down" in r.stderr
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    # what (ssh's reason, not rsync's follow-up), where, and the command to try by hand
+    assert lines[0].startswith("hafs: error: ") and "cannot reach down" in lines[0]
+    assert "Connection refused" in lines[0] and "rsync error" not in lines[0]
+    assert "`ssh -p 1 127.0.0.1` works" in lines[0]
+    assert "Errno" not in lines[0]
 
 
 @pytest.mark.parametrize("transport", ["rsync", "sftp"])
