@@ -152,7 +152,10 @@ def _run_user_step(ctx: HookContext, name: str, spec: dict, staged) -> StepResul
         if not matching:
             return StepResult(ctx.hook, name, "skipped", reason="no staged file matches")
         if spec.get("pass_files"):
-            command += " " + " ".join(shlex.quote(p) for p in matching)
+            # "./-x": a staged file named like an option must not become one
+            command += " " + " ".join(
+                shlex.quote("./" + p if p.startswith("-") else p) for p in matching
+            )
     timeout = spec.get("timeout_s") or None
     try:
         proc = subprocess.run(

@@ -110,6 +110,16 @@ def test_pre_commit_user_step_gets_matching_staged_files(hafs, repo):
     assert (repo / "listed.txt").read_text() == "a.py\nb b.py\n"
 
 
+def test_a_staged_file_named_like_an_option_is_passed_as_a_path(hafs, repo):
+    write_config(repo, '[hooks.pre-commit]\nsteps = ["list"]\n[hooks.steps.list]\n'
+                 'run = "ls -d > listed.txt"\nfiles = "\\\\.py$"\npass_files = true\n')  # fmt: skip
+    (repo / "-l.py").write_text("x = 1\n")
+    git(repo, "add", "--", "-l.py")
+    r = run_hook(hafs, repo, "pre-commit")
+    assert r.exit_code == 0, r.stderr
+    assert (repo / "listed.txt").read_text() == "./-l.py\n"  # not `ls -d -l.py` (a long listing)
+
+
 def test_pre_commit_user_step_skipped_without_matching_files(hafs, repo):
     write_config(repo, '[hooks.pre-commit]\nsteps = ["never"]\n[hooks.steps.never]\n'
                  'run = "exit 1"\nfiles = "\\\\.rs$"\n')  # fmt: skip
