@@ -143,9 +143,18 @@ class SyncRun:
                 item.op, item.path, direction, item.type, item.size, itemize=item.code, trash=trash
             )
 
-        code = rsync.run(argv, self.p.host, on_item, self.error)
+        said: list[str] = []
+        code = rsync.run(argv, self.p.host, on_item, said.append)
         if not push and not self.dry_run:
             _tidy(self.local_root)
+        if not push and code in (3, 23) and any(_no_such_root(text) for text in said):
+            raise HafsError(
+                f"sync {self.p.name}: source {self.p.host.name}:{self.p.remote_path} does not "
+                "exist; nothing was changed. Check the path (is the disk mounted?)",
+                exits.USAGE,
+            )
+        for text in said:
+            self.error(text)
         if code == 25:
             raise HafsError(
                 f"sync {self.p.name}: stopped deleting after {self.p.max_delete} deletions "
@@ -401,6 +410,11 @@ def _entry_of(root: bytes, rel: bytes):
 
     full = os.path.join(root, rel)
     return _entry_from_stat(os.lstat(full), lambda: os.readlink(full))
+
+
+def _no_such_root(text: str) -> bool:
+    """rsync's message for a source root that does not exist."""
+    return "change_dir" in text and "No such file or directory" in text
 
 
 def _clear_dir(path: bytes) -> None:

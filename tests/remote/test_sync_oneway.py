@@ -138,13 +138,26 @@ def test_empty_source_with_delete_is_refused(hafs, setup, write, transport):
     assert tree_state(setup.remote) == before
 
 
-def test_missing_source_is_refused(hafs, setup, write):
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("delete", [True, False])
+@pytest.mark.parametrize("direction", ["push", "pull"])
+def test_missing_source_is_refused(hafs, setup, write, transport, delete, direction):
     write(setup.local, "precious.txt", "p")
-    setup.profile("p", direction="pull", delete=True, remote=f"box:{setup.remote}/not-there")
+    write(setup.remote, "precious.txt", "r")
+    if direction == "pull":
+        keys = {"remote": f"box:{setup.remote}/not-there"}
+        where = f"box:{setup.remote}/not-there"
+    else:
+        keys = {"local": str(setup.local / "not-there")}
+        where = str(setup.local / "not-there")
+    setup.profile("p", direction=direction, delete=delete, transport=transport, **keys)
+    before = (tree_state(setup.local), tree_state(setup.remote))
     r = hafs("sync", "p")
-    assert r.exit_code == 2
-    assert b"does not exist" in r.stderr
-    assert (setup.local / "precious.txt").read_text() == "p"
+    assert r.exit_code == 2, r.stderr
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hafs: error: sync p: "), lines
+    assert f"{where} does not exist; nothing was changed" in lines[0]
+    assert (tree_state(setup.local), tree_state(setup.remote)) == before
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
