@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 
@@ -36,7 +37,7 @@ def command() -> None:
     """
 
 
-def _hook_options(f):
+def _hook_options(f, default_types: str = "pre-commit"):
     f = click.option(
         "--hooks-path",
         "use_hooks_path",
@@ -51,7 +52,7 @@ def _hook_options(f):
         "types",
         multiple=True,
         type=click.Choice(INSTALLABLE),
-        help="Hook type (repeatable; default: pre-commit).",
+        help=f"Hook type (repeatable; default: {default_types}).",
     )(f)
     return f
 
@@ -81,7 +82,7 @@ def install(pipe, types, repo, use_hooks_path) -> int:
 @command.command(
     "uninstall", epilog=epilog("hafs hooks uninstall", "hafs hooks uninstall --type pre-push")
 )
-@_hook_options
+@functools.partial(_hook_options, default_types="all four")
 @pipe_command(produces={"hook_install"})
 def uninstall(pipe, types, repo, use_hooks_path) -> int:
     """Remove hafs's hook scripts (only those) and restore TYPE.legacy byte for byte."""

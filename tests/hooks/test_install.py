@@ -193,3 +193,16 @@ def test_pre_commit_framework_manifest_entries_run(hafs):
         assert argv[0] == "hafs"
         r = hafs(*argv[1:], "--help")
         assert r.exit_code == 0, (entry, r.stderr)
+
+
+def test_each_command_help_states_its_own_default_types(hafs, repo):
+    uninstall_help = hafs("hooks", "uninstall", "--help").stdout
+    assert b"default: all four" in uninstall_help
+    assert b"default: pre-commit" in hafs("hooks", "install", "--help").stdout
+    r = hafs("hooks", "uninstall", "--repo", repo, "--format", "jsonl")
+    assert [rec["hook"] for rec in r.records] == [
+        "pre-commit",
+        "pre-push",
+        "post-merge",
+        "post-checkout",
+    ]
