@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hafs_cli.exits import HafsError
 from hafs_cli.fs import forkpool
 from hafs_cli.fs.hashcache import HashCache
-from hafs_cli.fs.hashing import EDGE, Changed, Expect, edges_digest, full_digest
+from hafs_cli.fs.hashing import EDGE, Changed, edges_digest, full_digest
 from hafs_cli.fs.keeper import KeeperRules
 from hafs_cli.paths import path_fields, record_path
 
@@ -57,9 +57,6 @@ class Candidate:
         if self.dev is None or self.inode is None or self.ctime_ns is None:
             return None
         return (self.dev, self.inode, self.size, self.mtime_ns, self.ctime_ns)
-
-    def expect(self) -> Expect:
-        return (self.path, self.size, self.mtime_ns, self.ctime_ns)  # type: ignore[return-value]
 
 
 @dataclass
@@ -241,10 +238,10 @@ class DupFinder:
         """fn over the candidates in worker processes, with a progress display."""
         if not cands:
             return []
-        weights = [c.size if bytes_each is None else min(c.size, bytes_each) for c in cands]
-        wants = [c.expect() for c in cands]
+        wants = [(c.path, c.size, c.mtime_ns, c.ctime_ns) for c in cands]  # what Expect holds
         if self.progress is None:
             return forkpool.fork_map(fn, wants, self.opts.jobs)
+        weights = [c.size if bytes_each is None else min(c.size, bytes_each) for c in cands]
         with self.progress(label, len(cands)) as bar:  # type: ignore[attr-defined]
             return forkpool.fork_map(
                 fn, wants, self.opts.jobs, weights, lambda n, b: bar.advance(n, bytes=b)
