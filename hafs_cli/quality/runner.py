@@ -113,6 +113,8 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
             if isinstance(rec, records.BadLine):
                 pipe.bad_line(rec)
                 continue
+            if rec.get("kind") != "sample":  # e.g. the score records of an earlier run
+                continue
             try:
                 run.add_reference(rec)
             except SampleError as exc:

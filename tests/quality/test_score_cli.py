@@ -194,6 +194,24 @@ def test_reference_corpus_marks_copies_of_accepted_samples(hafs, corpus, tmp_pat
     assert rec["components"]["diversity"] == 0.0
 
 
+def test_an_earlier_runs_output_serves_as_reference_without_errors(hafs, corpus, tmp_path):
+    accepted = corpus.samples[:5]
+    earlier = hafs("score", input=jsonl(accepted))  # samples followed by their score records
+    assert [r["kind"] for r in earlier.records].count("score") == 5
+    ref = tmp_path / "accepted-scored.jsonl"
+    ref.write_bytes(earlier.stdout)
+    copy = {**accepted[2], "sample_id": "new-1"}
+    r = hafs("score", "--only", "--reference", ref, input=jsonl([copy]))
+    assert r.exit_code == 0, r.stderr
+    assert r.errors == []
+    (rec,) = r.records
+    assert rec["nearest"] == {
+        "sample_id": accepted[2]["sample_id"],
+        "similarity": 1.0,
+        "reference": True,
+    }
+
+
 def test_of_two_copies_only_the_later_id_pays(hafs, corpus):
     a = corpus.samples[0]
     b = {**a, "sample_id": a["sample_id"] + "-copy"}
