@@ -41,7 +41,7 @@ def load_baseline(path: Path, required: bool = False) -> Baseline:
     redo = f"fix it, or delete it and run 'hafs secrets baseline -o {path}' again"
     try:
         data = orjson.loads(path.read_bytes())
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         if required:
             raise HafsError(
                 f"baseline {path} does not exist; create it with 'hafs secrets baseline -o {path}'"
@@ -86,8 +86,14 @@ def write_baseline(path: Path, entries: list[dict]) -> None:
         for _, e in sorted(unique.items())
     ]
     data = {"format": FORMAT, "version": VERSION, "secrets": rows}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise HafsError(
+            f"cannot write baseline {path} ({exc.filename}: {exc.strerror}); "
+            "choose a writable place with -o FILE"
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")

@@ -283,3 +283,12 @@ def test_a_file_record_with_a_broken_path_b64_is_one_error_and_the_stream_goes_o
     [err] = r.errors
     assert err["path"] == "x.env" and "path_b64" in err["reason"]
     assert [x.get("secret_kind") for x in r.records] == ["github", None]
+
+
+def test_a_baseline_that_cannot_be_written_is_a_usage_error(hafs, leaky):
+    r = hafs("secrets", "baseline", ".env", "-o", ".env/b.json", cwd=leaky)
+    assert r.exit_code == 2
+    assert r.stderr.decode() == (
+        "hafs: error: cannot write baseline .env/b.json (.env: File exists); "
+        "choose a writable place with -o FILE\n"
+    )
