@@ -154,18 +154,19 @@ def verify_repo(
     from hafs_cli.backup import status, verify
 
     b = Backup(config)
-    restic = b.repo(repo)
-    subset = (
-        b.section.get("verify_read_data_subset", "")
-        if read_data_subset is None
-        else read_data_subset
-    )
-    yield verify.check(restic, subset)
+    if read_data_subset is None:
+        subset = verify.require_subset(
+            b.section.get("verify_read_data_subset", ""), "[backup] verify_read_data_subset"
+        )
+    else:
+        subset = verify.require_subset(read_data_subset)
     size = (
         int(b.section.get("verify_sample", 20))
         if sample is None
         else verify.require_sample_size(sample)
     )
+    restic = b.repo(repo)
+    yield verify.check(restic, subset)
     snaps = status.snapshots(restic)
     for bset in b.sets_in(repo, names):
         snap = verify.latest_of_set(snaps, bset, b.host)

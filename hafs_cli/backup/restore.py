@@ -69,8 +69,18 @@ def restore(restic: Restic, snap: dict, target: str, path: str | None) -> dict:
         for stage in stage_paths:
             args += ["--include", escape_pattern(sqlite_stage.staged_path(stage, wanted))]
             args += ["--include", escape_pattern(os.path.join(stage, sqlite_stage.MANIFEST))]
+    created = not os.path.isdir(target)
     os.makedirs(target, exist_ok=True)
     with_stale_lock_retry(restic, lambda: restic.run(*args), [])
+    if path and not os.path.lexists(os.path.join(target, wanted.lstrip("/"))):
+        if created:
+            _remove_empty_dirs(target)
+        raise HafsError(
+            f"{wanted} is not in snapshot {snap.get('short_id') or snap['id'][:8]} "
+            f"(it holds {', '.join(snap.get('paths') or []) or 'nothing'}); nothing was "
+            "restored. Give the path as it was backed up (absolute), see 'restic ls'",
+            exits.USAGE,
+        )
     databases = sqlite_stage.unstage_restored(target, stage_paths)
     roots = [wanted] if path else [p for p in snap.get("paths") or [] if p not in stage_paths]
     files, size = _count([os.path.join(target, r.lstrip("/")) for r in roots])
@@ -85,6 +95,15 @@ def restore(restic: Restic, snap: dict, target: str, path: str | None) -> dict:
         "bytes": size,
         "sqlite_restored": [{"path": d["original"], "quick_check": d["check"]} for d in databases],
     }
+
+
+def _remove_empty_dirs(top: str) -> None:
+    """Remove `top` and the empty folders below it that a restore of nothing created."""
+    for dirpath, _dirs, _files in os.walk(top, topdown=False):
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
 
 
 def _count(roots: list[str]) -> tuple[int, int]:

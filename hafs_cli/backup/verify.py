@@ -198,3 +198,24 @@ def require_sample_size(value: int) -> int:
     if value < 0:
         raise HafsError("--sample must be 0 (every file) or a positive number", exits.USAGE)
     return value
+
+
+_SUBSET = re.compile(r"^(?:(\d+(?:\.\d+)?)%|(\d+)/(\d+)|\d+(?:\.\d+)?[KMGTkmgt])$")
+
+
+def require_subset(value: str, where: str = "--read-data-subset") -> str:
+    """A --read-data-subset value restic accepts: x% (0 < x <= 100), n/t (1 <= n <= t) or
+    a size (500M, 2G); checked before restic check runs, so a typo is a usage error."""
+    m = _SUBSET.match(value.strip()) if value else None
+    ok = bool(m)
+    if m and m.group(1) is not None:
+        ok = 0 < float(m.group(1)) <= 100
+    elif m and m.group(2) is not None:
+        ok = 1 <= int(m.group(2)) <= int(m.group(3))
+    if value and not ok:
+        raise HafsError(
+            f"{where} {value!r}: write a percentage above 0 and at most 100 (5%), a part n/t "
+            "with 1 <= n <= t (1/10), or a size (500M)",
+            exits.USAGE,
+        )
+    return value.strip() if value else value

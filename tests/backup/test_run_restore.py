@@ -132,6 +132,21 @@ def test_restore_of_one_path_restores_only_that_path(ready, hafs, tmp_path):
     assert r.records[0]["files"] == 2
 
 
+def test_restore_of_a_path_not_in_the_snapshot_is_a_usage_error(ready, hafs, tmp_path):
+    docs = ready.source("docs")
+    make_tree(docs)
+    ready.add_set("docs", docs)
+    assert hafs("backup", "run").exit_code == 0
+    target = tmp_path / "new-target"
+    r = hafs("backup", "restore", "latest", str(docs / "no-such"), "--target", target)
+    assert r.exit_code == 2, r.stderr
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and r.records == []
+    assert f"{docs / 'no-such'} is not in snapshot" in lines[0]
+    assert f"it holds {docs}" in lines[0] and "nothing was restored" in lines[0]
+    assert not target.exists()  # the empty folders made for nothing are gone again
+
+
 def test_excludes_are_the_sync_defaults_plus_the_sets_own(ready, hafs, tmp_path):
     code = ready.source("code")
     for rel in [

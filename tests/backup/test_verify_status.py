@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.backup.conftest import assert_valid
 
 
@@ -101,6 +103,43 @@ def test_verify_sample_restore_catches_corruption_check_does_not_read(ready, haf
     sample = r.records[-1]
     assert sample["ok"] is False
     assert sample.get("restore_error") or sample["missing"] or sample["mismatched"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--read-data-subset", "200%"),
+        ("--read-data-subset", "0/3"),
+        ("--read-data-subset", "ten"),
+        ("--sample", "-1"),
+    ],
+)
+def test_bad_verify_options_are_usage_errors_before_any_check(ready, hafs, args):
+    ready.add_set("data", ready.source("data"))
+    r = hafs("backup", "verify", *args)
+    assert r.exit_code == 2, r.stderr
+    assert r.records == []  # refused before restic check ran
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hafs: error: ") and args[0] in lines[0]
+
+
+def test_a_bad_configured_read_data_subset_names_the_setting(ready, hafs):
+    ready.backup["verify_read_data_subset"] = "110%"
+    ready.add_set("data", ready.source("data"))
+    r = hafs("backup", "verify")
+    assert r.exit_code == 2 and r.records == []
+    assert b"[backup] verify_read_data_subset '110%'" in r.stderr
+
+
+def test_a_read_data_subset_restic_accepts_is_passed_on(ready, hafs):
+    data = ready.source("data")
+    (data / "f").write_text("f")
+    ready.add_set("data", data)
+    assert hafs("backup", "run").exit_code == 0
+    for subset in ("1/10", "100%", "1M"):
+        r = hafs("backup", "verify", "--read-data-subset", subset)
+        assert r.exit_code == 0, r.stderr
+        assert r.records[0]["ok"] is True and r.records[0]["read_data_subset"] == subset
 
 
 def test_status_says_never_then_ok_with_age_and_repository_size(ready, hafs):
