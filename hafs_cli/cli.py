@@ -91,6 +91,11 @@ def _quiet_stdout() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run hafs; turn every failure into a one-line message and an exit status."""
+    if sys.stderr is None:  # started with stderr closed (2>&-): messages go nowhere
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    if sys.stdout is None:  # started with stdout closed (>&-)
+        click.echo("hafs: error: standard output is closed; redirect it (> FILE)", err=True)
+        sys.exit(exits.USAGE)
     try:
         code = cli.main(args=argv, prog_name="hafs", standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -174,12 +174,14 @@ def check_config_text(text: str, name: str) -> list[Problem]:
     """Every problem in one hafs.toml text, with file:line:column."""
     try:
         doc = tomllib.loads(text)
+        return check_config_doc(doc, text, name)
+    except RecursionError:
+        return [Problem(name, 1, 1, "TOML nested too deeply to check (simplify the file)")]
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         line, col = (int(m.group(1)), int(m.group(2))) if m else (1, 1)
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         return [Problem(name, line, col, f"TOML syntax error: {msg}")]
-    return check_config_doc(doc, text, name)
 
 
 def check_config_doc(doc: dict, text: str, name: str) -> list[Problem]:

@@ -6,6 +6,7 @@ Reading never loses a line silently: every line that cannot be a record becomes 
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -42,8 +43,17 @@ class BadLine:
         return rec
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_\-.:~]{12,}")
+
+
 def _excerpt(raw: bytes) -> str:
+    """The start of a bad line for people, with long tokens cut short.
+
+    A bad line may hold a secret (`hafs secrets scan < config.py`): any run of 12 or
+    more token characters shows only its first 4, so no key reaches stderr whole.
+    """
     text = raw[:60].decode("utf-8", errors="replace")
+    text = _TOKEN.sub(lambda m: m.group(0)[:4] + "…", text)
     return text + ("…" if len(raw) > 60 else "")
 
 

@@ -209,3 +209,11 @@ def test_records_stream_to_the_next_stage_before_input_ends(hafs_cmd):
     finally:
         proc.stdin.close()
         proc.wait(timeout=20)
+
+
+def test_closed_stdout_is_a_clear_usage_error(hafs_cmd):
+    proc = subprocess.run(
+        " ".join(hafs_cmd) + " schema list >&-", shell=True, capture_output=True, check=False
+    )
+    assert proc.returncode == 2
+    assert b"standard output is closed" in proc.stderr and b"Traceback" not in proc.stderr

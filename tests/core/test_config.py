@@ -162,3 +162,12 @@ def test_a_validated_file_is_not_revalidated_until_it_changes(tmp_path, monkeypa
     with pytest.raises(cfg.HafsError, match="hafs.toml:2:1"):
         cfg.load_config()
     assert len(calls) == 2
+
+
+def test_deeply_nested_toml_is_a_problem_not_a_crash(hafs, tmp_path):
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    result = hafs("config", "check", str(deep), "--format", "jsonl")
+    assert result.exit_code == 1
+    assert "nested too deeply" in result.records[0]["message"]
+    assert b"Traceback" not in result.stderr

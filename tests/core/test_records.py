@@ -88,3 +88,10 @@ def test_dumps_round_trips_unicode_and_ends_with_newline():
     rec = {"kind": "file", "path": "Ünïcødé ✓/a b", "n": 10**15}
     line = records.dumps(rec)
     assert line.endswith(b"\n") and records.loads(line) == rec
+
+
+def test_bad_line_excerpts_never_show_a_long_token_whole():
+    secret = "sk-ant-api03-" + "A1b2C3d4E5f6G7h8" * 4
+    (bad,) = parse(f'api_key = "{secret}"\n'.encode())
+    assert "api_key" in bad.reason and secret[:4] in bad.reason
+    assert secret not in bad.reason and secret[:12] not in bad.reason
