@@ -122,3 +122,13 @@ def test_kill_drops_connections_mid_reply():
     with pytest.raises(ConnectionError):
         ollama.Client(host=srv.url).chat(model="m", messages=MSG)
     assert BUSY.startswith("server busy")
+
+
+def test_a_message_that_is_not_an_object_is_a_400_like_ollamas(ollama_server):
+    srv = ollama_server(["m"])
+    for messages in (["hello"], "hello"):
+        r = httpx.post(
+            srv.url + "/api/chat", json={"model": "m", "messages": messages, "stream": False}
+        )
+        assert r.status_code == 400
+        assert "cannot unmarshal" in r.json()["error"]
