@@ -74,7 +74,7 @@ def is_remote(arg: str) -> bool:
     "--jobs",
     type=click.IntRange(min=0),
     default=None,
-    help="Worker processes (0 = one per CPU).",
+    help="Worker processes (0 = one fewer than the CPUs; 1 = no workers).",
 )
 @pipe_command(produces={"file", "dir", "symlink", "summary"})
 def command(

@@ -281,3 +281,57 @@ def test_an_absolute_exclude_inside_the_root_is_anchored_there(hafs, tmp_path):
     write(tmp_path / "Code/Library/keep.txt", b"k")
     r = scan(hafs, tmp_path, "--exclude", str(tmp_path / "Library"))
     assert files(r) == rel(tmp_path, ["Code/Library/keep.txt"])
+
+
+NAMES = [
+    b"plain.TXT",
+    b"no-extension",
+    b".hidden.Tar.GZ",
+    b'quote"d.json',
+    b"back\\slash.c",
+    b"tab\tand\nnewline.md",
+    b"percent %s %d %%.log",
+    "caf\u00e9-\u65e5\u672c.JPG".encode(),
+    BAD_NAME,
+    b"del\x7fete.bin",
+]
+
+
+def test_preformatted_lines_are_exactly_the_records_of_the_slow_path(tmp_path):
+    """The walk writes most `file` records by %-formatting bytes; each line must be what
+    serialising the record dict gives, for every kind of name and directory name."""
+    from hafs_cli import records
+    from hafs_cli.fs.walk import DirTask, ScanOptions, Walker
+
+    dirs = [b"ok", b'we"ird\\dir', "\u00fcml".encode(), b"bad-\xff-dir"]
+    for d in dirs:
+        for i, name in enumerate(NAMES):
+            write(os.path.join(os.fsencode(tmp_path), d, name), b"x" * i)
+    walker = Walker(ScanOptions(host='h"o%st'))
+    checked = 0
+    for d in dirs:
+        path = os.path.join(os.fsencode(tmp_path), d)
+        task = DirTask(path, d, 1, 0, (), frozenset(), os.fsencode(tmp_path))
+        lines: list[bytes] = []
+        assert list(walker.scan_dir(task, lambda t: None, lines)) == []
+        for line in lines:
+            rec = orjson.loads(line)
+            raw = record_path(rec)
+            st = os.lstat(raw)
+            assert line == records.dumps(walker.file_record(raw, os.path.basename(raw), st))
+            checked += 1
+    assert checked == len(dirs) * len(NAMES)
+
+
+def test_jsonl_and_json_output_carry_the_same_records(hafs, tmp_path):
+    for i, name in enumerate(NAMES):
+        write(os.path.join(os.fsencode(tmp_path), b"sub", name), b"y" * i)
+    fast = scan(hafs, tmp_path)
+    slow = hafs("scan", "--format", "json", str(tmp_path))
+    assert fast.exit_code == slow.exit_code == 0
+    records_of = lambda out: sorted(  # noqa: E731
+        (r for r in out if r["kind"] == "file"), key=lambda r: r["path"]
+    )
+    assert records_of(fast.records) == records_of(orjson.loads(slow.stdout))
+    assert len(records_of(fast.records)) == len(NAMES)
+    assert_valid(fast.records)
