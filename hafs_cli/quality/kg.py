@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,7 @@ class KnowledgeGraph:
     routines: dict[str, str] = field(default_factory=dict)
     files: int = 0
     cached_files: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (file, why)
 
     def add(self, sym: Symbol) -> None:
         if sym.name in self.symbols:
@@ -208,6 +210,16 @@ def source_files(root: Path) -> list[Path]:
     return sorted(found)
 
 
+def _read_source(path: Path) -> tuple[bytes | None, str]:
+    """A source file's bytes, or None and why not (a broken link, a FIFO, no permission)."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the read forever
+            return None, "not a regular file"
+        return path.read_bytes(), ""
+    except OSError as exc:
+        return None, exc.strerror or str(exc)
+
+
 def build_graph(root: Path, mapper: str = "auto", cache_path: Path | None = None) -> KnowledgeGraph:
     """The knowledge graph of a source tree (a single file works too).
 
@@ -218,10 +230,14 @@ def build_graph(root: Path, mapper: str = "auto", cache_path: Path | None = None
     files = [root] if root.is_file() else source_files(root)
     cache = ParseCache(cache_path)
     parsed_files = []
+    unreadable = []
     cached = 0
     try:
         for path in files:
-            data = path.read_bytes()
+            data, why = _read_source(path)
+            if data is None:
+                unreadable.append((str(path), why))
+                continue
             key = f"{PARSER_VERSION}:{blake3.blake3(data).hexdigest()}"
             parsed = cache.get(key)
             if parsed is None:
@@ -236,7 +252,9 @@ def build_graph(root: Path, mapper: str = "auto", cache_path: Path | None = None
     if mapper == "auto":
         found = [m for _, (_, _, m) in parsed_files if m]
         mapper = found[0] if found else "lorom"
-    graph = KnowledgeGraph(root=str(root), mapper=mapper, cached_files=cached)
+    graph = KnowledgeGraph(
+        root=str(root), mapper=mapper, cached_files=cached, unreadable=unreadable
+    )
     for rel, (symbols, routines, _) in parsed_files:
         for kind, name, addr, line in symbols:
             graph.add(Symbol(name, kind, addr, rel, line))

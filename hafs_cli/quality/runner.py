@@ -46,7 +46,7 @@ def asm_validator() -> _AsmValidator | None:
     return _AsmValidator(validate_text)
 
 
-def _graph(section: dict, source_root: str | None):
+def _graph(pipe, section: dict, source_root: str | None):
     root = source_root or section.get("source_root") or ""
     if not root:
         return None
@@ -58,7 +58,14 @@ def _graph(section: dict, source_root: str | None):
     from hafs_cli import xdg
     from hafs_cli.quality.kg import build_graph
 
-    return build_graph(path, section.get("mapper", "auto"), xdg.cache_dir() / "score-kg.sqlite")
+    graph = build_graph(path, section.get("mapper", "auto"), xdg.cache_dir() / "score-kg.sqlite")
+    for name, why in graph.unreadable:
+        pipe.error(
+            f"source tree: cannot read {name} ({why}); left out of the knowledge graph, "
+            "so names defined there count as ungrounded: fix or remove it",
+            source=name,
+        )
+    return graph
 
 
 TABLE_COLUMNS = {
@@ -101,7 +108,7 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
         **pipe.config.section("score"),
         **{k: v for k, v in overrides.items() if v is not None},
     }
-    graph = _graph(section, source_root)
+    graph = _graph(pipe, section, source_root)
     validator = asm_validator() if section.get("validate_code", True) else None
     run = ScoreRun(section, graph, validator)
     if section.get("embed"):

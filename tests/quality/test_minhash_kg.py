@@ -99,3 +99,27 @@ def test_lowercase_mnemonics_make_a_routine_too(tmp_path):
     g = build_graph(tmp_path, "auto", None)
     assert g.symbols["MyHook"].kind == "routine"
     assert g.symbols["MyTable"].kind == "label"  # data, not code
+
+
+def test_a_broken_link_or_fifo_in_the_tree_is_reported_not_a_crash_or_a_hang(tmp_path, hafs):
+    import os
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "main.asm").write_text("org $008000\nReset:\n  SEI\n  RTL\n")
+    (src / "gone.asm").symlink_to(tmp_path / "nowhere.asm")
+    os.mkfifo(src / "pipe.asm")  # reading it would block for ever
+    g = build_graph(src, "lorom", None)
+    assert g.unreadable == [
+        (str(src / "gone.asm"), "No such file or directory"),
+        (str(src / "pipe.asm"), "not a regular file"),
+    ]
+    assert g.symbols["Reset"].address == 0x008000  # the readable files still count
+    sample = (
+        b'{"kind": "sample", "sample_id": "r", "routine": "Reset", "output": "Reset returns."}\n'
+    )
+    r = hafs("score", "--only", "--source-root", src, input=sample)
+    assert r.exit_code == 2 and b"internal error" not in r.stderr
+    assert [e["source"] for e in r.errors] == [str(src / "gone.asm"), str(src / "pipe.asm")]
+    assert r.errors[0]["reason"].startswith(f"source tree: cannot read {src / 'gone.asm'}")
+    assert r.records[0]["bank"] == "$00"
