@@ -243,12 +243,15 @@ class Restic:
 
     def _diagnose_ssh(self) -> HafsError | None:
         """Why ssh fails for this host (restic does not relay ssh's own message reliably)."""
-        from hafs_cli.remote.ssh import run_ssh
+        from hafs_cli.remote.ssh import SSH_FAILED, ssh_argv, ssh_failure
 
-        try:
-            run_ssh(self.host, "true")
-        except HafsError as exc:
-            return HafsError(f"repository '{self.name}': {exc.message}", exc.code)
+        proc = subprocess.run(
+            ssh_argv(self.host, "true"), capture_output=True, stdin=subprocess.DEVNULL
+        )  # type: ignore[arg-type]
+        if proc.returncode == SSH_FAILED:
+            return ssh_failure(
+                self.host, proc.stderr, f"repository '{self.name}' ({self.repository})"
+            )  # type: ignore[arg-type]
         return None
 
 

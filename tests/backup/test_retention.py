@@ -212,3 +212,16 @@ def test_forget_with_prune_frees_the_space_of_removed_snapshots(ready, hafs):
     assert ready.restic("check").returncode == 0
     table = hafs("backup", "status", "--format", "table")
     assert table.exit_code == 0 and "data" in table.text
+
+
+def test_a_set_may_override_keep_hourly_like_the_other_rules(ready, hafs):
+    data = ready.source("data")
+    (data / "f").write_text("f")
+    ready.backup.update(keep_last=0, keep_daily=0, keep_weekly=0, keep_monthly=0)
+    ready.add_set("data", data, keep_hourly=2)
+    for when in ("2026-01-01 10:05:00", "2026-01-01 10:35:00"):
+        assert hafs("backup", "run", "--time", when).exit_code == 0
+    r = hafs("backup", "forget", "--dry-run")
+    assert r.exit_code == 0, r.stderr  # the configuration is valid
+    assert r.records[0]["policy"] == {"keep_hourly": 2}
+    assert (r.records[0]["kept"], r.records[0]["removed"]) == (1, 1)  # both in the same hour

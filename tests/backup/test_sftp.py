@@ -153,3 +153,19 @@ def test_a_stale_lock_in_an_sftp_repository_is_cleared(world, hafs, sshd, tmp_pa
     assert r.records[0]["ok"] is True, r.stderr
     assert r.records[0]["stale_locks_removed"] == held
     assert os.listdir(locks) == []
+
+
+def test_an_unreachable_repository_host_is_one_clear_runtime_error(world, hafs, tmp_path):
+    world.add_set("data", world.source("data"))
+    sftp_world(world, None, tmp_path, {"address": "127.0.0.1", "port": 1, "connect_timeout": 2})
+    for args in (("init",), ("run",), ("list",)):
+        r = hafs("backup", *args)
+        assert r.exit_code == 3, (args, r.stderr)
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(
+            f"hafs: error: repository 'default' (sftp:backupbox:{tmp_path}/remote-repo): "
+            "cannot reach backupbox over ssh: ssh: connect to host 127.0.0.1 port 1: "
+            "Connection refused"
+        ), lines[0]
+        assert "`ssh -p 1 127.0.0.1` works" in lines[0]
