@@ -46,8 +46,19 @@ def _fail(exc) -> HafsError:
     return HafsError(exc.message, exits.USAGE if usage else exits.RUNTIME)
 
 
+class _OptionsGoToRun(click.Group):
+    """`hafs orchestrate --only --events < reqs` is `hafs orchestrate run --only --events`
+    (the group itself has no options but --help); a file argument needs `run`."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0].startswith("-") and args[0] not in ("--help", "-h", "-"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
 @click.group(
     "orchestrate",
+    cls=_OptionsGoToRun,
     invoke_without_command=True,
     epilog=epilog(
         "hafs orchestrate < requests.jsonl > results.jsonl      (same as: run)",
@@ -68,7 +79,8 @@ def command(ctx: click.Context) -> None:
     per orchestrate.aging_s. A host whose GPU is busy with training takes only
     training requests. Every accepted request gets exactly one `result` record.
 
-    Without a subcommand, reads requests from stdin like `run` (help on a terminal).
+    Without a subcommand, reads requests from stdin like `run`, with run's options
+    (help on a terminal).
     """
     if ctx.invoked_subcommand is not None:
         return

@@ -205,3 +205,14 @@ def test_run_waits_for_room_instead_of_refusing_its_own_batch(hafs, ollama_serve
     r = hafs("orchestrate", "run", "--only", input=lines(*reqs))
     assert r.exit_code == 0, r.records
     assert sorted(rec["id"] for rec in r.records) == sorted(f"s{i}" for i in range(8))
+
+
+def test_bare_orchestrate_takes_runs_options(hafs, ollama_server, write_config):
+    # the group's help says: without a subcommand, like `run`, with run's options
+    write_config({"local": (ollama_server(["m"]), {})})
+    stdin = lines(
+        {"kind": "file", "path": "x"}, {"kind": "request", "id": "1", "model": "m", "prompt": "hi"}
+    )
+    r = hafs("orchestrate", "--only", "--no-ledger", input=stdin)
+    assert r.exit_code == 0, r.stderr
+    assert [(x["kind"], x["id"], x["content"]) for x in r.records] == [("result", "1", "echo: hi")]
