@@ -193,6 +193,8 @@ def sftp_list_error(exc: Exception) -> str:
         return (
             "holds a name that is not UTF-8, which SFTP cannot list here; use the rsync transport"
         )
+    if isinstance(exc, OSError) and exc.errno and exc.strerror:
+        return os.strerror(exc.errno)  # paramiko's own text is "[Errno 2] No such file"
     return str(exc)
 
 

@@ -10,6 +10,7 @@ that would mean reading every file over the network).
 from __future__ import annotations
 
 import os
+import posixpath
 import shlex
 import stat
 import subprocess
@@ -155,6 +156,20 @@ def _scan_over_sftp(host: Host, path: str, options: dict) -> Iterator[dict]:
         sftp = client.open_sftp()
         root = remote_root_path(path)
         root = sftp.normalize(root)
+        try:
+            top = sftp.lstat(root)
+        except OSError as exc:
+            yield {
+                "kind": "error",
+                "reason": f"cannot scan: {sftp_list_error(exc)}",
+                "path": root,
+                "host": host.name,
+            }
+            return
+        if not stat.S_ISDIR(top.st_mode or 0):  # a file (or link) given as the root, as scan allows
+            top.filename = posixpath.basename(root)
+            yield from _sftp_record(root, top, host, options, sftp)
+            return
         excludes = Excludes(options.get("exclude") or (), trash_dir=".hafs-trash")
         max_depth = int(options.get("max_depth") or 0)
         stack: list[tuple[str, int]] = [(root, 1)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from hafs_cli.schemas import validate_record
 from tests.remote.test_host_keys import untrusting_config
 
@@ -111,3 +113,24 @@ def test_older_remote_hafs_without_hashing_still_lists_files(hafs, setup, write,
     assert [e["reason"] for e in r.errors if "cannot hash" in e["reason"]]
     got = files_of(r)
     assert list(got) == [f"{setup.remote}/a.txt"] and "blake3" not in got[f"{setup.remote}/a.txt"]
+
+
+@pytest.mark.parametrize("remote_hafs", [True, False])
+def test_a_file_root_and_a_missing_root_behave_as_in_a_local_scan(hafs, setup, write, remote_hafs):
+    write(setup.remote, "a.txt", "alpha")
+    if not remote_hafs:
+        setup.config.write_text(
+            setup.config.read_text().replace("hafs_command = ", 'hafs_command = ""\n#')
+        )
+    r = hafs("scan", f"box:{setup.remote}/a.txt")
+    assert r.exit_code == 0, r.stderr
+    assert [(x["path"], x["size"], x["host"]) for x in r.records if x["kind"] == "file"] == [
+        (f"{setup.remote}/a.txt", 5, "box")
+    ]
+    missing = hafs("scan", f"box:{setup.remote}/not-there")
+    assert missing.exit_code == 2
+    assert [(e["reason"], e["path"], e["host"]) for e in missing.errors] == [
+        ("cannot scan: No such file or directory", f"{setup.remote}/not-there", "box")
+    ]
+    for x in r.records + missing.records + missing.errors:
+        assert validate_record(x) == [], x
