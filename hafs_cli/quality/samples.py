@@ -155,8 +155,15 @@ def normalise(rec: dict, default_domain: str = "default") -> Sample:
             "sample has no answer text (output, completion, response or assistant message)"
         )
     domain = rec.get("domain")
-    domain = domain if isinstance(domain, str) and domain else default_domain
+    if domain is not None and not isinstance(domain, str):
+        raise SampleError(
+            f"`domain` is {_JSON_TYPES.get(type(domain), type(domain).__name__)}, not text; "
+            "write the domain's name as a JSON string"
+        )
+    domain = domain or default_domain
     sid = rec.get("sample_id", rec.get("id"))
+    if sid is not None and (isinstance(sid, bool) or not isinstance(sid, str | int)):
+        raise SampleError("`sample_id` must be a string or an integer")
     sample_id = str(sid) if sid not in (None, "") else derived_id(domain, prompt, response)
     source = rec.get("source")
     prompt_code, _ = split_code(prompt)

@@ -102,6 +102,8 @@ def test_fields_of_the_wrong_type_are_errors_not_text(hafs):
                 {"kind": "sample", "sample_id": "n", "instruction": "Explain.", "output": 5},
                 {"kind": "sample", "sample_id": "o", "output": {"text": "x"}},
                 {"kind": "sample", "sample_id": "m", "messages": "hello"},
+                {"kind": "sample", "sample_id": "d", "domain": 3, "output": "an answer"},
+                {"kind": "sample", "sample_id": {"n": 1}, "output": "an answer"},
                 {
                     "kind": "sample",
                     "sample_id": "c",
@@ -118,13 +120,17 @@ def test_fields_of_the_wrong_type_are_errors_not_text(hafs):
         ("n", 1),
         ("o", 2),
         ("m", 3),
-        ("c", 4),
+        ("d", 4),
+        ({"n": 1}, 5),
+        ("c", 6),
     ]
     reasons = [e["reason"] for e in r.errors]
     assert "`output` is a number, not text" in reasons[0]
     assert "`output` is an object, not text" in reasons[1]
     assert "`messages` is not a list" in reasons[2]
-    assert "`messages[1].content` is a number, not text" in reasons[3]
+    assert "`domain` is a number, not text" in reasons[3]
+    assert "`sample_id` must be a string or an integer" in reasons[4]
+    assert "`messages[1].content` is a number, not text" in reasons[5]
     assert r.records == []  # "5" is not an answer to score
 
 
