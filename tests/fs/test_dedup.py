@@ -164,6 +164,26 @@ def test_second_run_hashes_nothing(hafs, tree):
     assert groups_of(second) == groups_of(first)
 
 
+def test_a_rescan_writes_nothing_to_the_cache(hafs, tree):
+    """An unchanged tree: one read of the cache, no transaction, not a byte changed."""
+    from hafs_cli.fs import hashcache
+
+    records = scan(hafs, tree["root"])
+    time.sleep(1.1)
+    dedup(hafs, records, "--only")
+    db = hashcache.default_path()
+    files = [db, db.with_name(db.name + "-wal")]
+
+    def state():  # a write shows in the bytes or, when it rewrote the same bytes, the mtime
+        return [(p.read_bytes(), p.stat().st_mtime_ns) if p.exists() else None for p in files]
+
+    before = state()
+    time.sleep(0.05)
+    s = summary_of(dedup(hafs, records, "--only"))
+    assert s["cache_hits"] == 13
+    assert state() == before
+
+
 def test_same_size_rewrite_with_restored_mtime_is_not_served_a_stale_hash(hafs, tmp_path):
     a = write(tmp_path / "a.bin", blob(1, 50_000))
     b = write(tmp_path / "b.bin", blob(1, 50_000))
