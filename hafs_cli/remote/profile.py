@@ -51,6 +51,8 @@ def load_profile(name: str, sync_cfg: dict, hosts: dict, overrides: dict) -> Pro
     max_delete = prof.get("max_delete", -1)
     if max_delete is None or max_delete < 0:
         max_delete = sync_cfg.get("max_delete", 1000)
+    bwlimit = str(prof.get("bwlimit") or "")
+    _check_rate(name, bwlimit)
     return Profile(
         name=name,
         local=os.path.abspath(os.path.expanduser(prof["local"])),
@@ -60,10 +62,26 @@ def load_profile(name: str, sync_cfg: dict, hosts: dict, overrides: dict) -> Pro
         direction=prof.get("direction", "push"),
         excludes=Excludes(patterns, trash),
         delete=bool(prof.get("delete", False)),
-        bwlimit=str(prof.get("bwlimit") or ""),
+        bwlimit=bwlimit,
         max_delete=int(max_delete),
         trash_dir=trash,
     )
+
+
+def _check_rate(name: str, text: str) -> None:
+    """A bandwidth limit both transports understand (rsync --bwlimit syntax), or a usage error."""
+    from hafs_cli.remote.sftp import parse_rate
+
+    try:
+        ok = parse_rate(text) >= 0
+    except ValueError:
+        ok = False
+    if not ok:
+        raise HafsError(
+            f"sync {name}: bad bandwidth limit {text!r} (--bwlimit or [sync.profiles.{name}] "
+            "bwlimit); write a rate per second such as 500K or 5M (a plain number is KiB/s)",
+            exits.USAGE,
+        )
 
 
 class ProfileLock:

@@ -153,3 +153,27 @@ def test_two_way_plan_never_deletes_inside_unreadable_directory():
     remote = listing(**{"d": Entry("d", 0, 5), "d/f": F0})
     plan = plan_both(local, remote, manifest, "l", "r", "T")
     assert [(o.op, o.path, o.reason) for o in plan.ops] == [("skip", b"d/f", "unreadable on local")]
+
+
+@pytest.mark.parametrize(
+    ("rate", "ok"),
+    [
+        ("abc", False),
+        ("-5", False),
+        ("5M", True),
+        ("1.5m", True),
+        ("100", True),
+        ("5MiB", True),
+        ("", True),
+    ],
+)
+def test_bandwidth_limit_is_checked_before_any_transport_runs(rate, ok):
+    from hafs_cli.remote.profile import load_profile
+
+    profiles = {"profiles": {"p": {"local": "/tmp/x", "remote": "h:/y", "bwlimit": rate}}}
+    if ok:
+        assert load_profile("p", profiles, {}, {}).bwlimit == rate
+        return
+    with pytest.raises(HafsError, match=r"sync p: bad bandwidth limit .*500K or 5M") as info:
+        load_profile("p", profiles, {}, {})
+    assert info.value.code == 2
