@@ -118,11 +118,9 @@ def test_sigterm_drains_the_daemon_and_every_request_gets_a_result(
     assert not sock.exists()
 
 
-def test_sigterm_during_run_drains_with_stdin_still_open(ollama_server, write_config):
-    srv = ollama_server(["m"], slots=1, delay=0.3)
-    write_config({"local": (srv, {})})
-    env = {**os.environ, "HAFS_ORCHESTRATE__DRAIN_TIMEOUT_S": "0.5"}
-    proc = subprocess.Popen(
+def _orchestrate_run(env: dict | None = None) -> subprocess.Popen:
+    """`hafs orchestrate run --only` as a real process, its three streams piped."""
+    return subprocess.Popen(
         [sys.executable, "-m", "hafs_cli", "orchestrate", "run", "--only"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -130,6 +128,12 @@ def test_sigterm_during_run_drains_with_stdin_still_open(ollama_server, write_co
         cwd=ROOT,  # `python -m hafs_cli` from the source tree
         env=env,
     )
+
+
+def test_sigterm_during_run_drains_with_stdin_still_open(ollama_server, write_config):
+    srv = ollama_server(["m"], slots=1, delay=0.3)
+    write_config({"local": (srv, {})})
+    proc = _orchestrate_run({**os.environ, "HAFS_ORCHESTRATE__DRAIN_TIMEOUT_S": "0.5"})
     try:
         for i in range(4):
             proc.stdin.write(orjson.dumps(request(i)) + b"\n")
@@ -150,13 +154,7 @@ def test_sigterm_during_run_drains_with_stdin_still_open(ollama_server, write_co
 def test_run_streams_each_result_as_soon_as_it_is_known(ollama_server, write_config):
     srv = ollama_server(["m"])
     write_config({"local": (srv, {})})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hafs_cli", "orchestrate", "run", "--only"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=ROOT,  # `python -m hafs_cli` from the source tree
-    )
+    proc = _orchestrate_run()
     try:
         proc.stdin.write(orjson.dumps(request("first")) + b"\n")
         proc.stdin.flush()  # stdin stays open: the result must not wait for EOF
