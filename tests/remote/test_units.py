@@ -170,7 +170,7 @@ def test_two_way_plan_never_deletes_inside_unreadable_directory():
 def test_bandwidth_limit_is_checked_before_any_transport_runs(rate, ok):
     from hafs_cli.remote.profile import load_profile
 
-    profiles = {"profiles": {"p": {"local": "/tmp/x", "remote": "h:/y", "bwlimit": rate}}}
+    profiles = {"profiles": {"p": {"local": "/tmp/x", "remote": "box:/y", "bwlimit": rate}}}
     if ok:
         assert load_profile("p", profiles, {}, {}).bwlimit == rate
         return
