@@ -14,6 +14,7 @@ import socket
 import stat as stat_mod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import orjson
 
@@ -54,9 +55,8 @@ class ScanStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-@dataclass(frozen=True)
-class DirTask:
-    """One directory still to be listed."""
+class DirTask(NamedTuple):
+    """One directory still to be listed (a tuple: one is made per directory)."""
 
     path: bytes
     rel: bytes  # relative to its scan root (b"" for the root itself)
