@@ -213,6 +213,9 @@ def _unit_in(obj, key: str) -> bool:
     return type(obj) is dict and obj.get(key) is not None and _unit(obj[key])
 
 
+_WRITER = {"score": "hafs score", "score_summary": "hafs score summary"}
+
+
 def _valid(pipe, rec: dict, source: str, lineno: int) -> bool:
     """True when a `score`/`score_summary` input record matches its schema; else an error."""
     from hafs_cli.schemas import validate_record
@@ -224,7 +227,7 @@ def _valid(pipe, rec: dict, source: str, lineno: int) -> bool:
         more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
         pipe.error(
             f"{source}:{lineno}: {rec['kind']} record does not match its schema: "
-            f"{'; '.join(problems[:3])}{more}; left out (write score records with `hafs score`)",
+            f"{'; '.join(problems[:3])}{more}; left out (write it with `{_WRITER[rec['kind']]}`)",
             source=source,
             line=lineno,
             sample_id=rec.get("sample_id"),

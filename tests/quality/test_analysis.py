@@ -309,3 +309,14 @@ def test_select_without_score_records_says_what_to_pipe_in(hafs):
     r = hafs("score", "select", "--only", input=b'{"kind": "file", "path": "x"}\n')
     assert r.exit_code == 2
     assert b"no score records in the input to select" in r.stderr
+
+
+def test_gate_with_a_malformed_summary_baseline_says_how_to_make_one(hafs, tmp_path):
+    base = tmp_path / "prev.jsonl"
+    base.write_bytes(b'{"kind": "score_summary", "n": 3, "pass_rate": "high"}\n')
+    r = hafs("score", "gate", "--baseline", base, "--only", input=jsonl([score("a", 0.9)]))
+    assert r.exit_code == 2
+    (err,) = r.errors
+    assert (err["source"], err["line"]) == (str(base), 1)
+    assert err["reason"].endswith("left out (write it with `hafs score summary`)")
+    assert b"has no score or score_summary records" in r.stderr
