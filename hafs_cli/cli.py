@@ -23,8 +23,22 @@ Pipelines:
 )
 
 
+class ClosedPipe(Exception):
+    """The reader of stdout went away (`hafs … | head`): end quietly with status 141.
+
+    Raised in place of BrokenPipeError because click turns an EPIPE OSError into
+    exit status 1, which means "the check found problems" here.
+    """
+
+
 class LazyGroup(click.Group):
     """Lists subcommands from the registry; imports a module only when it runs."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise ClosedPipe() from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return available()
@@ -109,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     except exits.HafsError as exc:
         click.echo(f"hafs: error: {exc.message}", err=True)
         code = exc.code
-    except BrokenPipeError:
+    except (BrokenPipeError, ClosedPipe):
         _quiet_stdout()
         code = 141
     except KeyboardInterrupt:

@@ -95,13 +95,15 @@ def test_head_closing_the_pipe_exits_quietly(hafs_cmd, tmp_path, unbuffered):
     src = tmp_path / "in.jsonl"
     src.write_bytes(data)
     proc = subprocess.run(
-        " ".join(hafs_cmd) + f" schema validate {src} | head -1",
+        " ".join(hafs_cmd) + f" schema validate {src} | head -1; exit ${{PIPESTATUS[0]}}",
         shell=True,
         capture_output=True,
         check=False,
         env={**os.environ, "PYTHONUNBUFFERED": unbuffered},
+        executable="/bin/bash",
     )
     assert proc.stdout.count(b"\n") == 1
+    assert proc.returncode == 141  # quiet, and not 1 ("the check found problems")
     assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr
     assert proc.stderr == b""
 
