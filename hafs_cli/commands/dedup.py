@@ -136,6 +136,7 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
                     forward(rec, line)  # the bytes as they came: no second serialisation
                     if not n % 4096:
                         bar.advance(4096)
+                        finder.prefetch()  # cache lookups while the input trickles in
         for group in finder.groups():
             pipe.emit(group)
             if suggest:

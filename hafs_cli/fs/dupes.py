@@ -96,6 +96,10 @@ class DupFinder:
         self._by_size: dict[int, list[tuple]] = defaultdict(list)
         self._hosts: dict[str, str] = {}
         self._fresh: list[Candidate] = []  # digests computed in this run, for the cache
+        # Cache rows (inode, size, mtime_ns, ctime_ns, edges, full) by (dev, inode), looked
+        # up in batches as records arrive; entries not looked up yet wait in _recent.
+        self._known: dict[tuple[int, int], tuple] = {}
+        self._recent: list[tuple] | None = [] if cache is not None and not cache.empty else None
         self._min = opts.min_size
         self._max = opts.max_size if opts.max_size is not None else 1 << 63
 
@@ -126,9 +130,41 @@ class DupFinder:
                 self.stats.remote_unhashed += 1
                 return
             host = self._hosts.setdefault(str(host), str(host))
-        self._by_size[size].append(
-            (path, host, get("dev"), get("inode"), get("mtime_ns"), get("ctime_ns"), get("blake3"))
+        entry = (
+            path,
+            host,
+            get("dev"),
+            get("inode"),
+            get("mtime_ns"),
+            get("ctime_ns"),
+            get("blake3"),
         )
+        self._by_size[size].append(entry)
+        if self._recent is not None:
+            self._recent.append(entry)
+
+    def prefetch(self) -> None:
+        """Look the files read since the last call up in the cache.
+
+        Called every few thousand records while the previous stage is still writing:
+        the lookups then fill time spent waiting for input instead of adding to the end.
+        """
+        recent = self._recent
+        if not recent:
+            return
+        by_dev: dict[int, list[int]] = {}
+        for _path, host, dev, inode, _mtime, ctime_ns, _digest in recent:
+            if host is None and type(inode) is int and type(ctime_ns) is int:
+                inodes = by_dev.get(dev)
+                if inodes is None:
+                    inodes = by_dev[dev] = []
+                inodes.append(inode)
+        recent.clear()
+        known = self._known
+        for dev, inodes in by_dev.items():
+            if type(dev) is int:
+                for row in self.cache.entries(dev, inodes):  # type: ignore[union-attr]
+                    known[dev, row[0]] = row
 
     def _candidates(self, size: int, entries: list[tuple]) -> list[Candidate]:
         """The distinct files among one size's entries (hard links folded into one)."""
@@ -208,31 +244,28 @@ class DupFinder:
         return cand.local and cand.full is None
 
     def _from_cache(self, sized: list[list[Candidate]]) -> None:
-        """Digests of unchanged files from the cache: one query per device."""
-        if self.cache is None:
+        """Digests of unchanged files from the cache (same size, mtime and ctime)."""
+        if self._recent is None:  # no cache, or nothing in it
             return
-        by_dev: dict[int, dict[int, Candidate]] = {}
+        self.prefetch()
+        known = self._known
+        hits = 0
         for group in sized:
             for cand in group:
                 if cand.local and cand.full is None and cand.ctime_ns is not None:
-                    dev = cand.dev
-                    if dev is not None:
-                        inodes = by_dev.get(dev)
-                        if inodes is None:
-                            inodes = by_dev[dev] = {}
-                        inodes[cand.inode] = cand  # type: ignore[index]
-        hits = 0
-        for dev, inodes in by_dev.items():
-            for inode, size, mtime_ns, ctime_ns, edges, full in self.cache.entries(
-                dev, list(inodes)
-            ):
-                cand = inodes[inode]
-                if cand.size == size and cand.mtime_ns == mtime_ns and cand.ctime_ns == ctime_ns:
-                    cand.edges = edges
-                    cand.full = full
-                    hits += 1
-        self.cache.hits += hits
-        self.stats.cache_hits = self.cache.hits
+                    row = known.get((cand.dev, cand.inode))  # type: ignore[arg-type]
+                    if (
+                        row is not None
+                        and row[1] == cand.size
+                        and row[2] == cand.mtime_ns
+                        and row[3] == cand.ctime_ns
+                    ):
+                        cand.edges = row[4]
+                        cand.full = row[5]
+                        hits += 1
+        known.clear()
+        self.cache.hits += hits  # type: ignore[union-attr]
+        self.stats.cache_hits = self.cache.hits  # type: ignore[union-attr]
 
     def _run(self, label: str, fn, cands: list[Candidate], bytes_each: int | None = None) -> list:
         """fn over the candidates in worker processes, with a progress display."""

@@ -64,6 +64,11 @@ class HashCache:
         self.hits = 0
         self.stored = 0
 
+    @property
+    def empty(self) -> bool:
+        """Whether the cache held no entry when opened (or since: nothing to look up)."""
+        return self._empty
+
     def close(self) -> None:
         self.db.close()
 
