@@ -153,8 +153,15 @@ class Problem:
         }
 
 
+def _is_object_schema(schema: dict) -> bool:
+    kind = schema.get("type")
+    return (
+        "properties" in schema or kind == "object" or (isinstance(kind, list) and "object" in kind)
+    )
+
+
 def _unknown_keys(doc: Any, schema: dict, path: tuple[str, ...]):
-    if not isinstance(doc, dict) or schema.get("type") != "object":
+    if not isinstance(doc, dict) or not _is_object_schema(schema):
         return
     props = schema.get("properties", {})
     entry = _named_entry_schema(schema)
@@ -189,12 +196,15 @@ def check_config_doc(doc: dict, text: str, name: str) -> list[Problem]:
 
     schema = config_schema()
     where = locate_keys(text)
-    problems = [
-        Problem(name, *_position(where, path), msg) for path, msg in _unknown_keys(doc, schema, ())
-    ]
+    unknown = list(_unknown_keys(doc, schema, ()))
+    problems = [Problem(name, *_position(where, path), msg) for path, msg in unknown]
+    reported = {path[:-1] for path, _ in unknown}
     validator = Draft202012Validator(schema)
     for err in sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
-        if err.validator == "additionalProperties":
+        if (
+            err.validator == "additionalProperties"
+            and tuple(map(str, err.absolute_path)) in reported
+        ):
             continue  # reported above, with a did-you-mean
         path = tuple(str(p) for p in err.absolute_path)
         dotted = ".".join(path) or "(top level)"

@@ -49,12 +49,19 @@ def render_records(
             cols = []
             for rec in recs[:200]:
                 cols.extend(k for k in rec if k != "kind" and k not in cols)
+        hidden = 0
+        fit = max(3, console.width // 14)  # narrower columns than this wrap letter by letter
+        if len(cols) > fit:
+            hidden = len(cols) - fit
+            cols = cols[:fit]
         table = Table(title=f"{kind} ({len(recs)})", title_justify="left", header_style="bold cyan")
         for col in cols:
             table.add_column(col, overflow="fold")
         for rec in recs[:max_rows]:
             table.add_row(*(_cell(rec.get(c)) for c in cols))
         console.print(table)
+        if hidden:
+            console.print(f"[dim]{hidden} more field(s) not shown: use --format jsonl[/dim]")
         if len(recs) > max_rows:
             console.print(
                 f"[dim]… {len(recs) - max_rows} more {kind} records "

@@ -171,3 +171,11 @@ def test_deeply_nested_toml_is_a_problem_not_a_crash(hafs, tmp_path):
     assert result.exit_code == 1
     assert "nested too deeply" in result.records[0]["message"]
     assert b"Traceback" not in result.stderr
+
+
+def test_unknown_keys_inside_named_tables_are_reported():
+    text = "[score.domains.asm]\nthreshold = 0.5\n\n[score.domains.asm.weights]\nbogus = 1\n"
+    problems = cfg.check_config_text(text, "h.toml")
+    assert [(p.line, p.message) for p in problems] == [
+        (5, "unknown key 'score.domains.asm.weights.bogus'")
+    ]
