@@ -161,7 +161,7 @@ def test_domain_table_in_hafs_toml_sets_threshold_and_rules(hafs, tmp_path):
         ),
         (
             "{ kg = 0.5, grounding = 0.5 }",
-            "unknown component(s) grounding in the weights of [score] or [score.domains.chat]",
+            "invalid configuration:\n  hafs.toml:2:1: unknown key 'score.domains.chat.weights.grounding'",
         ),
     ],
 )
