@@ -72,6 +72,7 @@ def restore(restic: Restic, snap: dict, target: str, path: str | None) -> dict:
     created = not os.path.isdir(target)
     os.makedirs(target, exist_ok=True)
     with_stale_lock_retry(restic, lambda: restic.run(*args), [])
+    databases = sqlite_stage.unstage_restored(target, stage_paths)
     if path and not os.path.lexists(os.path.join(target, wanted.lstrip("/"))):
         if created:
             _remove_empty_dirs(target)
@@ -81,7 +82,6 @@ def restore(restic: Restic, snap: dict, target: str, path: str | None) -> dict:
             "restored. Give the path as it was backed up (absolute), see 'restic ls'",
             exits.USAGE,
         )
-    databases = sqlite_stage.unstage_restored(target, stage_paths)
     roots = [wanted] if path else [p for p in snap.get("paths") or [] if p not in stage_paths]
     files, size = _count([os.path.join(target, r.lstrip("/")) for r in roots])
     return {

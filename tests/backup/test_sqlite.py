@@ -16,13 +16,13 @@ ACCOUNTS = 50
 START_BALANCE = 1000
 
 WRITER = r"""
-import random, sqlite3, sys, time
-db, seconds = sys.argv[1], float(sys.argv[2])
+import os, random, sqlite3, sys, time
+db, stop = sys.argv[1], sys.argv[2]
 con = sqlite3.connect(db, timeout=30, isolation_level=None)
 rng = random.Random(1)
-end = time.monotonic() + seconds
+end = time.monotonic() + 240  # a safety net: the test says when to stop
 n = 0
-while time.monotonic() < end:
+while not os.path.exists(stop) and time.monotonic() < end:
     a, b = rng.sample(range(50), 2)
     amount = rng.randint(1, 20)
     con.execute("BEGIN IMMEDIATE")
@@ -78,12 +78,16 @@ def test_database_written_during_the_backup_restores_consistent(ready, hafs, tmp
     make_db(db, journal)
     (kg / "notes.txt").write_text("beside the database\n")
     ready.add_set("kg", kg)
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), "8"], stdout=subprocess.PIPE)
+    stop = tmp_path / "stop-writing"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), str(stop)], stdout=subprocess.PIPE
+    )
     try:
         time.sleep(0.5)  # the writer is mid-stream when the backup starts
         run = hafs("backup", "run", "kg")
-        still_writing = writer.poll() is None
+        still_writing = writer.poll() is None  # it writes until told to stop, below
     finally:
+        stop.touch()
         out, _ = writer.communicate(timeout=60)
     assert run.exit_code == 0, run.stderr
     assert still_writing, "the writer must be writing during the whole backup"
