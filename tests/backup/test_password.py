@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.backup.conftest import PASSWORD
+from tests.backup.conftest import PASSWORD, cheapen_key
 
 
 def spy_restic(tmp_path: Path) -> tuple[Path, Path]:
@@ -34,6 +34,8 @@ def run_cycle(world, hafs) -> None:
     for args in (("init",), ("run",), ("list",), ("verify",)):
         r = hafs("backup", *args)
         assert r.exit_code == 0, (args, r.stderr)
+        if args == ("init",):
+            cheapen_key(world.repo, PASSWORD)  # same password, cheaper to open
 
 
 def test_password_file_is_passed_by_name_only(world, hafs, tmp_path):

@@ -7,8 +7,16 @@ import shlex
 import signal
 import subprocess
 import time
+from pathlib import Path
 
-from tests.backup.conftest import assert_valid, manifest, restored_root, toml_str
+from tests.backup.conftest import (
+    PASSWORD,
+    assert_valid,
+    cheapen_key,
+    manifest,
+    restored_root,
+    toml_str,
+)
 
 
 def sftp_world(world, sshd, tmp_path, host_table: dict) -> str:
@@ -39,6 +47,7 @@ def test_sftp_repository_backs_up_and_restores_byte_identical(world, hafs, sshd,
     init = hafs("backup", "init")
     assert init.exit_code == 0, init.stderr
     assert os.path.isfile(os.path.join(remote_repo, "config"))
+    cheapen_key(Path(remote_repo), PASSWORD)  # the "remote" is on this machine
     run = hafs("backup", "run")
     assert run.exit_code == 0, run.stderr
     assert sshd.accepted_logins() > logins  # really went through the SSH server
@@ -123,6 +132,7 @@ def test_a_stale_lock_in_an_sftp_repository_is_cleared(world, hafs, sshd, tmp_pa
         (data / f"big{i}.bin").write_bytes(os.urandom(8_000_000))
     world.add_set("data", data)
     assert hafs("backup", "init").exit_code == 0
+    cheapen_key(Path(remote_repo), PASSWORD)
     command = f"ssh -F {shlex.quote(str(sshd.ssh_config))} {sshd.alias} -s sftp"
     env = {**os.environ, "RESTIC_PASSWORD_FILE": str(world.password_file)}
     proc = subprocess.Popen(
