@@ -96,6 +96,12 @@ class SyncRun:
 
     # -- entry point ---------------------------------------------------------------------
     def run(self) -> int:
+        if os.path.lexists(self.local_root) and not os.path.isdir(self.local_root):
+            raise HafsError(
+                f"sync {self.p.name}: local {self.p.local} is a file, not a folder; a profile "
+                f"syncs folders: set local in [sync.profiles.{self.p.name}] to a folder",
+                exits.USAGE,
+            )
         with ProfileLock(self.p.name):
             self.transport_name = choose(self.p.host)
             try:
@@ -147,10 +153,11 @@ class SyncRun:
         code = rsync.run(argv, self.p.host, on_item, said.append)
         if not push and not self.dry_run:
             _tidy(self.local_root)
-        if not push and code in (3, 23) and any(_no_such_root(text) for text in said):
+        root_problem = next((_root_problem(t) for t in said if _root_problem(t)), "")
+        if not push and code in (3, 23) and root_problem:
             raise HafsError(
-                f"sync {self.p.name}: source {self.p.host.name}:{self.p.remote_path} does not "
-                "exist; nothing was changed. Check the path (is the disk mounted?)",
+                f"sync {self.p.name}: source {self.p.host.name}:{self.p.remote_path} "
+                f"{root_problem}; nothing was changed. Check the path (is the disk mounted?)",
                 exits.USAGE,
             )
         for text in said:
@@ -181,9 +188,12 @@ class SyncRun:
             listing = transport.listing_top()
             exists, empty = listing.exists, not listing.entries
             where = f"{self.p.host.name}:{self.p.remote_path}"
+            if listing.not_dir:
+                where += " is a file, not a folder"
         if not exists:
+            what = where if where.endswith("folder") else f"{where} does not exist"
             raise HafsError(
-                f"sync {self.p.name}: source {where} does not exist; nothing was changed. Check "
+                f"sync {self.p.name}: source {what}; nothing was changed. Check "
                 "the path (is the disk mounted?)",
                 exits.USAGE,
             )
@@ -268,10 +278,10 @@ class SyncRun:
         for side, listing, where, deleting_towards in sides:
             if side not in source_sides[self.p.direction]:
                 continue
-            if not listing.exists and (self.p.direction != "both" or previous):
+            if listing.not_dir or (not listing.exists and (self.p.direction != "both" or previous)):
                 raise HafsError(
-                    f"sync {self.p.name}: {where} does not exist; nothing was changed. Check the "
-                    "path (is the disk mounted?)",
+                    f"sync {self.p.name}: {where} {listing.missing()}; nothing was changed. Check "
+                    "the path (is the disk mounted?)",
                     exits.USAGE,
                 )
             if not listing.entries and plan.of("delete", deleting_towards):
@@ -412,9 +422,15 @@ def _entry_of(root: bytes, rel: bytes):
     return _entry_from_stat(os.lstat(full), lambda: os.readlink(full))
 
 
-def _no_such_root(text: str) -> bool:
-    """rsync's message for a source root that does not exist."""
-    return "change_dir" in text and "No such file or directory" in text
+def _root_problem(text: str) -> str:
+    """What rsync's message says is wrong with the source root ('' when it is not about it)."""
+    if "change_dir" not in text:
+        return ""
+    if "No such file or directory" in text:
+        return "does not exist"
+    if "Not a directory" in text:
+        return "is a file, not a folder"
+    return ""
 
 
 def _clear_dir(path: bytes) -> None:

@@ -47,6 +47,11 @@ class Listing:
     errors: list[str] = field(default_factory=list)
     stale_parts: list[bytes] = field(default_factory=list)
     exists: bool = True
+    not_dir: bool = False  # the root is there but is a file, not a folder
+
+    def missing(self) -> str:
+        """How the root is missing, for messages."""
+        return "is a file, not a folder" if self.not_dir else "does not exist"
 
     def add(self, rel: bytes, name: bytes, st, readlink, excludes: Excludes, stack: list) -> None:
         """Record one walked item (unless excluded); directories are queued on `stack`."""
@@ -208,6 +213,7 @@ def walk_sftp(sftp, root: str, excludes: Excludes) -> Listing:
         return listing
     if not stat.S_ISDIR(st.st_mode or 0):
         listing.exists = False
+        listing.not_dir = True
         return listing
     stack: list[bytes] = [b""]
     base = os.fsencode(root)

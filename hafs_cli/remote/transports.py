@@ -106,6 +106,7 @@ class RsyncTransport(_Transport):
         if code != 0 and not out:
             if b"No such file" in err or b"change_dir" in err:
                 listing.exists = False
+                listing.not_dir = b"Not a directory" in err
                 return listing
             raise HafsError(
                 f"listing {self.host.name}:{self.remote_root}: rsync: {rsync.exit_message(code)}: "

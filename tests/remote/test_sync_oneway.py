@@ -160,6 +160,37 @@ def test_missing_source_is_refused(hafs, setup, write, transport, delete, direct
     assert (tree_state(setup.local), tree_state(setup.remote)) == before
 
 
+@pytest.mark.parametrize("direction", ["push", "pull", "both"])
+def test_a_file_where_the_local_folder_should_be_is_refused(hafs, setup, write, direction):
+    file = write(setup.local, "a.txt", "not a folder")
+    write(setup.remote, "r.txt", "r")
+    setup.profile("p", direction=direction, local=str(file))
+    before = (tree_state(setup.local), tree_state(setup.remote))
+    r = hafs("sync", "p")
+    assert r.exit_code == 2
+    assert r.stderr.decode().splitlines() == [
+        f"hafs: error: sync p: local {file} is a file, not a folder; a profile syncs folders: "
+        "set local in [sync.profiles.p] to a folder"
+    ]
+    assert (tree_state(setup.local), tree_state(setup.remote)) == before
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize(
+    ("direction", "delete"), [("pull", False), ("pull", True), ("both", False)]
+)
+def test_syncing_with_a_remote_file_is_refused(hafs, setup, write, transport, direction, delete):
+    write(setup.remote, "a.txt", "a file, not a folder")
+    remote = f"box:{setup.remote}/a.txt"
+    setup.profile("p", direction=direction, delete=delete, remote=remote, transport=transport)
+    r = hafs("sync", "p")
+    assert r.exit_code == 2, r.stderr
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{remote} is a file, not a folder; nothing was changed" in lines[0]
+    assert tree_state(setup.local) == {}
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_max_delete_stops_the_run(hafs, setup, write, transport):
     write(setup.local, "keep", "k")
