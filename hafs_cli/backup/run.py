@@ -64,7 +64,11 @@ def _backup_set(
         else:
             on_error(f"set '{bset.name}': path does not exist: {path}", set=bset.name, path=path)
     if not present:
-        on_error(f"set '{bset.name}': none of its paths exist; nothing backed up", set=bset.name)
+        on_error(
+            f"set '{bset.name}': none of its paths exist; nothing backed up. Check paths in "
+            f"[backup.sets.{bset.name}] (is the disk mounted?)",
+            set=bset.name,
+        )
         return None
     live = BackupSet(bset.name, tuple(present), bset.excludes, bset.repository)
     try:

@@ -98,7 +98,11 @@ def resolve_sets(section: dict, sync_section: dict, names: tuple[str, ...] = ())
             )
         paths = tuple(os.path.abspath(os.path.expanduser(p)) for p in table.get("paths") or [])
         if not paths:
-            raise HafsError(f"[backup.sets.{name}] has no paths", exits.USAGE)
+            raise HafsError(
+                f'[backup.sets.{name}] has no paths; add paths = ["~/folder", ...] to it in '
+                "hafs.toml, or remove the set",
+                exits.USAGE,
+            )
         excludes = tuple(dict.fromkeys(common + list(table.get("excludes") or [])))
         out.append(
             BackupSet(

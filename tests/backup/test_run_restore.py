@@ -244,3 +244,21 @@ def test_latest_needs_a_set_when_several_are_configured(ready, hafs, tmp_path):
     ok = hafs("backup", "restore", "latest", "--set", "b", "--target", tmp_path / "t")
     assert ok.exit_code == 0, ok.stderr
     assert ok.records[0]["set"] == "b"
+
+
+def test_a_set_with_no_existing_or_no_paths_says_where_to_fix_it(ready, hafs, tmp_path):
+    ready.add_set("gone", tmp_path / "unmounted")
+    r = hafs("backup", "run", "gone")
+    assert r.exit_code == 2 and r.records == []
+    assert [e["reason"] for e in r.errors] == [
+        f"set 'gone': path does not exist: {tmp_path / 'unmounted'}",
+        "set 'gone': none of its paths exist; nothing backed up. Check paths in "
+        "[backup.sets.gone] (is the disk mounted?)",
+    ]
+    ready.add_set("empty")
+    r = hafs("backup", "run", "empty")
+    assert r.exit_code == 2
+    assert r.stderr.decode().splitlines() == [
+        'hafs: error: [backup.sets.empty] has no paths; add paths = ["~/folder", ...] to it in '
+        "hafs.toml, or remove the set"
+    ]
