@@ -96,9 +96,9 @@ class DupFinder:
         self._by_size: dict[int, list[tuple]] = defaultdict(list)
         self._hosts: dict[str, str] = {}
         self._fresh: list[Candidate] = []  # digests computed in this run, for the cache
-        # Cache rows (inode, size, mtime_ns, ctime_ns, edges, full) by (dev, inode), looked
+        # Cache rows (inode, size, mtime_ns, ctime_ns, edges, full) by dev and inode, looked
         # up in batches as records arrive; entries not looked up yet wait in _recent.
-        self._known: dict[tuple[int, int], tuple] = {}
+        self._known: dict[int, tuple] = {}  # dev << 64 | inode -> row
         self._recent: list[tuple] | None = [] if cache is not None and not cache.empty else None
         self._min = opts.min_size
         self._max = opts.max_size if opts.max_size is not None else 1 << 63
@@ -164,7 +164,7 @@ class DupFinder:
         for dev, inodes in by_dev.items():
             if type(dev) is int:
                 for row in self.cache.entries(dev, inodes):  # type: ignore[union-attr]
-                    known[dev, row[0]] = row
+                    known[dev << 64 | row[0]] = row  # an int key hashes faster than a pair
 
     def _candidates(self, size: int, entries: list[tuple]) -> list[Candidate]:
         """The distinct files among one size's entries (hard links folded into one)."""
@@ -253,7 +253,9 @@ class DupFinder:
         for group in sized:
             for cand in group:
                 if cand.local and cand.full is None and cand.ctime_ns is not None:
-                    row = known.get((cand.dev, cand.inode))  # type: ignore[arg-type]
+                    if cand.dev is None:
+                        continue  # no identity to key the cache by
+                    row = known.get(cand.dev << 64 | cand.inode)  # type: ignore[operator]
                     if (
                         row is not None
                         and row[1] == cand.size

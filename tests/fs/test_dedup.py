@@ -415,3 +415,70 @@ def test_on_a_terminal_without_input_it_says_what_to_give(tmp_path):
             os.close(master)
         assert r.returncode == 2
         assert r.stderr.startswith(b"hafs: error: nothing to read: ")
+
+
+def test_keeper_pattern_prefilter_agrees_with_pathspec(tmp_path, monkeypatch):
+    """The combined regex only says "no pattern can match" where pathspec agrees."""
+    from hafs_cli.fs.keeper import KeeperRules
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    rules = KeeperRules(
+        prefer=("~/Code", "/srv/photos/**/*.jpg", "!/srv/photos/tmp", "*.keep"),
+        avoid=("Downloads/", "**/node_modules/", "/tmp/x?/"),
+    )
+    paths = [
+        f"{tmp_path}/Code/a.c",
+        f"{tmp_path}/Codex/a.c",
+        "/srv/photos/2024/a.jpg",
+        "/srv/photos/a.png",
+        "/srv/photos/tmp",
+        "/home/u/Downloads/x.iso",
+        "/home/u/Downloads",
+        "/w/node_modules/p/i.js",
+        "/tmp/x1/f",
+        "/tmp/x12/f",
+        "/a/.Trash-1000/files/f",
+        "/a/Trash/files/f",
+        "/a/.hafs-quarantine-3/f",
+        "/data/b.keep",
+        "/data/b.keeper",
+    ]
+    for text in paths:
+        raw = text.encode()
+        for specs, maybe in (
+            (rules._prefer, rules._maybe_prefer),
+            (rules._avoid, rules._maybe_avoid),
+        ):
+            assert maybe is not None
+            exact = KeeperRules._first_match(specs, raw, None)
+            assert KeeperRules._first_match(specs, raw, maybe) == exact, text
+    avoided = len(rules._avoid)
+    hits = [t for t in paths if KeeperRules._first_match(rules._avoid, t.encode(), None) < avoided]
+    assert hits == [  # the comparison above was not vacuous
+        "/home/u/Downloads/x.iso",
+        "/w/node_modules/p/i.js",
+        "/tmp/x1/f",
+        "/a/.Trash-1000/files/f",
+        "/a/Trash/files/f",
+        "/a/.hafs-quarantine-3/f",
+    ]
+    preferred = [t for t in paths if KeeperRules._first_match(rules._prefer, t.encode(), None) < 4]
+    assert preferred == [f"{tmp_path}/Code/a.c", "/srv/photos/2024/a.jpg", "/data/b.keep"]
+
+
+def test_records_without_device_and_inode_are_hashed_not_looked_up(hafs, tree):
+    records = scan(hafs, tree["root"])
+    time.sleep(1.1)
+    first = dedup(hafs, records, "--only")  # fills the cache
+    # files with one name lose their identity (hard links keep theirs, to be folded)
+    bare = [
+        {k: v for k, v in r.items() if r.get("nlink") != 1 or k not in ("dev", "inode")}
+        for r in records
+    ]
+    r = dedup(hafs, bare, "--only")
+    assert r.exit_code == 0, r.stderr
+    s = summary_of(r)
+    assert s["edges_hashed"] > 0 and s["cache_hits"] < summary_of(first)["edges_hashed"]
+    assert groups_by_inode(dupgroup_paths(g) for g in groups_of(r)) == groups_by_inode(
+        dupgroup_paths(g) for g in groups_of(first)
+    )
