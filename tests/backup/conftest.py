@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,12 +101,34 @@ def world(tmp_path: Path) -> BackupWorld:
     return w
 
 
+@pytest.fixture(scope="session")
+def initialised_repo(tmp_path_factory) -> Path:
+    """One empty repository per test session, made by `hafs backup init` with the test
+    password, its key then made cheap to open (cheapen_key); `ready` copies it."""
+    base = tmp_path_factory.mktemp("template-repo")
+    password_file = base / "password"
+    password_file.write_text(PASSWORD + "\n")
+    repo = base / "repo"
+    config = base / "hafs.toml"
+    config.write_text(
+        f"[backup.repositories.default]\nurl = {toml_str(str(repo))}\n"
+        f"password_file = {toml_str(str(password_file))}\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HAFS_", "RESTIC_"))}
+    env.update(HAFS_CONFIG=str(config), RESTIC_CACHE_DIR=str(base / "cache"))
+    init = subprocess.run(
+        [sys.executable, "-m", "hafs_cli", "backup", "init"], env=env, capture_output=True
+    )
+    assert init.returncode == 0, init.stderr
+    cheapen_key(repo, PASSWORD)
+    return repo
+
+
 @pytest.fixture
-def ready(world: BackupWorld, hafs) -> BackupWorld:
-    """The world with its repository initialised (by hafs), its key then made cheap to open."""
-    r = hafs("backup", "init")
-    assert r.exit_code == 0, r.stderr
-    cheapen_key(world.repo, PASSWORD)
+def ready(world: BackupWorld, initialised_repo: Path) -> BackupWorld:
+    """The world with its repository initialised (a copy of the session's empty one: init
+    calibrates and runs restic's key derivation, seconds per test)."""
+    shutil.copytree(initialised_repo, world.repo)
     return world
 
 
