@@ -99,7 +99,9 @@ class DupFinder:
         # Cache rows (inode, size, mtime_ns, ctime_ns, edges, full) by dev and inode, looked
         # up in batches as records arrive; entries not looked up yet wait in _recent.
         self._known: dict[int, tuple] = {}  # dev << 64 | inode -> row
-        self._recent: list[tuple] | None = [] if cache is not None and not cache.empty else None
+        self._hits = 0
+        self._lookups = cache is not None and not cache.empty
+        self._recent: list[tuple] | None = [] if self._lookups else None
         self._min = opts.min_size
         self._max = opts.max_size if opts.max_size is not None else 1 << 63
 
@@ -171,6 +173,8 @@ class DupFinder:
         stats = self.stats
         out: list[Candidate] = []
         seen: dict[tuple, Candidate] = {}  # (host, dev, inode) -> file
+        known = self._known if self._lookups else None
+        hits = 0
         for path, host, dev, inode, mtime_ns, ctime_ns, digest in entries:
             if type(path) is str:
                 path = path.encode("utf-8", "surrogateescape")
@@ -208,12 +212,27 @@ class DupFinder:
             )
             if ident is not None:
                 seen[ident] = cand
+                if known is not None and local and cand.full is None and type(ctime_ns) is int:
+                    # digests from the cache, for the same size, mtime and ctime only
+                    row = known.get(dev << 64 | inode)  # type: ignore[operator]
+                    if (
+                        row is not None
+                        and row[1] == size
+                        and row[2] == mtime_ns
+                        and row[3] == ctime_ns
+                    ):
+                        cand.edges = row[4]
+                        cand.full = row[5]
+                        hits += 1
             out.append(cand)
+        self._hits += hits
         return out
 
     # -- stages ------------------------------------------------------------------
     def groups(self) -> Iterator[dict]:
         """Run the stages and yield one `dupgroup` record per set of identical files."""
+        if self._lookups:
+            self.prefetch()  # the records read since the last batch
         sized = []
         singles = 0
         for size, entries in self._by_size.items():
@@ -226,7 +245,7 @@ class DupFinder:
         self.stats.files += singles
         self._by_size.clear()
         self.stats.candidates = sum(len(g) for g in sized)
-        self._from_cache(sized)
+        self._from_cache()
         survivors = self._edges_stage(sized)
         self._full_stage(survivors)
         self._remember()
@@ -243,31 +262,12 @@ class DupFinder:
     def _hashable(self, cand: Candidate) -> bool:
         return cand.local and cand.full is None
 
-    def _from_cache(self, sized: list[list[Candidate]]) -> None:
-        """Digests of unchanged files from the cache (same size, mtime and ctime)."""
-        if self._recent is None:  # no cache, or nothing in it
-            return
-        self.prefetch()
-        known = self._known
-        hits = 0
-        for group in sized:
-            for cand in group:
-                if cand.local and cand.full is None and cand.ctime_ns is not None:
-                    if cand.dev is None:
-                        continue  # no identity to key the cache by
-                    row = known.get(cand.dev << 64 | cand.inode)  # type: ignore[operator]
-                    if (
-                        row is not None
-                        and row[1] == cand.size
-                        and row[2] == cand.mtime_ns
-                        and row[3] == cand.ctime_ns
-                    ):
-                        cand.edges = row[4]
-                        cand.full = row[5]
-                        hits += 1
-        known.clear()
-        self.cache.hits += hits  # type: ignore[union-attr]
-        self.stats.cache_hits = self.cache.hits  # type: ignore[union-attr]
+    def _from_cache(self) -> None:
+        """Count the cache hits (the digests were taken while building candidates)."""
+        self._known.clear()
+        if self.cache is not None:
+            self.cache.hits += self._hits
+            self.stats.cache_hits = self.cache.hits
 
     def _run(self, label: str, fn, cands: list[Candidate], bytes_each: int | None = None) -> list:
         """fn over the candidates in worker processes, with a progress display."""
