@@ -482,3 +482,30 @@ def test_records_without_device_and_inode_are_hashed_not_looked_up(hafs, tree):
     assert groups_by_inode(dupgroup_paths(g) for g in groups_of(r)) == groups_by_inode(
         dupgroup_paths(g) for g in groups_of(first)
     )
+
+
+def test_hash_cache_lookup_matches_whole_keys_across_devices(tmp_path):
+    """HashCache.lookup (also used by remote scans): an entry serves only its exact key."""
+    from hafs_cli.fs.hashcache import HashCache
+
+    cache = HashCache(tmp_path / "c.sqlite3")
+    old = 1_000_000_000_000_000_000  # ctime long before now: outside the racy window
+    cache.store(
+        [
+            ((1, 10, 100, old, old), b"e1", b"f1"),
+            ((1, 11, 100, old, old), b"e2", None),
+            ((2, 10, 200, old, old), None, b"f3"),
+        ]
+    )
+    keys = [
+        (2, 10, 200, old, old),  # another device, same inode number
+        (1, 10, 100, old, old),
+        (1, 10, 100, old + 1, old),  # mtime changed
+        (1, 11, 100, old, old + 1),  # ctime changed
+        (1, 11, 101, old, old),  # size changed
+        (1, 12, 100, old, old),  # never stored
+        (1, 10, 100, old, old),  # the same key twice (two names of one file)
+    ]
+    assert cache.lookup(keys) == {0: (None, b"f3"), 1: (b"e1", b"f1"), 6: (b"e1", b"f1")}
+    assert cache.hits == 3
+    cache.close()
