@@ -48,7 +48,26 @@ class Host:
     def ssh_config_file(self) -> str | None:
         """The ssh_config file both transports read (None: there is none)."""
         path = os.path.expanduser(self.ssh_config or "~/.ssh/config")
+        if self.ssh_config and not os.path.isfile(path):
+            raise HafsError(
+                f"[hosts.{self.name}] ssh_config {path} does not exist; correct the path, or "
+                "leave it empty to use ~/.ssh/config",
+                exits.USAGE,
+            )
         return path if os.path.isfile(path) else None
+
+    def identity_path(self) -> str:
+        """The configured private key file, checked ('' when none is configured)."""
+        if not self.identity_file:
+            return ""
+        path = os.path.expanduser(self.identity_file)
+        if not os.path.isfile(path):
+            raise HafsError(
+                f"[hosts.{self.name}] identity_file {path} does not exist; correct the path, "
+                "or leave it empty to use the ssh config and ssh's default keys",
+                exits.USAGE,
+            )
+        return path
 
     def with_transport(self, transport: str) -> Host:
         return self if transport in ("", "auto") else replace(self, transport=transport)

@@ -70,7 +70,7 @@ def _base_options(host: Host) -> list[str]:
     if host.user:
         args += ["-l", host.user]
     if host.identity_file:
-        args += ["-i", os.path.expanduser(host.identity_file), "-o", "IdentitiesOnly=yes"]
+        args += ["-i", host.identity_path(), "-o", "IdentitiesOnly=yes"]
     return args
 
 

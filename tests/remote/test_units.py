@@ -34,16 +34,26 @@ def test_remote_specs():
         parse_remote("h:/x", {"h": {"adress": "typo"}})
 
 
-def test_ssh_argv_applies_host_settings():
-    host, _ = parse_remote(
-        "lab:/x",
-        {"lab": {"address": "lab.ts.net", "user": "u", "port": 2200, "identity_file": "/k/id"}},
-    )
+def test_ssh_argv_applies_host_settings(tmp_path):
+    key = tmp_path / "id"
+    key.write_text("key")
+    table = {"address": "lab.ts.net", "user": "u", "port": 2200, "identity_file": str(key)}
+    host, _ = parse_remote("lab:/x", {"lab": table})
     argv = ssh_argv(host, "true")
     assert argv[-2:] == ["lab.ts.net", "true"]
     assert argv[argv.index("-p") : argv.index("-p") + 2] == ["-p", "2200"]
     assert "StrictHostKeyChecking=yes" in argv and "BatchMode=yes" in argv
-    assert rsync_rsh(host).startswith("ssh ") and "-i /k/id" in rsync_rsh(host)
+    assert rsync_rsh(host).startswith("ssh ") and f"-i {key}" in rsync_rsh(host)
+
+
+@pytest.mark.parametrize("key", ["ssh_config", "identity_file"])
+def test_a_configured_ssh_file_that_does_not_exist_is_a_usage_error(tmp_path, key):
+    missing = tmp_path / "typo"
+    host, _ = parse_remote("lab:/x", {"lab": {"address": "lab.ts.net", key: str(missing)}})
+    with pytest.raises(HafsError) as info:
+        ssh_argv(host, "true")
+    assert info.value.code == 2
+    assert info.value.message.startswith(f"[hosts.lab] {key} {missing} does not exist; ")
 
 
 @pytest.mark.parametrize(
