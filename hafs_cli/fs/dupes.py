@@ -92,13 +92,14 @@ class DupFinder:
         self.on_error = on_error
         self.progress = progress
         self.stats = DedupStats()
-        # size -> (path, host or None for this one, dev, inode, mtime_ns, ctime_ns, blake3)
+        # size -> (path, host or None for this one, dev, inode, mtime_ns, ctime_ns, blake3,
+        # size)
         self._by_size: dict[int, list[tuple]] = defaultdict(list)
         self._hosts: dict[str, str] = {}
         self._fresh: list[Candidate] = []  # digests computed in this run, for the cache
-        # Cache rows (inode, size, mtime_ns, ctime_ns, edges, full) by dev and inode, looked
-        # up in batches as records arrive; entries not looked up yet wait in _recent.
-        self._known: dict[int, tuple] = {}  # dev << 64 | inode -> row
+        # Cached digests of the entries whose identity and times match, looked up in
+        # batches as records arrive; entries not looked up yet wait in _recent.
+        self._known: dict[int, tuple] = {}  # id(entry) -> (edges, full), entries live on
         self._hits = 0
         self._lookups = cache is not None and not cache.empty
         self._recent: list[tuple] | None = [] if self._lookups else None
@@ -140,6 +141,7 @@ class DupFinder:
             get("mtime_ns"),
             get("ctime_ns"),
             get("blake3"),
+            size,
         )
         self._by_size[size].append(entry)
         if self._recent is not None:
@@ -154,19 +156,22 @@ class DupFinder:
         recent = self._recent
         if not recent:
             return
-        by_dev: dict[int, list[int]] = {}
-        for _path, host, dev, inode, _mtime, ctime_ns, _digest in recent:
-            if host is None and type(inode) is int and type(ctime_ns) is int:
+        by_dev: dict[int, dict[int, list[tuple]]] = {}  # dev -> inode -> entries
+        for entry in recent:
+            host, dev, inode, ctime_ns = entry[1], entry[2], entry[3], entry[5]
+            if host is None and type(dev) is int and type(inode) is int and type(ctime_ns) is int:
                 inodes = by_dev.get(dev)
                 if inodes is None:
-                    inodes = by_dev[dev] = []
-                inodes.append(inode)
+                    inodes = by_dev[dev] = {}
+                inodes.setdefault(inode, []).append(entry)
         recent.clear()
         known = self._known
         for dev, inodes in by_dev.items():
-            if type(dev) is int:
-                for row in self.cache.entries(dev, inodes):  # type: ignore[union-attr]
-                    known[dev << 64 | row[0]] = row  # an int key hashes faster than a pair
+            for row in self.cache.entries(dev, list(inodes)):  # type: ignore[union-attr]
+                for entry in inodes[row[0]]:
+                    # valid only for the same size, mtime and ctime as this record
+                    if row[1] == entry[7] and row[2] == entry[4] and row[3] == entry[5]:
+                        known[id(entry)] = (row[4], row[5])
 
     def _candidates(self, size: int, entries: list[tuple]) -> list[Candidate]:
         """The distinct files among one size's entries (hard links folded into one)."""
@@ -175,7 +180,8 @@ class DupFinder:
         seen: dict[tuple, Candidate] = {}  # (host, dev, inode) -> file
         known = self._known if self._lookups else None
         hits = 0
-        for path, host, dev, inode, mtime_ns, ctime_ns, digest in entries:
+        for entry in entries:
+            path, host, dev, inode, mtime_ns, ctime_ns, digest, _size = entry
             if type(path) is str:
                 path = path.encode("utf-8", "surrogateescape")
             stats.files += 1
@@ -212,17 +218,10 @@ class DupFinder:
             )
             if ident is not None:
                 seen[ident] = cand
-                if known is not None and local and cand.full is None and type(ctime_ns) is int:
-                    # digests from the cache, for the same size, mtime and ctime only
-                    row = known.get(dev << 64 | inode)  # type: ignore[operator]
-                    if (
-                        row is not None
-                        and row[1] == size
-                        and row[2] == mtime_ns
-                        and row[3] == ctime_ns
-                    ):
-                        cand.edges = row[4]
-                        cand.full = row[5]
+                if known is not None and cand.full is None:
+                    hit = known.get(id(entry))  # checked against this record's times
+                    if hit is not None:
+                        cand.edges, cand.full = hit
                         hits += 1
             out.append(cand)
         self._hits += hits
