@@ -110,6 +110,18 @@ def _password(cfg: RepoConfig) -> tuple[dict[str, str], str | None, str]:
     where = f"[backup.repositories.{cfg.name}]"
     if cfg.password_file:
         path = os.path.abspath(os.path.expanduser(cfg.password_file))
+        if os.path.isdir(path):
+            raise HafsError(
+                f"{where} password_file {path} is a folder, not a file; set password_file to "
+                "the file that holds the repository password",
+                exits.USAGE,
+            )
+        if os.path.isfile(path) and not _password_text(path):
+            raise HafsError(
+                f"{where} password_file {path} is empty (restic refuses an empty password); "
+                "write the repository password into it",
+                exits.USAGE,
+            )
         if not os.path.isfile(path):
             raise HafsError(
                 f"{where} password_file {path} does not exist; create it "
@@ -133,6 +145,15 @@ def _password(cfg: RepoConfig) -> tuple[dict[str, str], str | None, str]:
         f"{where} has no password source; set password_file, password_env or password_keyring",
         exits.USAGE,
     )
+
+
+def _password_text(path: str) -> str:
+    """What restic takes from a password file: its content without surrounding blanks."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(1 << 16).strip().decode(errors="replace")
+    except OSError:
+        return "?"  # unreadable: restic reports that itself
 
 
 def _keyring_password(service: str, username: str, where: str) -> str:

@@ -146,9 +146,8 @@ class Restic:
                 f"restic not found at '{self.program}'; {INSTALL_HELP}", exits.RUNTIME
             ) from None
         if proc.returncode not in ok_codes:
-            raise self.failure(
-                args[0] if args else "", proc.returncode, proc.stderr.decode(errors="replace")
-            )
+            command = next((a for a in args if not a.startswith("-")), "")
+            raise self.failure(command, proc.returncode, proc.stderr.decode(errors="replace"))
         return proc
 
     def json(self, *args: str) -> object:

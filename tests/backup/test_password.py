@@ -148,3 +148,24 @@ def test_the_cheap_test_key_opens_the_repository_only_with_the_password(ready, t
     env = {**os.environ, "RESTIC_PASSWORD_FILE": str(wrong), "RESTIC_REPOSITORY": str(ready.repo)}
     bad = subprocess.run(["restic", "cat", "config", "--no-lock"], env=env, capture_output=True)
     assert bad.returncode != 0 and b"wrong password" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [("", "is empty"), ("\n \n", "is empty"), (None, "is a folder, not a file")],
+)
+def test_an_unusable_password_file_is_a_usage_error_naming_it(world, hafs, content, problem):
+    world.password_file.unlink()
+    if content is None:
+        world.password_file.mkdir()
+    else:
+        world.password_file.write_text(content)
+    world.add_set("data", world.source("data"))
+    for args in (("init",), ("list",)):
+        r = hafs("backup", *args)
+        assert r.exit_code == 2, r.stderr
+        assert r.stderr.decode().startswith(
+            f"hafs: error: [backup.repositories.default] password_file {world.password_file} "
+            f"{problem}"
+        )
+    assert not world.repo.exists()
