@@ -109,7 +109,16 @@ def list_snapshots(config, repo: str | None, names: tuple[str, ...]) -> Iterator
     args: list[str] = []
     for name in names:
         args += ["--tag", TAG_PREFIX + name]
-    for snap in status.snapshots(restic, *args):
+    found = status.snapshots(restic, *args)
+    configured = b.section.get("sets") or {}
+    unknown = [n for n in names if n not in configured]
+    if unknown and not found:
+        raise HafsError(
+            f"no snapshots of set(s) {', '.join(unknown)} in repository '{restic.name}', and no "
+            f"such set is configured (configured: {', '.join(configured) or 'none'})",
+            exits.USAGE,
+        )
+    for snap in found:
         yield status.snapshot_record(snap, restic.name)
 
 
@@ -165,10 +174,11 @@ def verify_repo(
         if sample is None
         else verify.require_sample_size(sample)
     )
+    sets = b.sets_in(repo, names)  # an unknown set name fails before restic check runs
     restic = b.repo(repo)
     yield verify.check(restic, subset)
     snaps = status.snapshots(restic)
-    for bset in b.sets_in(repo, names):
+    for bset in sets:
         snap = verify.latest_of_set(snaps, bset, b.host)
         if snap is None:
             yield {

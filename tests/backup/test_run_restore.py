@@ -262,3 +262,24 @@ def test_a_set_with_no_existing_or_no_paths_says_where_to_fix_it(ready, hafs, tm
         'hafs: error: [backup.sets.empty] has no paths; add paths = ["~/folder", ...] to it in '
         "hafs.toml, or remove the set"
     ]
+
+
+def test_naming_a_set_that_is_neither_configured_nor_stored_is_a_usage_error(ready, hafs):
+    data = ready.source("data")
+    (data / "f").write_text("f")
+    ready.add_set("old", data)
+    assert hafs("backup", "run").exit_code == 0
+    ready.sets.clear()
+    ready.add_set("new", data)  # "old" is no longer configured, its snapshot is still stored
+    kept = hafs("backup", "list", "old")
+    assert kept.exit_code == 0, kept.stderr
+    assert [r["set"] for r in kept.records] == ["old"]
+    typo = hafs("backup", "list", "nwe")
+    assert typo.exit_code == 2 and typo.records == []
+    assert typo.stderr.decode().splitlines() == [
+        "hafs: error: no snapshots of set(s) nwe in repository 'default', and no such set is "
+        "configured (configured: new)"
+    ]
+    verify = hafs("backup", "verify", "nwe")
+    assert verify.exit_code == 2 and verify.records == []  # refused before restic check
+    assert b"unknown backup set(s): nwe (configured: new)" in verify.stderr
