@@ -46,14 +46,26 @@ def _spec(pattern: str):
     return pathspec.GitIgnoreSpec.from_lines([os.path.expanduser(pattern)])
 
 
+# The regexes pathspec makes of trash.TRASH_PATTERNS (named groups plain), so that a
+# run without patterns of its own imports no pathspec until a path may be in a trash
+# (a test checks them against pathspec).
+TRASH_REGEXES = (
+    r"^(?:.+/)?\.hafs\-quarantine\-[^/]*(?:/)",
+    r"^(?:.+/)?\.Trash\-[^/]*(?:/)",
+    r"^(?:.+/)?Trash/files(?:/)",
+    r"^(?:.+/)?hafs/quarantine(?:/)",
+)
+
+
 @dataclass(frozen=True)
 class KeeperRules:
     """Preferred and avoided path patterns (gitignore syntax, ~ expanded, absolute paths)."""
 
     prefer: tuple[str, ...] = ()
     avoid: tuple[str, ...] = ()
-    _prefer: list = field(init=False, repr=False, compare=False)
-    _avoid: list = field(init=False, repr=False, compare=False)
+    # compiled on first need (None until then)
+    _prefer: list | None = field(init=False, repr=False, compare=False, default=None)
+    _avoid: list | None = field(init=False, repr=False, compare=False, default=None)
     _maybe_prefer: Callable[[str], object] | None = field(init=False, repr=False, compare=False)
     _maybe_avoid: Callable[[str], object] | None = field(init=False, repr=False, compare=False)
 
@@ -62,10 +74,24 @@ class KeeperRules:
 
         # Copies in a trash or quarantine are kept last, whatever else is configured.
         object.__setattr__(self, "avoid", tuple(self.avoid) + TRASH_PATTERNS)
+        if not self.prefer and self.avoid == TRASH_PATTERNS:
+            trash = re.compile("|".join(f"(?:{r})" for r in TRASH_REGEXES)).match
+            object.__setattr__(self, "_maybe_prefer", lambda text: None)
+            object.__setattr__(self, "_maybe_avoid", trash)
+        else:
+            self._compile()
+            object.__setattr__(self, "_maybe_prefer", _any_pattern(self._prefer))
+            object.__setattr__(self, "_maybe_avoid", _any_pattern(self._avoid))
+
+    def _compile(self) -> None:
         object.__setattr__(self, "_prefer", [_spec(p) for p in self.prefer])
         object.__setattr__(self, "_avoid", [_spec(p) for p in self.avoid])
-        object.__setattr__(self, "_maybe_prefer", _any_pattern(self._prefer))
-        object.__setattr__(self, "_maybe_avoid", _any_pattern(self._avoid))
+
+    def specs(self, prefer: bool) -> list:
+        """The compiled prefer (or avoid) patterns."""
+        if self._prefer is None:
+            self._compile()
+        return self._prefer if prefer else self._avoid  # type: ignore[return-value]
 
     @staticmethod
     def _first_match(specs: list, path: bytes, maybe: Callable[[str], object] | None) -> int:
@@ -77,9 +103,18 @@ class KeeperRules:
                 return i
         return len(specs)
 
+    def match(self, prefer: bool, path: bytes) -> int:
+        """Index of the first prefer (or avoid) pattern `path` matches; the count if none."""
+        maybe = self._maybe_prefer if prefer else self._maybe_avoid
+        if maybe is not None:
+            text = path.decode("utf-8", "surrogateescape").lstrip("/")
+            if maybe(text) is None:
+                return len(self.prefer if prefer else self.avoid)
+        return self._first_match(self.specs(prefer), path, None)
+
     def rank(self, m: Member) -> tuple:
-        preferred = self._first_match(self._prefer, m.path, self._maybe_prefer)
-        avoided = self._first_match(self._avoid, m.path, self._maybe_avoid) < len(self._avoid)
+        preferred = self.match(True, m.path)
+        avoided = self.match(False, m.path) < len(self.avoid)
         return (preferred, avoided, m.mtime_ns, len(m.path), m.path)
 
     def choose(self, members: Sequence[Member]) -> tuple[Member, str, str | None]:
@@ -90,8 +125,7 @@ class KeeperRules:
         if a[0] != b[0]:
             return best, "prefer", self.prefer[a[0]]
         if a[1] != b[1]:
-            avoided = self._first_match(self._avoid, runner_up.path, self._maybe_avoid)
-            return best, "avoid", self.avoid[avoided]
+            return best, "avoid", self.avoid[self.match(False, runner_up.path)]
         if a[2] != b[2]:
             return best, "oldest", None
         if a[3] != b[3]:

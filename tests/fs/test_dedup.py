@@ -443,17 +443,17 @@ def test_keeper_pattern_prefilter_agrees_with_pathspec(tmp_path, monkeypatch):
         "/data/b.keep",
         "/data/b.keeper",
     ]
+    trash_only = KeeperRules()  # only the built-in trash patterns: a hard-coded prefilter
     for text in paths:
         raw = text.encode()
-        for specs, maybe in (
-            (rules._prefer, rules._maybe_prefer),
-            (rules._avoid, rules._maybe_avoid),
-        ):
-            assert maybe is not None
-            exact = KeeperRules._first_match(specs, raw, None)
-            assert KeeperRules._first_match(specs, raw, maybe) == exact, text
-    avoided = len(rules._avoid)
-    hits = [t for t in paths if KeeperRules._first_match(rules._avoid, t.encode(), None) < avoided]
+        for r in (rules, trash_only):
+            for prefer in (True, False):
+                assert (r._maybe_prefer if prefer else r._maybe_avoid) is not None
+                exact = KeeperRules._first_match(r.specs(prefer), raw, None)
+                assert r.match(prefer, raw) == exact, text
+    avoided = len(rules.avoid)
+    exact_avoid = rules.specs(False)
+    hits = [t for t in paths if KeeperRules._first_match(exact_avoid, t.encode(), None) < avoided]
     assert hits == [  # the comparison above was not vacuous
         "/home/u/Downloads/x.iso",
         "/w/node_modules/p/i.js",
@@ -462,7 +462,7 @@ def test_keeper_pattern_prefilter_agrees_with_pathspec(tmp_path, monkeypatch):
         "/a/Trash/files/f",
         "/a/.hafs-quarantine-3/f",
     ]
-    preferred = [t for t in paths if KeeperRules._first_match(rules._prefer, t.encode(), None) < 4]
+    preferred = [t for t in paths if rules.match(True, t.encode()) < 4]
     assert preferred == [f"{tmp_path}/Code/a.c", "/srv/photos/2024/a.jpg", "/data/b.keep"]
 
 
@@ -509,3 +509,17 @@ def test_hash_cache_lookup_matches_whole_keys_across_devices(tmp_path):
     assert cache.lookup(keys) == {0: (None, b"f3"), 1: (b"e1", b"f1"), 6: (b"e1", b"f1")}
     assert cache.hits == 3
     cache.close()
+
+
+def test_the_built_in_trash_regexes_are_what_pathspec_makes():
+    import pathspec
+
+    from hafs_cli.fs.keeper import _NAMED_GROUP, TRASH_REGEXES
+    from hafs_cli.fs.trash import TRASH_PATTERNS
+
+    made = tuple(
+        _NAMED_GROUP.sub("(?:", p.regex.pattern)
+        for t in TRASH_PATTERNS
+        for p in pathspec.GitIgnoreSpec.from_lines([t]).patterns
+    )
+    assert made == TRASH_REGEXES
