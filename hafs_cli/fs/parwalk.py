@@ -61,25 +61,29 @@ def walk_lines(pipe, roots: list[bytes], opts: ScanOptions) -> ScanStats:
         else:
             _emit(pipe, item)
     lines: list[bytes] = []
+    stats = walker.stats
     with pipe.progress("scan") as bar:
+        shown = stats.bytes  # bytes of the files listed so far that the bar has counted
+
+        def flush() -> None:
+            nonlocal shown
+            if lines:
+                pipe.emit_lines(b"".join(lines), len(lines))
+                bar.advance(len(lines), bytes=stats.bytes - shown)
+                shown = stats.bytes
+                lines.clear()
+
         while stack:
             for rec in walker.scan_dir(stack.pop(), stack.append, lines):
                 if rec["kind"] == "file":
                     lines.append(records.dumps(rec))
                 else:
-                    _flush(pipe, lines, bar)
+                    flush()
                     _emit(pipe, rec)  # in order with the files listed before it
             if len(lines) >= CHUNK_LINES:
-                _flush(pipe, lines, bar)
-        _flush(pipe, lines, bar)
-    return walker.stats
-
-
-def _flush(pipe, lines: list[bytes], bar) -> None:
-    if lines:
-        pipe.emit_lines(b"".join(lines), len(lines))
-        bar.advance(len(lines))
-        lines.clear()
+                flush()
+        flush()
+    return stats
 
 
 def walk_to(pipe, roots: list[bytes], opts: ScanOptions, jobs: int) -> ScanStats:
