@@ -120,6 +120,8 @@ class Pipe:
         self.renderers: dict[str, Callable[[list[dict], Any], None]] = {}
         self._config = None
         self._pending = bytearray()
+        self._sink_kind: str | None = None
+        self._sink_stream: Any = None
         self._last_flush = time.monotonic()
 
     # -- configuration -------------------------------------------------------------
@@ -157,12 +159,15 @@ class Pipe:
             if _isatty(sys.stdin):
                 return
             sources = ["-"]
-        for source, lineno, item, raw in records.iter_source_lines(sources, adopt):
-            if isinstance(item, records.BadLine):
-                self.bad_line(item)
-                continue
-            self.input_count += 1
-            yield source, lineno, item, raw
+        bad = records.BadLine
+        for src in sources:
+            with records.opened(src) as (stream, source):
+                for lineno, item, raw in records.iter_lines(stream, source, adopt):
+                    if item.__class__ is bad:
+                        self.bad_line(item)
+                        continue
+                    self.input_count += 1
+                    yield source, lineno, item, raw
 
     def bad_line(self, bad: records.BadLine) -> None:
         """Report a line that is not a record (an `error` record; --strict stops)."""
@@ -240,18 +245,32 @@ class Pipe:
             self._last_flush = now
             self.flush()
 
+    def _sink(self) -> tuple[str, Any]:
+        """Where bytes go, decided once: ("text", stream), ("raw", fileio) or ("buffered", io)."""
+        if self._sink_kind is None:
+            stream = getattr(self._out, "buffer", None)
+            if stream is None:
+                self._sink_kind, self._sink_stream = "text", self._out
+            elif isinstance(stream, io.RawIOBase):
+                self._sink_kind, self._sink_stream = "raw", stream
+            else:
+                self._sink_kind, self._sink_stream = "buffered", stream
+        return self._sink_kind, self._sink_stream
+
     def _out_bytes(self, data: bytes) -> None:
-        stream = getattr(self._out, "buffer", None)
-        if stream is None:
-            self._out.write(data.decode())
-        elif isinstance(stream, io.RawIOBase):
+        kind, stream = self._sink_kind, self._sink_stream
+        if kind is None:
+            kind, stream = self._sink()
+        if kind == "buffered":
+            stream.write(data)
+        elif kind == "raw":
             # Python runs unbuffered (-u, PYTHONUNBUFFERED): batch records ourselves
             # rather than paying one system call per record.
             self._pending += data
             if len(self._pending) >= 1 << 16:
                 self._drain(stream)
         else:
-            stream.write(data)
+            stream.write(data.decode())
 
     def _drain(self, raw) -> None:
         data = memoryview(bytes(self._pending))
@@ -261,11 +280,11 @@ class Pipe:
             data = data[written or 0 :]
 
     def flush(self) -> None:
-        stream = getattr(self._out, "buffer", None)
-        if isinstance(stream, io.RawIOBase):
+        kind, stream = self._sink()
+        if kind == "raw":
             self._drain(stream)
         else:
-            (stream or self._out).flush()
+            stream.flush()
 
     def progress(self, label: str, total: int | None = None):
         """A progress display on stderr when it is a terminal; otherwise a no-op."""

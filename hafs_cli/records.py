@@ -6,6 +6,7 @@ Reading never loses a line silently: every line that cannot be a record becomes 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -123,24 +124,30 @@ def iter_stream(
         yield lineno, item
 
 
+@contextlib.contextmanager
+def opened(src: str) -> Iterator[tuple[BinaryIO, str]]:
+    """(binary stream, name) for a source path; "-" is stdin (left open)."""
+    from hafs_cli.exits import HafsError
+
+    if src == "-":
+        yield sys.stdin.buffer, STDIN_NAME
+        return
+    try:
+        fh = open(src, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise HafsError(f"cannot read {src}: {exc.strerror}; check the path") from None
+    with fh:
+        yield fh, src
+
+
 def iter_source_lines(
     sources: Iterable[str], adopt: Adopt | None = None
 ) -> Iterator[tuple[str, int, dict | BadLine, bytes]]:
     """(source, line number, record or BadLine, line bytes) from files ("-" is stdin)."""
-    from hafs_cli.exits import HafsError
-
     for src in sources:
-        if src == "-":
-            for lineno, item, raw in iter_lines(sys.stdin.buffer, STDIN_NAME, adopt):
-                yield STDIN_NAME, lineno, item, raw
-            continue
-        try:
-            fh = open(src, "rb")  # noqa: SIM115 - closed below, generator-friendly
-        except OSError as exc:
-            raise HafsError(f"cannot read {src}: {exc.strerror}; check the path") from None
-        with fh:
-            for lineno, item, raw in iter_lines(fh, src, adopt):
-                yield src, lineno, item, raw
+        with opened(src) as (fh, name):
+            for lineno, item, raw in iter_lines(fh, name, adopt):
+                yield name, lineno, item, raw
 
 
 def iter_sources(
