@@ -22,6 +22,20 @@ def _cell(value: Any) -> str:
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
+def make_console(out: Any):
+    """A rich Console for records; a closed pipe raises BrokenPipeError like every writer.
+
+    (rich's own handling exits with status 1, which means "the check found problems".)
+    """
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError()
+
+    return _Console(file=out, no_color=bool(os.environ.get("NO_COLOR")), soft_wrap=False)
+
+
 def render_records(
     rows: list[dict],
     out: Any,
@@ -30,10 +44,9 @@ def render_records(
     max_rows: int = MAX_ROWS,
 ) -> None:
     """Print records grouped by kind; `columns` picks and orders columns per kind."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=out, no_color=bool(os.environ.get("NO_COLOR")), soft_wrap=False)
+    console = make_console(out)
     if renderer is not None:
         console.print(renderer(rows))
         return

@@ -42,23 +42,6 @@ def parse_nvidia_smi(text: str, util_max: float, mem_max: float) -> GuardVerdict
     return GuardVerdict(False, "idle")
 
 
-def ssh_argv(host: dict, name: str) -> list[str]:
-    """ssh command line for a [hosts.NAME] table (BatchMode: never prompt)."""
-    argv = ["ssh", "-o", "BatchMode=yes"]
-    if host.get("ssh_config"):
-        argv += ["-F", os.path.expanduser(host["ssh_config"])]
-    if host.get("port"):
-        argv += ["-p", str(host["port"])]
-    if host.get("identity_file"):
-        argv += ["-i", os.path.expanduser(host["identity_file"])]
-    if host.get("known_hosts"):
-        argv += ["-o", f"UserKnownHostsFile={os.path.expanduser(host['known_hosts'])}"]
-    dest = host.get("address") or name
-    if host.get("user"):
-        dest = f"{host['user']}@{dest}"
-    return [*argv, "--", dest]
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

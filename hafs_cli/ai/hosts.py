@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hafs_cli.ai.errors import CONFIG, AIError
-from hafs_cli.ai.guard import Guard, ssh_argv
+from hafs_cli.ai.guard import Guard
 from hafs_cli.ai.request import Request
 
 DEFAULT_URL = "http://127.0.0.1:11434"
@@ -95,8 +95,11 @@ def hosts_from_config(section: dict, ssh_hosts: dict | None = None) -> list[Host
         guarded = mode == "on" or (mode == "auto" and "gpu" in tags)
         ssh = None
         if h.get("ssh_host"):
-            ssh_cfg = (ssh_hosts or {}).get(h["ssh_host"], {})
-            ssh = ssh_argv(ssh_cfg, h["ssh_host"])
+            # the same ssh settings, host-key policy and $HOME handling as sync and backup
+            from hafs_cli.remote.hosts import lookup_host
+            from hafs_cli.remote.ssh import ssh_argv
+
+            ssh = ssh_argv(lookup_host(h["ssh_host"], ssh_hosts))
         hosts.append(
             Host(
                 name=name,

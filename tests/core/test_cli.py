@@ -219,3 +219,18 @@ def test_closed_stdout_is_a_clear_usage_error(hafs_cmd):
     )
     assert proc.returncode == 2
     assert b"standard output is closed" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_head_closing_the_pipe_of_a_table_exits_quietly(hafs_cmd, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"".join(b'{"kind":"error","reason":"r%d"}\n' % i for i in range(5000)))
+    proc = subprocess.run(
+        " ".join(hafs_cmd)
+        + f" schema validate {src} --format table | head -2; exit ${{PIPESTATUS[0]}}",
+        shell=True,
+        capture_output=True,
+        check=False,
+        executable="/bin/bash",
+    )
+    assert proc.stdout.count(b"\n") == 2
+    assert proc.returncode == 141 and proc.stderr == b""
