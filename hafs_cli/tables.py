@@ -58,15 +58,15 @@ def render_records(
         by_kind.setdefault(str(rec.get("kind")), []).append(rec)
     for kind, recs in by_kind.items():
         cols = (columns or {}).get(kind)
-        if not cols:
+        hidden = 0
+        if not cols:  # no choice made by the command: the first fields that fit
             cols = []
             for rec in recs[:200]:
                 cols.extend(k for k in rec if k != "kind" and k not in cols)
-        hidden = 0
-        fit = max(3, console.width // 14)  # narrower columns than this wrap letter by letter
-        if len(cols) > fit:
-            hidden = len(cols) - fit
-            cols = cols[:fit]
+            fit = max(3, console.width // 14)  # narrower columns wrap letter by letter
+            if len(cols) > fit:
+                hidden = len(cols) - fit
+                cols = cols[:fit]
         table = Table(title=f"{kind} ({len(recs)})", title_justify="left", header_style="bold cyan")
         for col in cols:
             table.add_column(col, overflow="fold")
