@@ -89,6 +89,35 @@ def human_bytes(n: float) -> str:
     return f"{n} B"
 
 
+class _WholeWrites:
+    """Text out for an unbuffered stdout: every write is written whole.
+
+    Under -u / PYTHONUNBUFFERED, sys.stdout's text layer sits on a raw FileIO and
+    silently drops the rest of a partial write to a pipe; rich writes a table in one
+    large write. This loops until all of it is written (or the pipe is closed).
+    """
+
+    def __init__(self, raw: Any, encoding: str):
+        self._raw = raw
+        self.encoding = encoding
+
+    def write(self, text: str) -> int:
+        data = memoryview(text.encode(self.encoding, errors="replace"))
+        while data:
+            written = self._raw.write(data)
+            data = data[written or 0 :]
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+    def isatty(self) -> bool:
+        return self._raw.isatty()
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+
 class Pipe:
     """One stage's view of the stream: input records, output records, errors, config."""
 
@@ -272,6 +301,15 @@ class Pipe:
         else:
             stream.write(data.decode())
 
+    def _text_out(self) -> Any:
+        """The text stream for people-facing formats (tables, markdown)."""
+        kind, stream = self._sink()
+        if kind == "raw":
+            self.flush()
+            self._out.flush()
+            return _WholeWrites(stream, getattr(self._out, "encoding", None) or "utf-8")
+        return self._out
+
     def _drain(self, raw) -> None:
         data = memoryview(bytes(self._pending))
         self._pending.clear()
@@ -303,13 +341,13 @@ class Pipe:
         if self.fmt == "json":
             self._out_bytes(b"\n]\n" if self._json_started else b"[]\n")
         elif self.fmt in self.renderers:
-            self.renderers[self.fmt](self._table_rows, self._out)
+            self.renderers[self.fmt](self._table_rows, self._text_out())
         elif self.fmt == "table":
             from hafs_cli.tables import render_records
 
             render_records(
                 self._table_rows,
-                self._out,
+                self._text_out(),
                 self.table_columns,
                 self.table_renderer,
                 max_rows=self.config.get("output.table_rows", 500),

@@ -223,7 +223,7 @@ def test_closed_stdout_is_a_clear_usage_error(hafs_cmd):
 
 def test_head_closing_the_pipe_of_a_table_exits_quietly(hafs_cmd, tmp_path):
     src = tmp_path / "in.jsonl"
-    src.write_bytes(b"".join(b'{"kind":"error","reason":"r%d"}\n' % i for i in range(5000)))
+    src.write_bytes(b"".join(b'{"kind":"error","reason":"r%d"}\n' % i for i in range(20000)))
     proc = subprocess.run(
         " ".join(hafs_cmd)
         + f" schema validate {src} --format table | head -2; exit ${{PIPESTATUS[0]}}",
@@ -231,6 +231,8 @@ def test_head_closing_the_pipe_of_a_table_exits_quietly(hafs_cmd, tmp_path):
         capture_output=True,
         check=False,
         executable="/bin/bash",
+        # far more table than a pipe buffer holds, so the writer must meet the closed pipe
+        env={**os.environ, "COLUMNS": "120", "HAFS_OUTPUT__TABLE_ROWS": "20000"},
     )
     assert proc.stdout.count(b"\n") == 2
     assert proc.returncode == 141 and proc.stderr == b""
