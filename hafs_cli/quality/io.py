@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from hafs_cli import records
-
 SAMPLE_KEYS = (
     "messages",
     "conversations",
@@ -24,9 +20,3 @@ def looks_like_sample(obj: dict) -> bool:
 def adopt_sample(obj: dict) -> dict | None:
     """A dataset line without `kind` that has sample fields is a `sample` record."""
     return {"kind": "sample", **obj} if looks_like_sample(obj) else None
-
-
-def iter_dataset(sources: list[str]) -> Iterator[tuple[str, int, dict | records.BadLine]]:
-    """(source, line, record or BadLine) like records.iter_sources, with plain training
-    datasets (lines without `kind`) read as `sample` records."""
-    return records.iter_sources(sources, adopt=adopt_sample)

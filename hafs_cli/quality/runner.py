@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hafs_cli import exits, records
 from hafs_cli.exits import HafsError
-from hafs_cli.quality.io import adopt_sample, iter_dataset
+from hafs_cli.quality.io import adopt_sample
 
 
 class _AsmValidator:
@@ -116,10 +116,8 @@ def score(pipe, files, source_root, references, overrides: dict) -> int:
 
         run.embedder = embedder_from_config(section, pipe.config)
     for ref in list(section.get("reference") or []) + list(references):
-        for source, lineno, rec in iter_dataset([str(Path(ref).expanduser())]):
-            if isinstance(rec, records.BadLine):
-                pipe.bad_line(rec)
-                continue
+        ref_path = str(Path(ref).expanduser())
+        for source, lineno, rec in pipe.numbered_records([ref_path], adopt=adopt_sample):
             if rec.get("kind") != "sample":  # e.g. the score records of an earlier run
                 continue
             try:
