@@ -198,6 +198,46 @@ class Pipe:
                     self.input_count += 1
                     yield source, lineno, item, raw
 
+    def line_chunks(self, sources: Iterable[str] = ()) -> Iterator[tuple[str, int, bytes]]:
+        """(source, number of its first line, whole lines) for stages that parse in bulk.
+
+        The stage takes the lines it can vouch for itself (forward_chunk passes them on)
+        and hands every other line to take_line, which reports it as record_lines would.
+        """
+        sources = list(sources)
+        if not sources:
+            if _isatty(sys.stdin):
+                return
+            sources = ["-"]
+        for src in sources:
+            with records.opened(src) as (stream, source):
+                for lineno, chunk in records.iter_chunks(stream):
+                    yield source, lineno, chunk
+
+    def take_line(
+        self, source: str, lineno: int, raw: bytes, complete: bool
+    ) -> tuple[dict, bytes] | None:
+        """One line of a chunk (without its newline) as record_lines takes it: (record, the
+        bytes to forward), or None for a blank or bad line (reported here)."""
+        raw = records.clean_line(raw, lineno)
+        if raw is None:
+            return None
+        item = records.parse_line(raw, source, lineno, last=not complete)
+        if item.__class__ is records.BadLine:
+            self.bad_line(item)
+            return None
+        self.input_count += 1
+        return item, raw
+
+    def forward_chunk(self, data: bytes) -> None:
+        """Pass on input records that are whole JSON Lines already (jsonl output only; the
+        stage counts them in input_count)."""
+        if not self.only and data:
+            if self.fmt != "jsonl":
+                raise ValueError("forward_chunk is for JSON Lines output")
+            self._out_bytes(data)
+            self._maybe_flush()
+
     def bad_line(self, bad: records.BadLine) -> None:
         """Report a line that is not a record (an `error` record; --strict stops)."""
         self._write_error(bad.to_record(self.command))

@@ -105,15 +105,48 @@ def iter_lines(
     for raw in stream:
         lineno += 1
         complete = raw.endswith(b"\n")
-        if complete:
-            raw = raw[:-1]
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-        if lineno == 1 and raw.startswith(BOM):
-            raw = raw[len(BOM) :]
-        if not raw.strip():
+        raw = clean_line(raw[:-1] if complete else raw, lineno)
+        if raw is None:
             continue
         yield lineno, parse_line(raw, source, lineno, last=not complete, adopt=adopt), raw
+
+
+def clean_line(raw: bytes, lineno: int) -> bytes | None:
+    """A line (without its newline) as it is parsed: no CR, no BOM on line 1; None if blank."""
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    if lineno == 1 and raw.startswith(BOM):
+        raw = raw[len(BOM) :]
+    return raw if raw.strip() else None
+
+
+CHUNK_BYTES = 1 << 20
+
+
+def iter_chunks(stream: BinaryIO, size: int | None = None) -> Iterator[tuple[int, bytes]]:
+    """(number of its first line, whole lines with their newlines) from a binary stream.
+
+    For stages that take most lines in bulk (see Pipe.line_chunks); only the last chunk
+    can end without a newline (a truncated last line).
+    """
+    read = getattr(stream, "read1", stream.read)
+    size = size or CHUNK_BYTES
+    lineno = 1
+    parts: list[bytes] = []  # an unfinished line, possibly over many reads
+    while True:
+        data = read(size)
+        if not data:
+            break
+        cut = data.rfind(b"\n") + 1
+        if not cut:
+            parts.append(data)
+            continue
+        chunk = b"".join((*parts, data[:cut])) if parts else data[:cut]
+        parts = [data[cut:]] if cut < len(data) else []
+        yield lineno, chunk
+        lineno += chunk.count(b"\n")
+    if parts:
+        yield lineno, b"".join(parts)
 
 
 def iter_stream(

@@ -12,7 +12,7 @@ import importlib
 import os
 from types import ModuleType
 
-MODULES = ("_cwalk",)
+MODULES = ("_cdedup", "_cwalk")
 
 
 def load(name: str) -> ModuleType | None:

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from hafs_cli import exits
+from hafs_cli import exits, speedups
 from hafs_cli.exits import HafsError, epilog
 from hafs_cli.pipe import pipe_command
 
@@ -129,14 +129,12 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
                 finder.add(rec)
                 pipe.forward(rec)
         if inputs or not paths:
-            add, forward = finder.add, pipe.forward_line
+            cdedup = speedups.load("_cdedup") if pipe.fmt == "jsonl" else None
             with pipe.progress("read") as bar:
-                for _source, n, rec, line in pipe.record_lines(inputs):
-                    add(rec)
-                    forward(rec, line)  # the bytes as they came: no second serialisation
-                    if not n % 4096:
-                        bar.advance(4096)
-                        finder.prefetch()  # cache lookups while the input trickles in
+                if cdedup is not None:
+                    _read_chunks(pipe, finder, inputs, cdedup, bar)
+                else:
+                    _read_records(pipe, finder, inputs, bar)
         for group in finder.groups():
             pipe.emit(group)
             if suggest:
@@ -150,6 +148,46 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     summary["elapsed_s"] = elapsed_since(start)
     pipe.emit(summary)
     return exits.OK
+
+
+def _read_records(pipe, finder, inputs, bar) -> None:
+    add, forward = finder.add, pipe.forward_line
+    for _source, n, rec, line in pipe.record_lines(inputs):
+        add(rec)
+        forward(rec, line)  # the bytes as they came: no second serialisation
+        if not n % 4096:
+            bar.advance(4096)
+            finder.prefetch()  # cache lookups while the input trickles in
+
+
+def _read_chunks(pipe, finder, inputs, cdedup, bar) -> None:
+    """_read_records with hafs scan's own lines filed in bulk by the C module.
+
+    Lines it takes are valid records and pass on as they came, a run at a time; every
+    other line goes through the usual per-line path, in order.
+    """
+    add, forward, forward_chunk = finder.add, pipe.forward_line, pipe.forward_chunk
+    pending = 0  # records read since the last cache lookup
+    for source, first, chunk in pipe.line_chunks(inputs):
+        taken, slow = finder.add_lines(cdedup, chunk)
+        pipe.input_count += taken
+        pos = 0
+        for index, start, end in slow:
+            if start > pos:
+                forward_chunk(chunk[pos:start])
+            got = pipe.take_line(source, first + index, chunk[start:end], end < len(chunk))
+            if got is not None:
+                add(got[0])
+                forward(*got)
+            pos = end + 1
+        if pos < len(chunk):
+            forward_chunk(chunk[pos:])
+        read = taken + len(slow)
+        bar.advance(read)
+        pending += read
+        if pending >= 4096:
+            pending = 0
+            finder.prefetch()  # cache lookups while the input trickles in
 
 
 def _open_cache(pipe):

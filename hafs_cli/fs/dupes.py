@@ -21,6 +21,7 @@ from hafs_cli.fs.hashing import EDGE, Changed, edges_digest, full_digest
 from hafs_cli.fs.keeper import KeeperRules
 from hafs_cli.paths import path_fields, record_path
 
+_INT64_MAX = (1 << 63) - 1
 EMPTY_DIGEST = bytes.fromhex("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
 
 
@@ -104,6 +105,7 @@ class DupFinder:
         self._lookups = cache is not None and not cache.empty
         self._recent: list[tuple] | None = [] if self._lookups else None
         self._min = opts.min_size
+        self._host_bytes = host.encode("utf-8", "surrogateescape")
         self._max = opts.max_size if opts.max_size is not None else 1 << 63
 
     # -- input -------------------------------------------------------------------
@@ -146,6 +148,20 @@ class DupFinder:
         self._by_size[size].append(entry)
         if self._recent is not None:
             self._recent.append(entry)
+
+    def add_lines(self, cdedup, chunk: bytes) -> tuple[int, list[tuple[int, int, int]]]:
+        """add() for every line of `chunk` in hafs scan's own shape, through the C module.
+
+        (records taken, [(line index, start, end) of each line left for add()]).
+        """
+        return cdedup.file_lines(
+            chunk,
+            self._host_bytes,
+            self._min,
+            min(self._max, _INT64_MAX),
+            self._by_size,
+            self._recent,
+        )
 
     def prefetch(self) -> None:
         """Look the files read since the last call up in the cache.

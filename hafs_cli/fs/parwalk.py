@@ -60,17 +60,19 @@ def walk_lines(pipe, roots: list[bytes], opts: ScanOptions) -> ScanStats:
             stack.append(item)
         else:
             _emit(pipe, item)
-    lines: list[bytes] = []
+    lines: list[bytes] = []  # chunks of whole JSON Lines; stats.files counts the records
     stats = walker.stats
     with pipe.progress("scan") as bar:
         shown = stats.bytes  # bytes of the files listed so far that the bar has counted
+        counted = stats.files  # records written so far
 
         def flush() -> None:
-            nonlocal shown
+            nonlocal shown, counted
             if lines:
-                pipe.emit_lines(b"".join(lines), len(lines))
-                bar.advance(len(lines), bytes=stats.bytes - shown)
+                pipe.emit_lines(b"".join(lines), stats.files - counted)
+                bar.advance(stats.files - counted, bytes=stats.bytes - shown)
                 shown = stats.bytes
+                counted = stats.files
                 lines.clear()
 
         while stack:
@@ -80,7 +82,7 @@ def walk_lines(pipe, roots: list[bytes], opts: ScanOptions) -> ScanStats:
                 else:
                     flush()
                     _emit(pipe, rec)  # in order with the files listed before it
-            if len(lines) >= CHUNK_LINES:
+            if stats.files - counted >= CHUNK_LINES:
                 flush()
         flush()
     return stats
@@ -209,7 +211,9 @@ def _send(fd: int, kind: bytes, payload: bytes) -> None:
 def _worker(parent: Walker, tasks: list[DirTask], task_r: int, out: int) -> None:
     walker = Walker(parent.opts)
     walker._visited = parent._visited
-    lines: list[bytes] = []
+    lines: list[bytes] = []  # chunks of whole JSON Lines
+    stats = walker.stats
+    counted = 0
     while True:
         raw = os.read(task_r, _INDEX.size)
         if not raw:
@@ -221,9 +225,10 @@ def _worker(parent: Walker, tasks: list[DirTask], task_r: int, out: int) -> None
                     _send(out, b"E", orjson.dumps(rec))
                 else:
                     lines.append(records.dumps(rec))
-            if len(lines) >= CHUNK_LINES:
+            if stats.files - counted >= CHUNK_LINES:
                 _send(out, b"O", b"".join(lines))
                 lines.clear()
+                counted = stats.files
     if lines:
         _send(out, b"O", b"".join(lines))
     _send(out, b"S", orjson.dumps(vars(walker.stats)))

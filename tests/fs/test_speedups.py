@@ -1,0 +1,198 @@
+"""The C speed-ups of scan and dedup give exactly what the pure-Python paths give.
+
+Each case runs twice, with the C modules and with HAFS_NO_SPEEDUPS=1, and compares
+stdout, stderr and the exit status byte for byte (only elapsed times differ).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import orjson
+import pytest
+
+from hafs_cli import records, speedups
+from tests.fs.conftest import BAD_NAME, write
+
+pytestmark = pytest.mark.skipif(
+    speedups.load("_cwalk") is None or speedups.load("_cdedup") is None,
+    reason="the C speed-ups are not built here (CI requires them)",
+)
+
+PURE = {"HAFS_NO_SPEEDUPS": "1"}
+
+
+def _without_times(data: bytes) -> list[bytes]:
+    out = []
+    for line in data.split(b"\n"):
+        if b'"kind":"summary"' in line:
+            rec = orjson.loads(line)
+            rec.pop("elapsed_s", None)
+            rec.pop("files_per_s", None)
+            line = orjson.dumps(rec)
+        out.append(line)
+    return out
+
+
+def both(hafs, *args, input=None, sort=False):
+    """(C result, pure-Python result) of one command, checked equal; the C one."""
+    fast = hafs(*args, input=input)
+    pure = hafs(*args, input=input, env=PURE)
+    got = [_without_times(fast.stdout), _without_times(fast.stderr)]
+    want = [_without_times(pure.stdout), _without_times(pure.stderr)]
+    if sort:  # the C lister writes a directory's files before its other entries
+        got, want = [sorted(x) for x in got], [sorted(x) for x in want]
+    assert got == want
+    assert fast.exit_code == pure.exit_code
+    return fast
+
+
+def odd_tree(root) -> None:
+    """Every kind of name and entry the C lister must hand back or format exactly."""
+    r = os.fsencode(root)
+    for name in [
+        b"plain.TXT",
+        b'q"uote.txt',
+        b"back\\slash.txt",
+        b"new\nline.txt",
+        b"tab\there.txt",
+        "ünïcode.txt".encode(),
+        "FOTO.JPÉ".encode(),
+        "snow\u2603man.Ab".encode(),
+        BAD_NAME,
+        b"\xed\xa0\x80surrogate.txt",  # UTF-8-encoded surrogate: not valid UTF-8
+        b".hidden",
+        b".dot.Ext",
+        b"noext",
+        b"a.b.c.GZ",
+        b"trailing.",
+        b"100%.txt",
+        b"sub/inner.bin",
+        b'dir"q/x.txt',
+        "dïr/y.txt".encode(),
+        b"dir\xff/z.txt",
+        b".hid/den.txt",
+    ]:
+        write(os.path.join(r, name), b"same content\n")
+    write(os.path.join(r, b"empty"), b"")
+    old = write(os.path.join(r, b"old.txt"), b"from 1938")
+    os.utime(old, ns=(0, -1_000_000_000_123_456_789))
+    future = write(os.path.join(r, b"future.txt"), b"from 2514")
+    os.utime(future, ns=(0, (1 << 34) * 1_000_000_000 + 5))
+    os.link(os.path.join(r, b"plain.TXT"), os.path.join(r, b"hardlink.txt"))
+    os.symlink(b"plain.TXT", os.path.join(r, b"link-to-file"))
+    os.symlink(b"sub", os.path.join(r, b"link-to-dir"))
+    os.symlink(b"nowhere", os.path.join(r, b"dangling"))
+    os.mkfifo(os.path.join(r, b"fifo"))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        [],
+        ["--no-hidden"],
+        ["--dirs", "--symlinks"],
+        ["--follow-symlinks"],
+        ["--max-depth", "1"],
+        ["--one-file-system"],
+    ],
+    ids=["default", "no-hidden", "dirs-symlinks", "follow", "depth1", "one-fs"],
+)
+def test_scan_lists_the_same_records_with_and_without_c(hafs, tmp_path, flags):
+    odd_tree(tmp_path)
+    r = both(hafs, "scan", "--format", "jsonl", *flags, os.fspath(tmp_path), sort=True)
+    listed = [x for x in r.records if x["kind"] == "file"]
+    assert len(listed) > (5 if "--max-depth" in flags else 20)
+
+
+def test_scan_of_a_file_root_and_a_root_ending_in_a_slash(hafs, tmp_path):
+    odd_tree(tmp_path)
+    both(hafs, "scan", f"{tmp_path}/", f"{tmp_path}/plain.TXT", sort=True)
+    both(hafs, "scan", "/", "--max-depth", "1", sort=True)
+
+
+def test_dedup_reads_scan_output_the_same_with_and_without_c(hafs, tmp_path):
+    odd_tree(tmp_path)
+    listing = hafs("scan", os.fspath(tmp_path)).stdout
+    r = both(hafs, "dedup", "--no-cache", input=listing)
+    (group,) = [x for x in r.records if x["kind"] == "dupgroup"]
+    assert group["count"] >= 15
+    # every input record is passed on, in order
+    assert r.stdout.startswith(listing)
+
+
+def _lines(tmp_path) -> list[bytes]:
+    """A scan of a small tree followed by every kind of line the C filer must refuse."""
+    a = write(tmp_path / "a.txt", b"duplicate\n")
+    b = write(tmp_path / "b.txt", b"duplicate\n")
+    host = orjson.dumps(socket.gethostname())
+    fake = iter(range(10**9, 10**9 + 100))
+
+    def shaped(path: bytes, size=b"10", host_json=host, tail=b"}") -> bytes:
+        st = os.lstat(path) if os.path.exists(path) else os.lstat(a)
+        ino = st.st_ino if os.path.exists(path) else next(fake)
+        return (
+            b'{"kind":"file","path":"' + path + b'","size":' + size + b',"mtime_ns":'
+            + str(st.st_mtime_ns).encode() + b',"ctime_ns":' + str(st.st_ctime_ns).encode()
+            + b',"dev":' + str(st.st_dev).encode() + b',"inode":' + str(ino).encode()
+            + b',"nlink":1,"mode":33188,"extension":"txt","host":' + host_json + tail
+        )  # fmt: skip
+
+    return [
+        shaped(a),
+        shaped(b, tail=b"}\r"),  # CRLF: left to Python, which takes it
+        b"",
+        b"   ",
+        shaped(b"/nowhere/\xff.txt"),  # invalid UTF-8: a bad line
+        shaped(b"/nowhere/esc\\u00e9.txt"),  # an escape: Python decodes it
+        shaped(b"/nowhere/zero.txt", size=b"010"),  # a leading zero: not JSON
+        shaped(b"/nowhere/huge.txt", size=b"123456789012345678901234"),
+        shaped(b"/nowhere/neg.txt", size=b"-5"),
+        shaped(b"/nowhere/other.txt", host_json=b'"elsewhere"'),
+        shaped(b"/nowhere/space.txt", tail=b"} "),
+        shaped(b"/nowhere/extra.txt", tail=b',"blake3":"00"}'),
+        b'{"kind":"note","text":"passed on"}',
+        b"not json at all",
+        b"[1, 2]",
+        shaped(b),  # the last line, listed twice: the same name once
+        shaped(a, tail=b""),  # truncated: no closing brace and no newline
+    ]
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 7, 300], ids=["one-chunk", "tiny", "mid"])
+def test_dedup_refuses_and_reports_every_odd_line_exactly_as_python(
+    hafs, tmp_path, monkeypatch, chunk
+):
+    monkeypatch.setattr(records, "CHUNK_BYTES", chunk)
+    body = b"\n".join(_lines(tmp_path))
+    for data in (body, records.BOM + body + b"\n"):
+        r = both(hafs, "dedup", "--no-cache", input=data)
+        assert r.exit_code == 2  # the bad lines
+        (group,) = [x for x in r.records if x["kind"] == "dupgroup"]
+        assert group["count"] == 2
+        reasons = [e["reason"] for e in r.errors]
+        assert any("invalid UTF-8" in x for x in reasons)
+        assert any("not JSON" in x for x in reasons)
+
+
+def test_dedup_only_and_strict_with_c(hafs, tmp_path):
+    body = b"\n".join(_lines(tmp_path)) + b"\n"
+    only = both(hafs, "dedup", "--no-cache", "--only", input=body)
+    assert {x["kind"] for x in only.records} == {"dupgroup", "summary"}
+    strict = both(hafs, "dedup", "--no-cache", "--strict", input=body)
+    assert strict.exit_code == 2
+    assert b"stopped by --strict" in strict.stderr
+
+
+def test_iter_chunks_splits_only_at_newlines():
+    import io
+
+    data = b"one\ntwo\n" + b"x" * 50 + b"\nlast"
+    chunks = list(records.iter_chunks(io.BytesIO(data), 8))
+    assert b"".join(c for _, c in chunks) == data
+    assert all(c.endswith(b"\n") for _, c in chunks[:-1])
+    assert chunks[-1][1] == b"last"
+    firsts = [n for n, _ in chunks]
+    assert firsts == sorted(firsts) and firsts[0] == 1
+    assert firsts[-1] == 4
