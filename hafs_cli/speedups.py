@@ -12,7 +12,7 @@ import importlib
 import os
 from types import ModuleType
 
-MODULES = ("_cdedup", "_cwalk")
+MODULES = ("_cdedup", "_chash", "_cwalk")
 
 
 def load(name: str) -> ModuleType | None:
