@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from hafs_cli import speedups
 from hafs_cli.exits import HafsError
 from hafs_cli.fs import forkpool
 from hafs_cli.fs.hashcache import HashCache
@@ -106,6 +107,7 @@ class DupFinder:
         self._recent: list[tuple] | None = [] if self._lookups else None
         self._min = opts.min_size
         self._host_bytes = host.encode("utf-8", "surrogateescape")
+        self._cdedup = speedups.load("_cdedup")
         self._max = opts.max_size if opts.max_size is not None else 1 << 63
 
     # -- input -------------------------------------------------------------------
@@ -172,6 +174,13 @@ class DupFinder:
         recent = self._recent
         if not recent:
             return
+        known = self._known
+        if self._cdedup is not None:  # the same, in C
+            for dev, inodes in self._cdedup.by_device(recent).items():
+                rows = self.cache.entries(dev, list(inodes))  # type: ignore[union-attr]
+                self._cdedup.match(rows, inodes, known)
+            recent.clear()
+            return
         by_dev: dict[int, dict[int, list[tuple]]] = {}  # dev -> inode -> entries
         for entry in recent:
             host, dev, inode, ctime_ns = entry[1], entry[2], entry[3], entry[5]
@@ -181,7 +190,6 @@ class DupFinder:
                     inodes = by_dev[dev] = {}
                 inodes.setdefault(inode, []).append(entry)
         recent.clear()
-        known = self._known
         for dev, inodes in by_dev.items():
             for row in self.cache.entries(dev, list(inodes)):  # type: ignore[union-attr]
                 for entry in inodes[row[0]]:
@@ -250,7 +258,9 @@ class DupFinder:
             self.prefetch()  # the records read since the last batch
         sized = []
         singles = 0
-        for size, entries in self._by_size.items():
+        known_sets, known_cands = self._known_groups()
+        by_size = self._by_size
+        for size, entries in by_size.items():
             if len(entries) < 2:
                 singles += 1
                 continue
@@ -258,8 +268,8 @@ class DupFinder:
             if len(group) > 1:
                 sized.append(group)
         self.stats.files += singles
-        self._by_size.clear()
-        self.stats.candidates = sum(len(g) for g in sized)
+        by_size.clear()
+        self.stats.candidates = sum(len(g) for g in sized) + known_cands
         self._from_cache()
         survivors = self._edges_stage(sized)
         self._full_stage(survivors)
@@ -269,10 +279,53 @@ class DupFinder:
             for cand in group:
                 if cand.full is not None:
                     by_content[(cand.size, cand.full)].append(cand)
-        out = [g for g in by_content.values() if len(g) > 1]
+        out = [g for g in by_content.values() if len(g) > 1] + known_sets
         out.sort(key=lambda g: (-g[0].size * (len(g) - 1), g[0].full))
         for group in out:
             yield self._record(group)
+
+    def _known_groups(self) -> tuple[list[list[Candidate]], int]:
+        """Take the sizes whose every file has a cached digest off _by_size, in C.
+
+        What _candidates and the stages would make of them (a rescan's common case):
+        the content groups, with hard links folded, and the candidates they counted.
+        """
+        if self._cdedup is None or not self._lookups:
+            return [], 0
+        done, left, counts = self._cdedup.known_groups(self._by_size, self._known)
+        files, links, cands, hits = counts
+        self.stats.files += files
+        self.stats.hard_links += links
+        self._hits += hits
+        known, host = self._known, self.host
+        sets = []
+        for size, members in done:
+            group = []
+            for entry, others in members:
+                edges, full = known[id(entry)]
+                group.append(
+                    Candidate(
+                        entry[0].encode("utf-8", "surrogateescape"),
+                        size,
+                        entry[4],
+                        entry[5],
+                        entry[2],
+                        entry[3],
+                        host,
+                        True,
+                        [e[0].encode("utf-8", "surrogateescape") for e in others]
+                        if others
+                        else None,
+                        edges,
+                        full,
+                    )
+                )
+            sets.append(group)
+        by_size = self._by_size
+        kept = {size: by_size[size] for size in left}
+        kept.update((size, e) for size, e in by_size.items() if len(e) < 2)  # the singles
+        self._by_size = kept
+        return sets, cands
 
     def _hashable(self, cand: Candidate) -> bool:
         return cand.local and cand.full is None

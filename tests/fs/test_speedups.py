@@ -148,6 +148,8 @@ def _lines(tmp_path) -> list[bytes]:
         shaped(b"/nowhere/esc\\u00e9.txt"),  # an escape: Python decodes it
         shaped(b"/nowhere/zero.txt", size=b"010"),  # a leading zero: not JSON
         shaped(b"/nowhere/huge.txt", size=b"123456789012345678901234"),
+        shaped(b"/nowhere/int64.txt", size=b"9223372036854775808"),
+        shaped(b"/nowhere/max.txt", size=b"9223372036854775807"),
         shaped(b"/nowhere/neg.txt", size=b"-5"),
         shaped(b"/nowhere/other.txt", host_json=b'"elsewhere"'),
         shaped(b"/nowhere/space.txt", tail=b"} "),
@@ -196,3 +198,35 @@ def test_iter_chunks_splits_only_at_newlines():
     firsts = [n for n, _ in chunks]
     assert firsts == sorted(firsts) and firsts[0] == 1
     assert firsts[-1] == 4
+
+
+def test_a_rescan_groups_the_same_with_and_without_c(hafs, tmp_path):
+    """Cache lookups and the grouping of fully cached sizes (C) against Python."""
+    import time
+
+    from tests.fs.conftest import blob
+
+    odd_tree(tmp_path)  # one big group, hard links, names only Python formats
+    middle = blob(7, 12_000)
+    for i in range(3):  # same head and tail, different middles: only blake3 splits them
+        write(tmp_path / f"edges/{i}.bin", b"H" * 4096 + middle[i:] + middle[:i] + b"T" * 4096)
+    write(tmp_path / "edges/3.bin", (tmp_path / "edges/0.bin").read_bytes())
+    for i in range(4):  # a size where one file will change
+        write(tmp_path / f"mixed/{i}.txt", b"same-size %d\n" % (i % 2))
+    time.sleep(1.1)  # out of the racy window, so the first run caches everything
+    # overlapping roots: every name under sub/ is listed twice
+    listing = hafs("scan", tmp_path).stdout + hafs("scan", tmp_path / "sub").stdout
+    first = hafs("dedup", input=listing)
+    assert summary_of(first)["cache_hits"] == 0
+    write(tmp_path / "mixed/0.txt", b"same-size 1\n")  # same size, new content
+    listing = hafs("scan", tmp_path).stdout + hafs("scan", tmp_path / "sub").stdout
+    r = both(hafs, "dedup", "--suggest", "hardlink", input=listing)
+    s = summary_of(r)
+    # hashed again: the changed file, and future.txt (its mtime is past SQLite's 64 bits)
+    assert s["cache_hits"] >= 25 and s["edges_hashed"] == 2
+    sizes = sorted(g["count"] for g in r.records if g["kind"] == "dupgroup")
+    assert sizes == [2, 3, 21]  # edges/0+3, mixed 0+1+3, the odd tree's 21 names
+
+
+def summary_of(result) -> dict:
+    return next(x for x in result.records if x["kind"] == "summary" and x["command"] == "dedup")
