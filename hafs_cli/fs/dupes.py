@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 
 from hafs_cli import speedups
 from hafs_cli.exits import HafsError
-from hafs_cli.fs import forkpool
 from hafs_cli.fs.hashcache import HashCache
-from hafs_cli.fs.hashing import EDGE, Changed, edges_digest, full_digest
+from hafs_cli.fs.hashing import EDGE, Changed, edges_many, full_many
 from hafs_cli.fs.keeper import KeeperRules
 from hafs_cli.paths import path_fields, record_path
 
@@ -51,14 +50,9 @@ class Candidate:
     host: str
     local: bool
     links: list[bytes] | None = None  # most files have one name: no list for them
-    edges: bytes | None = None
+    edges: int | None = None  # head+tail digest (hashing.edges_digest)
     full: bytes | None = None
     fresh: bool = False  # digests computed in this run (to be cached)
-
-    def key(self) -> tuple[int, int, int, int, int] | None:
-        if self.dev is None or self.inode is None or self.ctime_ns is None:
-            return None
-        return (self.dev, self.inode, self.size, self.mtime_ns, self.ctime_ns)
 
 
 @dataclass
@@ -337,18 +331,16 @@ class DupFinder:
             self.cache.hits += self._hits
             self.stats.cache_hits = self.cache.hits
 
-    def _run(self, label: str, fn, cands: list[Candidate], bytes_each: int | None = None) -> list:
-        """fn over the candidates in worker processes, with a progress display."""
+    def _run(self, label: str, many, cands: list[Candidate], bytes_each: int | None = None) -> list:
+        """Hash the candidates (hashing.edges_many or full_many) with a progress display."""
         if not cands:
             return []
         wants = [(c.path, c.size, c.mtime_ns, c.ctime_ns) for c in cands]  # what Expect holds
         if self.progress is None:
-            return forkpool.fork_map(fn, wants, self.opts.jobs)
+            return many(wants, self.opts.jobs)
         weights = [c.size if bytes_each is None else min(c.size, bytes_each) for c in cands]
         with self.progress(label, len(cands)) as bar:  # type: ignore[attr-defined]
-            return forkpool.fork_map(
-                fn, wants, self.opts.jobs, weights, lambda n, b: bar.advance(n, bytes=b)
-            )
+            return many(wants, self.opts.jobs, weights, lambda n, b: bar.advance(n, bytes=b))
 
     def _report(self, cand: Candidate, exc: object) -> None:
         """An `error` record for a file that could not be hashed (a bug re-raises)."""
@@ -374,13 +366,13 @@ class DupFinder:
         fresh = self._fresh
         done = 0
         for cand, result in zip(
-            todo, self._run("head+tail", edges_digest, todo, 2 * EDGE), strict=True
+            todo, self._run("head+tail", edges_many, todo, 2 * EDGE), strict=True
         ):
-            if type(result) is not tuple:  # an exception: report it, drop the file
+            if type(result) is not int:  # an exception: report it, drop the file
                 self._report(cand, result)
                 cand.local = False
                 continue
-            cand.edges, cand.full = result
+            cand.edges = result
             cand.fresh = True
             fresh.append(cand)
             done += 1
@@ -394,7 +386,7 @@ class DupFinder:
                 if len(group) > 1:
                     survivors.append(group)
                 continue
-            by_edges: dict[bytes, list[Candidate]] = defaultdict(list)
+            by_edges: dict[int, list[Candidate]] = defaultdict(list)
             for cand in group:
                 by_edges[cand.edges].append(cand)  # type: ignore[index]
             survivors.extend(g for g in by_edges.values() if len(g) > 1)
@@ -403,7 +395,7 @@ class DupFinder:
     def _full_stage(self, groups: list[list[Candidate]]) -> None:
         todo = [c for g in groups for c in g if self._hashable(c)]
         todo.sort(key=lambda c: -c.size)  # big files first: the workers finish together
-        for cand, result in zip(todo, self._run("blake3", full_digest, todo), strict=True):
+        for cand, result in zip(todo, self._run("blake3", full_many, todo), strict=True):
             if type(result) is not bytes:
                 self._report(cand, result)
                 cand.local = False
@@ -419,8 +411,13 @@ class DupFinder:
         """Store every digest computed in this run (one transaction)."""
         if self.cache is None:
             return
-        keyed = ((c.key(), c) for c in self._fresh)
-        self.cache.store((key, c.edges, c.full) for key, c in keyed if key is not None)
+        self.cache.store_rows(
+            [
+                (c.dev, c.inode, c.size, c.mtime_ns, c.ctime_ns, c.edges, c.full)
+                for c in self._fresh
+                if c.inode is not None and c.ctime_ns is not None  # dev: with inode
+            ]
+        )
 
     # -- output ------------------------------------------------------------------
     def _member(self, cand: Candidate) -> dict:

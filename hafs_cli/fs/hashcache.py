@@ -18,9 +18,10 @@ from pathlib import Path
 from hafs_cli import xdg
 
 RACY_NS = 1_000_000_000
+_INT64 = 1 << 63
 MAX_AGE_S = 180 * 86400
 # Bump when what a digest means or the table changes: old entries go.
-VERSION = 3
+VERSION = 4  # 4: head+tail digest = CRC-32 of both ends for every size
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS hashes (
     dev INTEGER NOT NULL,
@@ -28,7 +29,7 @@ CREATE TABLE IF NOT EXISTS hashes (
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     ctime_ns INTEGER NOT NULL,
-    edges BLOB,
+    edges INTEGER,
     full BLOB,
     stored_s INTEGER NOT NULL,
     PRIMARY KEY (dev, inode)
@@ -105,22 +106,40 @@ class HashCache:
             (orjson.dumps(inodes), dev, time.time_ns() // 1_000_000_000 - MAX_AGE_S),
         )
 
-    def store(self, entries: Iterable[tuple[Key, bytes | None, bytes | None]]) -> None:
+    def store(self, entries: Iterable[tuple[Key, int | None, bytes | None]]) -> None:
         """Remember digests (entries of files changed within RACY_NS are left out)."""
-        now = time.time_ns()
-        now_s = now // 1_000_000_000
-        rows = [
-            (*key, edges, full, now_s) for key, edges, full in entries if now - key[4] >= RACY_NS
-        ]
+        self.store_rows([(*key, edges, full) for key, edges, full in entries])
+
+    def store_rows(self, rows: list[tuple]) -> None:
+        """store() for rows (dev, inode, size, mtime_ns, ctime_ns, edges, full), as they
+        are bound: no tuple is built per row here."""
+        limit = time.time_ns() - RACY_NS
+        rows = [row for row in rows if row[4] <= limit]
         if not rows:
             return
-        rows.sort(key=_by_key)  # in primary-key order: half the B-tree work of random order
+        try:
+            rows.sort()  # primary-key order (half the B-tree work of random order); dev
+            # and inode decide unless a file came twice
+        except TypeError:  # the same file twice, with a digest and without
+            rows.sort(key=_by_key)
         db = self.db
         db.execute("BEGIN IMMEDIATE")
         try:
             # Replacing is right: an entry with the same identity would have been a hit,
-            # and one with another identity is stale.
-            db.executemany("INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            # and one with another identity is stale. stored_s comes from SQLite's clock
+            # (the same as time.time()): a constant column would be bound for every row.
+            sql = (
+                "INSERT OR REPLACE INTO hashes VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER))"
+            )
+            try:
+                db.executemany(sql, rows)
+            except OverflowError:
+                # A time or number beyond SQLite's 64 bits (an mtime in the year 2514):
+                # such files are simply not cached.
+                rows = [row for row in rows if all(-_INT64 <= v < _INT64 for v in row[:5])]
+                db.executemany(sql, rows)
+            now_s = time.time_ns() // 1_000_000_000
             db.execute("DELETE FROM hashes WHERE stored_s < ?", (now_s - MAX_AGE_S,))
             db.execute("COMMIT")
         except BaseException:
