@@ -322,8 +322,9 @@ fail:
 typedef struct {
     unsigned long long dev, inode;
     Py_ssize_t index; /* position in the size group's entry list */
-    const char *edges, *full; /* full: NULL when not known */
-    Py_ssize_t edges_len;
+    unsigned long long edges; /* the head+tail digest (hashing.edges_digest: an int64) */
+    const char *full;         /* NULL when not known */
+    PyObject *hit;            /* the cache's (edges, full), borrowed; NULL: not cached */
 } Item;
 
 static int by_identity(const void *a, const void *b) {
@@ -335,17 +336,12 @@ static int by_identity(const void *a, const void *b) {
     return (x->index > y->index) - (x->index < y->index);
 }
 
-static int same_edges(const Item *x, const Item *y) {
-    return x->edges_len == y->edges_len && memcmp(x->edges, y->edges, (size_t)x->edges_len) == 0;
-}
+static int same_edges(const Item *x, const Item *y) { return x->edges == y->edges; }
 
 static int by_edges(const void *a, const void *b) {
     const Item *x = a, *y = b;
-    if (x->edges_len != y->edges_len)
-        return x->edges_len < y->edges_len ? -1 : 1;
-    int c = memcmp(x->edges, y->edges, (size_t)x->edges_len);
-    if (c)
-        return c;
+    if (x->edges != y->edges)
+        return x->edges < y->edges ? -1 : 1;
     return (x->index > y->index) - (x->index < y->index);
 }
 
@@ -362,8 +358,8 @@ static int by_index(const void *a, const void *b) {
     return (x->index > y->index) - (x->index < y->index);
 }
 
-/* 1 when every entry is this host's file with a cached head+tail digest, 0 when Python
- * must do the size, -1 on error. */
+/* 1 when every entry is a file of this host with plain fields (known: None or the cache
+ * hits by id(entry)), 0 when Python must do the size, -1 on error. */
 static int known_items(PyObject *entries, PyObject *known, Item *items) {
     Py_ssize_t n = PyList_GET_SIZE(entries);
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -377,30 +373,38 @@ static int known_items(PyObject *entries, PyObject *known, Item *items) {
             PyTuple_GET_ITEM(e, 6) != Py_None || !PyLong_CheckExact(dev) ||
             !PyLong_CheckExact(inode) || !PyLong_CheckExact(mtime) || !PyLong_CheckExact(ctime))
             return 0;
-        PyObject *key = PyLong_FromVoidPtr(e);
-        if (!key)
-            return -1;
-        PyObject *hit = PyDict_GetItemWithError(known, key);
-        Py_DECREF(key);
-        if (!hit)
-            return PyErr_Occurred() ? -1 : 0;
-        if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2)
-            return 0;
-        PyObject *edges = PyTuple_GET_ITEM(hit, 0), *full = PyTuple_GET_ITEM(hit, 1);
-        if (!PyBytes_CheckExact(edges))
-            return 0; /* a file known only by its full digest: Python's rules */
-        if (full != Py_None && (!PyBytes_CheckExact(full) || PyBytes_GET_SIZE(full) != 32))
-            return 0;
+        PyObject *hit = NULL;
+        if (known != Py_None) {
+            PyObject *key = PyLong_FromVoidPtr(e);
+            if (!key)
+                return -1;
+            hit = PyDict_GetItemWithError(known, key);
+            Py_DECREF(key);
+            if (!hit && PyErr_Occurred())
+                return -1;
+        }
+        items[i].hit = hit;
+        items[i].full = NULL;
+        items[i].edges = 0;
+        if (hit) {
+            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2)
+                return 0;
+            PyObject *edges = PyTuple_GET_ITEM(hit, 0), *full = PyTuple_GET_ITEM(hit, 1);
+            if (!PyLong_CheckExact(edges))
+                return 0; /* a file known only by its full digest: Python's rules */
+            if (full != Py_None && (!PyBytes_CheckExact(full) || PyBytes_GET_SIZE(full) != 32))
+                return 0;
+            /* the digest is a signed 64-bit int; only equality matters here */
+            items[i].edges = (unsigned long long)PyLong_AsLongLong(edges);
+            items[i].full = full == Py_None ? NULL : PyBytes_AS_STRING(full);
+        }
         items[i].dev = PyLong_AsUnsignedLongLong(dev);
         items[i].inode = PyLong_AsUnsignedLongLong(inode);
-        if (PyErr_Occurred()) {
+        if (PyErr_Occurred()) { /* beyond 64 bits: Python's rules */
             PyErr_Clear();
             return 0;
         }
         items[i].index = i;
-        items[i].edges = PyBytes_AS_STRING(edges);
-        items[i].edges_len = PyBytes_GET_SIZE(edges);
-        items[i].full = full == Py_None ? NULL : PyBytes_AS_STRING(full);
     }
     return 1;
 }
@@ -479,6 +483,9 @@ static int add_group(PyObject *out, PyObject *size, PyObject *entries, Item *fil
  * match has no full digest: it must be hashed), -1 error. */
 static int group_size(PyObject *out, PyObject *size, PyObject *entries, Item *files,
                       Py_ssize_t nf, PyObject *links_of) {
+    for (Py_ssize_t i = 0; i < nf; i++)
+        if (!files[i].hit)
+            return 0; /* a file not cached: it must be read */
     qsort(files, (size_t)nf, sizeof *files, by_edges);
     for (Py_ssize_t i = 0; i < nf;) {
         Py_ssize_t j = i + 1;
@@ -512,7 +519,38 @@ static int group_size(PyObject *out, PyObject *size, PyObject *entries, Item *fi
     return 1;
 }
 
-/* known_groups(by_size, known) -> (groups, left, counts)
+/* Append (size, [(entry, links or None, cache hit or None), ...]) in input order: the
+ * files of one size that the stages must look at (some must be read). */
+static int add_todo(PyObject *out, PyObject *size, PyObject *entries, Item *files,
+                    Py_ssize_t n, PyObject *links_of) {
+    qsort(files, (size_t)n, sizeof *files, by_index);
+    PyObject *members = PyList_New(n);
+    if (!members)
+        return -1;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *e = PyList_GET_ITEM(entries, files[k].index);
+        PyObject *key = PyLong_FromSsize_t(files[k].index);
+        PyObject *links = key ? PyDict_GetItemWithError(links_of, key) : NULL;
+        Py_XDECREF(key);
+        if (!links && PyErr_Occurred()) {
+            Py_DECREF(members);
+            return -1;
+        }
+        PyObject *m = PyTuple_Pack(3, e, links ? links : Py_None,
+                                   files[k].hit ? files[k].hit : Py_None);
+        if (!m) {
+            Py_DECREF(members);
+            return -1;
+        }
+        PyList_SET_ITEM(members, k, m);
+    }
+    PyObject *g = Py_BuildValue("(ON)", size, members);
+    int r = g ? PyList_Append(out, g) : -1;
+    Py_XDECREF(g);
+    return r;
+}
+
+/* known_groups(by_size, known) -> (groups, todo, left, counts)
  *
  * For every size of by_size with two or more entries that are all files of this host
  * with cached digests, and where every file that shares its head+tail digest with
@@ -520,18 +558,26 @@ static int group_size(PyObject *out, PyObject *size, PyObject *entries, Item *fi
  * _candidates and stages do: fold hard links (the first name is the file, later names
  * its links, the same name twice counts once), split by head+tail digest, group by
  * full digest. Nothing is read from disk.
+ * Sizes where some file must still be read come back folded, for the stages.
  *   groups: [(size, [(entry, [link entries] or None), ...]), ...] of two or more files
- *   left:   the sizes (with two or more entries) left to Python
- *   counts: (files, hard_links, candidates, hits) over the sizes done here */
+ *   todo:   [(size, [(entry, links or None, cache hit or None), ...]), ...] two or more
+ *           files (after folding) that the stages must look at
+ *   left:   the sizes (with two or more entries) left to Python's _candidates
+ *   counts: (files, hard_links, candidates, hits) over groups and todo (candidates:
+ *           over groups only; the stages count todo's) */
 static PyObject *known_groups(PyObject *self, PyObject *args) {
     PyObject *by_size, *known;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &by_size, &PyDict_Type, &known))
+    if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &by_size, &known))
         return NULL;
-    PyObject *groups = PyList_New(0), *left = PyList_New(0);
+    if (known != Py_None && !PyDict_Check(known)) {
+        PyErr_SetString(PyExc_TypeError, "known must be a dict or None");
+        return NULL;
+    }
+    PyObject *groups = PyList_New(0), *left = PyList_New(0), *todo = PyList_New(0);
     Item *items = NULL, *files = NULL;
     Py_ssize_t cap = 0;
     long long nfiles = 0, nlinks = 0, ncands = 0, nhits = 0;
-    if (!groups || !left)
+    if (!groups || !left || !todo)
         goto fail;
     PyObject *size, *entries;
     Py_ssize_t pos = 0;
@@ -556,17 +602,22 @@ static PyObject *known_groups(PyObject *self, PyObject *args) {
             goto fail;
         /* empty files (EMPTY_DIGEST) and odd sizes stay with Python */
         int ok = nbytes > 0 && !overflow ? known_items(entries, known, items) : 0;
+        if (ok < 0)
+            goto fail;
         PyObject *links_of = NULL;
         long long links_here = 0;
         Py_ssize_t nf = 0;
+        int grouped = 0;
         if (ok > 0) {
             links_of = PyDict_New();
             nf = links_of ? fold_links(entries, items, n, files, links_of, &links_here) : -1;
-            ok = nf < 0 ? -1 : group_size(groups, size, entries, files, nf, links_of);
+            grouped = nf < 0 ? -1 : group_size(groups, size, entries, files, nf, links_of);
+            if (grouped == 0 && nf > 1) /* some file must be read: the stages do it */
+                grouped = add_todo(todo, size, entries, files, nf, links_of) < 0 ? -1 : 2;
             Py_XDECREF(links_of);
+            if (grouped < 0)
+                goto fail;
         }
-        if (ok < 0)
-            goto fail;
         if (!ok) {
             if (PyList_Append(left, size) < 0)
                 goto fail;
@@ -574,17 +625,19 @@ static PyObject *known_groups(PyObject *self, PyObject *args) {
         }
         nfiles += n;
         nlinks += links_here;
-        nhits += nf; /* every file was looked up and found, as _candidates counts */
-        if (nf > 1)
+        for (Py_ssize_t i = 0; i < nf; i++)
+            nhits += files[i].hit != NULL; /* as _candidates counts them */
+        if (grouped == 1 && nf > 1)
             ncands += nf;
     }
     free(items);
     free(files);
-    return Py_BuildValue("(NN(LLLL))", groups, left, nfiles, nlinks, ncands, nhits);
+    return Py_BuildValue("(NNN(LLLL))", groups, todo, left, nfiles, nlinks, ncands, nhits);
 fail:
     free(items);
     free(files);
     Py_XDECREF(groups);
+    Py_XDECREF(todo);
     Py_XDECREF(left);
     return NULL;
 }
@@ -595,7 +648,7 @@ static PyMethodDef methods[] = {
     {"by_device", by_device, METH_O, "by_device(entries) -> {dev: {inode: [entry, ...]}}"},
     {"match", match, METH_VARARGS, "match(rows, inodes, known) -> hits"},
     {"known_groups", known_groups, METH_VARARGS,
-     "known_groups(by_size, known) -> (groups, left sizes, (files, links, candidates, hits))"},
+     "known_groups(by_size, known) -> (groups, todo, left, (files, links, candidates, hits))"},
     {NULL, NULL, 0, NULL},
 };
 

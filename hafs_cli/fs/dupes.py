@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from hafs_cli import speedups
 from hafs_cli.exits import HafsError
@@ -22,6 +23,9 @@ from hafs_cli.fs.keeper import KeeperRules
 from hafs_cli.paths import path_fields, record_path
 
 _INT64_MAX = (1 << 63) - 1
+_INODE = attrgetter("inode")
+_WANT = attrgetter("path", "size", "mtime_ns", "ctime_ns")
+_ROW = attrgetter("dev", "inode", "size", "mtime_ns", "ctime_ns", "edges", "full")
 EMPTY_DIGEST = bytes.fromhex("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
 
 
@@ -250,9 +254,8 @@ class DupFinder:
         """Run the stages and yield one `dupgroup` record per set of identical files."""
         if self._lookups:
             self.prefetch()  # the records read since the last batch
-        sized = []
         singles = 0
-        known_sets, known_cands = self._known_groups()
+        known_sets, sized, known_cands = self._fold_in_c()
         by_size = self._by_size
         for size, entries in by_size.items():
             if len(entries) < 2:
@@ -278,48 +281,56 @@ class DupFinder:
         for group in out:
             yield self._record(group)
 
-    def _known_groups(self) -> tuple[list[list[Candidate]], int]:
-        """Take the sizes whose every file has a cached digest off _by_size, in C.
+    def _fold_in_c(self) -> tuple[list[list[Candidate]], list[list[Candidate]], int]:
+        """_candidates for the sizes whose files all have plain fields, in C.
 
-        What _candidates and the stages would make of them (a rescan's common case):
-        the content groups, with hard links folded, and the candidates they counted.
+        (content groups of sizes whose every file is cached, so no stage has anything
+        to do: a rescan's common case; folded candidates of the sizes the stages must
+        look at; the candidates counted in the first). The sizes C leaves (other hosts,
+        given digests, odd fields) stay in _by_size for _candidates.
         """
-        if self._cdedup is None or not self._lookups:
-            return [], 0
-        done, left, counts = self._cdedup.known_groups(self._by_size, self._known)
+        if self._cdedup is None:
+            return [], [], 0
+        known = self._known if self._lookups else None
+        done, todo, left, counts = self._cdedup.known_groups(self._by_size, known)
         files, links, cands, hits = counts
         self.stats.files += files
         self.stats.hard_links += links
         self._hits += hits
-        known, host = self._known, self.host
-        sets = []
-        for size, members in done:
-            group = []
-            for entry, others in members:
-                edges, full = known[id(entry)]
-                group.append(
-                    Candidate(
-                        entry[0].encode("utf-8", "surrogateescape"),
-                        size,
-                        entry[4],
-                        entry[5],
-                        entry[2],
-                        entry[3],
-                        host,
-                        True,
-                        [e[0].encode("utf-8", "surrogateescape") for e in others]
-                        if others
-                        else None,
-                        edges,
-                        full,
-                    )
-                )
-            sets.append(group)
+        host = self.host
+        sets = [
+            [self._candidate(size, e, others, known[id(e)], host) for e, others in members]  # type: ignore[index]
+            for size, members in done
+        ]
+        sized = [
+            [self._candidate(size, e, others, hit, host) for e, others, hit in members]
+            for size, members in todo
+        ]
         by_size = self._by_size
         kept = {size: by_size[size] for size in left}
         kept.update((size, e) for size, e in by_size.items() if len(e) < 2)  # the singles
         self._by_size = kept
-        return sets, cands
+        return sets, sized, cands
+
+    @staticmethod
+    def _candidate(
+        size: int, entry: tuple, others: list | None, hit: tuple | None, host: str
+    ) -> Candidate:
+        """The Candidate _candidates makes of a local entry (its hard links, cache hit)."""
+        edges, full = hit if hit is not None else (None, None)
+        return Candidate(
+            entry[0].encode("utf-8", "surrogateescape"),
+            size,
+            entry[4],
+            entry[5],
+            entry[2],
+            entry[3],
+            host,
+            True,
+            [e[0].encode("utf-8", "surrogateescape") for e in others] if others else None,
+            edges,
+            full,
+        )
 
     def _hashable(self, cand: Candidate) -> bool:
         return cand.local and cand.full is None
@@ -335,7 +346,7 @@ class DupFinder:
         """Hash the candidates (hashing.edges_many or full_many) with a progress display."""
         if not cands:
             return []
-        wants = [(c.path, c.size, c.mtime_ns, c.ctime_ns) for c in cands]  # what Expect holds
+        wants = list(map(_WANT, cands))  # (path, size, mtime_ns, ctime_ns): what Expect holds
         if self.progress is None:
             return many(wants, self.opts.jobs)
         weights = [c.size if bytes_each is None else min(c.size, bytes_each) for c in cands]
@@ -361,34 +372,44 @@ class DupFinder:
             raise TypeError(f"unexpected hashing result {exc!r}")
 
     def _edges_stage(self, sized: list[list[Candidate]]) -> list[list[Candidate]]:
-        todo = [c for g in sized for c in g if self._hashable(c) and c.edges is None]
-        todo.sort(key=lambda c: c.inode or 0)  # inode order: neighbouring inode table blocks
+        todo = [c for g in sized for c in g if c.local and c.full is None and c.edges is None]
+        try:  # inode order: the cache rows then go in (nearly) in primary-key order
+            todo.sort(key=_INODE)
+        except TypeError:  # a record without an inode
+            todo.sort(key=lambda c: c.inode or 0)
+        results = self._run("head+tail", edges_many, todo, 2 * EDGE)
         fresh = self._fresh
-        done = 0
-        for cand, result in zip(
-            todo, self._run("head+tail", edges_many, todo, 2 * EDGE), strict=True
-        ):
-            if type(result) is not int:  # an exception: report it, drop the file
+        failed = nbytes = 0
+        cap = 2 * EDGE  # what is read of each file at most
+        for cand, result in zip(todo, results, strict=True):
+            if type(result) is int:
+                cand.edges = result
+                cand.fresh = True
+                size = cand.size
+                nbytes += size if size < cap else cap
+            else:  # an exception: report it, drop the file
                 self._report(cand, result)
                 cand.local = False
-                continue
-            cand.edges = result
-            cand.fresh = True
-            fresh.append(cand)
-            done += 1
-            self.stats.bytes_hashed += cand.size if cand.size < 2 * EDGE else 2 * EDGE
-        self.stats.edges_hashed += done
+                failed += 1
+        fresh.extend(c for c in todo if c.fresh) if failed else fresh.extend(todo)
+        self.stats.edges_hashed += len(todo) - failed
+        self.stats.bytes_hashed += nbytes
         survivors = []
         for group in sized:
-            group = [c for c in group if c.local or c.full is not None]
-            if any(c.edges is None for c in group):
+            by_edges: dict[int | None, list[Candidate]] = {}
+            for cand in group:
+                if cand.local or cand.full is not None:  # not dropped above
+                    same = by_edges.get(cand.edges)
+                    if same is None:
+                        by_edges[cand.edges] = [cand]
+                    else:
+                        same.append(cand)
+            if None in by_edges:
                 # A member known only by its full digest matches any head and tail.
+                group = [c for same in by_edges.values() for c in same]
                 if len(group) > 1:
                     survivors.append(group)
                 continue
-            by_edges: dict[int, list[Candidate]] = defaultdict(list)
-            for cand in group:
-                by_edges[cand.edges].append(cand)  # type: ignore[index]
             survivors.extend(g for g in by_edges.values() if len(g) > 1)
         return survivors
 
@@ -411,13 +432,7 @@ class DupFinder:
         """Store every digest computed in this run (one transaction)."""
         if self.cache is None:
             return
-        self.cache.store_rows(
-            [
-                (c.dev, c.inode, c.size, c.mtime_ns, c.ctime_ns, c.edges, c.full)
-                for c in self._fresh
-                if c.inode is not None and c.ctime_ns is not None  # dev: with inode
-            ]
-        )
+        self.cache.store_rows(list(map(_ROW, self._fresh)))  # rows without a key are left out
 
     # -- output ------------------------------------------------------------------
     def _member(self, cand: Candidate) -> dict:

@@ -230,3 +230,32 @@ def test_a_rescan_groups_the_same_with_and_without_c(hafs, tmp_path):
 
 def summary_of(result) -> dict:
     return next(x for x in result.records if x["kind"] == "summary" and x["command"] == "dedup")
+
+
+def test_c_folds_every_plain_size_itself(hafs, tmp_path, monkeypatch):
+    """With C, _candidates runs only for sizes with records from elsewhere."""
+    import time
+
+    from hafs_cli.fs.dupes import DupFinder
+
+    for i in range(6):
+        write(tmp_path / f"d{i % 2}/{i}.txt", b"copy %d\n" % (i % 3))
+    os.link(tmp_path / "d0/0.txt", tmp_path / "d0/link.txt")
+    time.sleep(1.1)
+    listing = hafs("scan", tmp_path).stdout
+    sizes = []
+    original = DupFinder._candidates
+    monkeypatch.setattr(
+        DupFinder,
+        "_candidates",
+        lambda self, size, e: sizes.append(size) or original(self, size, e),
+    )
+    first = hafs("dedup", "--only", input=listing)
+    rescan = hafs("dedup", "--only", input=listing)
+    assert sizes == []
+    for r in (first, rescan):
+        assert sorted(g["count"] for g in r.records if g["kind"] == "dupgroup") == [2, 2, 2]
+    assert summary_of(rescan)["cache_hits"] == 6 and summary_of(first)["cache_hits"] == 0
+    remote = b'{"kind":"file","path":"/x","size":7,"host":"nas","blake3":"' + b"0" * 64 + b'"}\n'
+    hafs("dedup", "--only", input=listing + remote)
+    assert sizes == [7]  # the size with another host's record went to Python
