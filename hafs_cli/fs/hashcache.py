@@ -112,9 +112,14 @@ class HashCache:
 
     def store_rows(self, rows: list[tuple]) -> None:
         """store() for rows (dev, inode, size, mtime_ns, ctime_ns, edges, full), as they
-        are bound: no tuple is built per row here."""
+        are bound: no tuple is built per row here. Rows without dev, inode or ctime_ns
+        (no key: records that lacked them) are left out."""
         limit = time.time_ns() - RACY_NS
-        rows = [row for row in rows if row[4] <= limit]
+        rows = [
+            r
+            for r in rows
+            if r[4] is not None and r[1] is not None and r[0] is not None and r[4] <= limit
+        ]
         if not rows:
             return
         try:

@@ -297,3 +297,26 @@ def test_cache_written_one_way_serves_the_other(hafs, tmp_path):
     assert [r for r in again.records if r["kind"] == "dupgroup"] == groups
     (summary,) = [r for r in again.records if r["kind"] == "summary"]
     assert (summary["edges_hashed"], summary["full_hashed"], summary["cache_hits"]) == (0, 0, 7)
+
+
+def test_cache_rows_need_a_key_and_an_old_enough_ctime(tmp_path):
+    from hafs_cli.fs.hashcache import RACY_NS, HashCache
+
+    cache = HashCache(tmp_path / "c.sqlite3")
+    old = time.time_ns() - 2 * RACY_NS
+    cache.store_rows(
+        [
+            (7, 1, 10, old, old, 11, None),
+            (7, 2, 10, old, time.time_ns(), 12, None),  # changed just now: racy
+            (None, None, 10, old, old, 13, None),  # no identity
+            (7, 3, 10, old, None, 14, None),  # no ctime
+            (7, 4, 20, old, old, None, b"f" * 32),  # full digest only (remote scans)
+            (7, 4, 20, old, old, 15, b"f" * 32),  # the same file twice: sorted by key
+        ]
+    )
+    rows = cache.db.execute("SELECT dev, inode, edges, full FROM hashes ORDER BY inode")
+    assert rows.fetchall() == [(7, 1, 11, None), (7, 4, 15, b"f" * 32)]
+    assert cache.lookup([(7, 1, 10, old, old), (7, 4, 20, old, old), (7, 2, 10, old, old)]) == {
+        0: (11, None),
+        1: (15, b"f" * 32),
+    }
