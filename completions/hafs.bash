@@ -39,7 +39,7 @@ _hafs_complete() {
         "orchestrate status") subs=""; opts="--format --help --only --socket --strict" ;;
         "orchestrate submit") subs=""; opts="--format --help --only --socket --strict" ;;
         "recommend") subs=""; opts="--ai --format --help --now --only --rule --strict" ;;
-        "scan") subs=""; opts="--dirs --exclude --follow-symlinks --format --gitignore --help --hidden --jobs --max-depth --no-gitignore --no-hidden --one-file-system --only --strict --symlinks" ;;
+        "scan") subs=""; opts="--dirs --exclude --follow-symlinks --format --gitignore --hash --help --hidden --jobs --max-depth --no-gitignore --no-hidden --one-file-system --only --strict --symlinks" ;;
         "schedule") subs="install list log once run"; opts="--help" ;;
         "schedule install") subs=""; opts="--cron --help --launchd --systemd --windows-task --write" ;;
         "schedule list") subs=""; opts="--format --help --only --strict" ;;

@@ -192,6 +192,7 @@ complete -c hafs -n '__fish_seen_subcommand_from scan' -l exclude
 complete -c hafs -n '__fish_seen_subcommand_from scan' -l follow-symlinks
 complete -c hafs -n '__fish_seen_subcommand_from scan' -l format
 complete -c hafs -n '__fish_seen_subcommand_from scan' -l gitignore
+complete -c hafs -n '__fish_seen_subcommand_from scan' -l hash
 complete -c hafs -n '__fish_seen_subcommand_from scan' -l help
 complete -c hafs -n '__fish_seen_subcommand_from scan' -l hidden
 complete -c hafs -n '__fish_seen_subcommand_from scan' -l jobs

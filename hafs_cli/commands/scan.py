@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
@@ -27,6 +28,7 @@ def is_remote(arg: str) -> bool:
         "hafs scan ~/Code /mnt/d | hafs dedup --only",
         "hafs scan . --gitignore --exclude node_modules > files.jsonl",
         "hafs scan nas:/srv/photos | hafs dedup",
+        "hafs scan --hash /mnt/archive > archive-catalog.jsonl",
         "hafs scan --dirs --symlinks --max-depth 2 / --one-file-system --format table",
     ),
 )
@@ -67,6 +69,12 @@ def is_remote(arg: str) -> bool:
     default=None,
     help="Follow symbolic links (loops detected by device+inode).",
 )
+@click.option(
+    "--hash",
+    "hash_",
+    is_flag=True,
+    help="Add each file's blake3 (from the hash cache when unchanged). HOST:PATH is always hashed.",
+)
 @click.option("--dirs", is_flag=True, help="Also emit `dir` records.")
 @click.option("--symlinks", is_flag=True, help="Also emit `symlink` records (with their target).")
 @click.option(
@@ -78,14 +86,15 @@ def is_remote(arg: str) -> bool:
 )
 @pipe_command(produces={"file", "dir", "symlink", "summary"})
 def command(
-    pipe, paths, exclude, gitignore, hidden, one_fs, max_depth, follow, dirs, symlinks, jobs
+    pipe, paths, exclude, gitignore, hidden, one_fs, max_depth, follow, hash_, dirs, symlinks, jobs
 ):
     """Walk PATHs (default: .) and emit `file` records.
 
     Each record has the absolute path, size, mtime_ns, ctime_ns, dev, inode, nlink,
     mode, extension and host. Unreadable directories become `error` records on stderr
     and the walk goes on. A final `summary` record counts files, bytes and errors.
-    A PATH of the form HOST:PATH is scanned on that host over SSH.
+    A PATH of the form HOST:PATH is scanned on that host over SSH, and its files are
+    hashed there (blake3), so dedup can join copies across machines without moving them.
     """
     from hafs_cli.fs.render import files_table
     from hafs_cli.fs.walk import ScanOptions
@@ -109,7 +118,7 @@ def command(
     local = [p for p in paths if not is_remote(p)]
     remote = [p for p in paths if is_remote(p)]
     start = time.perf_counter()
-    stats = _scan_local(pipe, local, opts, jobs) if local else None
+    stats = _scan_local(pipe, local, opts, jobs, hash_) if local else None
     for spec in remote:
         _scan_remote(pipe, spec, opts)
     elapsed = time.perf_counter() - start
@@ -123,18 +132,23 @@ def command(
     return exits.OK
 
 
-def _scan_local(pipe, paths, opts, jobs):
+def _scan_local(pipe, paths, opts, jobs, hash_=False):
     from hafs_cli.fs import parwalk
     from hafs_cli.fs.walk import Walker
 
     roots = [os.fsencode(p) for p in paths]
-    if pipe.fmt == "jsonl" and not opts.follow_symlinks:
+    if pipe.fmt == "jsonl" and not opts.follow_symlinks and not hash_:
         if parwalk.worth_forking(jobs):
             return parwalk.walk_to(pipe, roots, opts, jobs)
         return parwalk.walk_lines(pipe, roots, opts)
     walker = Walker(opts)
-    with pipe.progress("scan") as bar:
-        for rec in walker.walk(roots):
+    with pipe.progress("scan") as bar, _hash_cache(pipe, hash_) as cache:
+        listed = walker.walk(roots)
+        if hash_:
+            from hafs_cli.fs.addhash import add_hashes
+
+            listed = add_hashes(listed, pipe.error, cache)
+        for rec in listed:
             if rec["kind"] == "error":
                 del rec["kind"]
                 pipe.error(**rec)
@@ -142,6 +156,28 @@ def _scan_local(pipe, paths, opts, jobs):
                 pipe.emit(rec)
                 bar.advance(1, bytes=rec.get("size", 0))
     return walker.stats
+
+
+@contextlib.contextmanager
+def _hash_cache(pipe, wanted: bool):
+    """The hash cache for --hash (None when not wanted or not usable: hashing goes on)."""
+    if not wanted:
+        yield None
+        return
+    import sqlite3
+
+    from hafs_cli.fs.hashcache import HashCache
+
+    try:
+        cache = HashCache()
+    except (sqlite3.Error, OSError) as exc:
+        pipe.error(f"hash cache unavailable, hashing without it: {exc}")
+        yield None
+        return
+    try:
+        yield cache
+    finally:
+        cache.close()
 
 
 def _scan_remote(pipe, spec, opts):

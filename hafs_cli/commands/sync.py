@@ -46,16 +46,8 @@ from hafs_cli.pipe import pipe_command
     default=None,
     help="rsync over ssh, or SFTP.",
 )
-@click.option(
-    "--hash-files",
-    is_flag=True,
-    hidden=True,
-    help="Internal (remote scan): add blake3 to the `file` records read on stdin.",
-)
-@pipe_command(produces={"sync_op", "summary", "file"})
-def command(
-    pipe, profile, dry_run, direction, delete, max_delete, bwlimit, transport, hash_files
-) -> int:
+@pipe_command(produces={"sync_op", "summary"})
+def command(pipe, profile, dry_run, direction, delete, max_delete, bwlimit, transport) -> int:
     """Sync PROFILE ([sync.profiles.PROFILE] in hafs.toml) with its remote host.
 
     Emits one `sync_op` record per copy, update, delete, conflict or skip, then a
@@ -67,11 +59,6 @@ def command(
     from hafs_cli.remote.engine import SyncRun
     from hafs_cli.remote.profile import load_profile
 
-    if hash_files:
-        from hafs_cli.remote.rscan import add_hashes
-
-        add_hashes(pipe)
-        return exits.OK
     if not profile:
         names = ", ".join(sorted(pipe.config.section("sync").get("profiles") or {}))
         raise HafsError(

@@ -1,7 +1,7 @@
 """`hafs scan HOST:PATH`: scan a directory on another machine, records tagged with the host.
 
 When hafs is installed there ([hosts.NAME] hafs_command), the remote host runs
-`hafs scan ... | hafs sync --hash-files` and its JSON Lines stream back over ssh: files
+`hafs scan --hash ...` and its JSON Lines stream back over ssh: files
 are hashed (blake3) where they live, so `hafs dedup` can join duplicates across
 machines without copying a byte. Otherwise the tree is walked over SFTP (no hashes:
 that would mean reading every file over the network).
@@ -67,9 +67,9 @@ def remote_scan_command(host: Host, path: str, options: dict) -> str:
             argv.append(flag)
     if options.get("max_depth"):
         argv += ["--max-depth", str(int(options["max_depth"]))]
-    scan = f"{hafs} {shlex.join(argv)} -- {remote_path_arg(path)}"
     if options.get("hash", True):
-        scan += f" | {hafs} sync --hash-files"
+        argv.append("--hash")
+    scan = f"{hafs} {shlex.join(argv)} -- {remote_path_arg(path)}"
     probe = shlex.split(hafs)[0]
     return (
         f"if command -v {shlex.quote(probe)} >/dev/null 2>&1; then {scan}; "
@@ -113,7 +113,7 @@ def _scan_with_remote_hafs(host: Host, path: str, options: dict):
         raise ssh_failure(host, b"".join(stderr), f"scanning {host.name}:{path}")
     if code == NOT_INSTALLED and not emitted:
         return False
-    if not emitted and options.get("hash", True) and any(b"--hash-files" in r for r in stderr):
+    if not emitted and options.get("hash", True) and any(b"--hash" in r for r in stderr):
         # an older hafs there: scan without remote hashing rather than not at all
         yield {
             "kind": "error",
@@ -218,62 +218,3 @@ def _sftp_record(full: str, attr, host: Host, options: dict, sftp) -> Iterator[d
         yield {"kind": "dir", **base, "mtime_ns": int(attr.st_mtime or 0) * 1_000_000_000}
     elif stat.S_ISLNK(mode) and options.get("symlinks"):
         yield {"kind": "symlink", **base, "target": sftp.readlink(full) or ""}
-
-
-def add_hashes(pipe, batch: int = 512) -> None:
-    """The remote half of a scan: pass records on, `file` records with their blake3 added.
-
-    Uses the persistent hash cache (keyed by dev, inode, size, mtime and ctime), so a
-    second scan of an unchanged tree reads no file content.
-    """
-    from hafs_cli.fs.hashcache import HashCache
-
-    cache = HashCache()
-    pending: list[dict] = []
-    try:
-        for rec in pipe.records():
-            pending.append(rec)
-            if len(pending) >= batch:
-                _hash_batch(pipe, cache, pending)
-                pending = []
-        _hash_batch(pipe, cache, pending)
-    finally:
-        cache.close()
-
-
-_KEY_FIELDS = ("dev", "inode", "size", "mtime_ns", "ctime_ns")
-
-
-def _hash_batch(pipe, cache, batch: list[dict]) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from hafs_cli.fs.hashing import hash_file
-
-    todo = [r for r in batch if r.get("kind") == "file" and "blake3" not in r]
-    keyed = [r for r in todo if all(isinstance(r.get(f), int) for f in _KEY_FIELDS)]
-    keys = [tuple(r[f] for f in _KEY_FIELDS) for r in keyed]
-    for i, (_, full) in cache.lookup(keys).items():
-        if full:
-            keyed[i]["blake3"] = full.hex()
-    misses = [r for r in todo if "blake3" not in r]
-
-    def digest(rec: dict):
-        try:
-            return hash_file(paths.record_path(rec))
-        except (OSError, HafsError) as exc:
-            return exc
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(digest, misses))
-    fresh = []
-    for rec, result in zip(misses, results, strict=True):
-        if isinstance(result, BaseException):
-            pipe.error(f"cannot hash: {result}", **paths.path_fields(paths.record_path(rec)))
-            continue
-        st, hexdigest = result
-        rec["blake3"] = hexdigest
-        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-        fresh.append((key, None, bytes.fromhex(hexdigest)))
-    cache.store(fresh)
-    for rec in batch:
-        pipe.emit(rec)

@@ -340,3 +340,48 @@ def test_jsonl_and_json_output_carry_the_same_records(hafs, tmp_path):
     assert records_of(fast.records) == records_of(orjson.loads(slow.stdout))
     assert len(records_of(fast.records)) == len(NAMES)
     assert_valid(fast.records)
+
+
+def test_hash_adds_blake3_from_the_content_then_from_the_cache(hafs, tmp_path, monkeypatch):
+    import time
+
+    import blake3
+
+    from hafs_cli.fs import addhash
+
+    contents = {"a.txt": b"alpha\n", "b/c.bin": b"\0" * 100_000, "empty": b""}
+    for name, data in contents.items():
+        write(tmp_path / name, data)
+    write(os.path.join(os.fsencode(tmp_path), BAD_NAME), b"odd name")
+    contents[os.fsdecode(BAD_NAME)] = b"odd name"
+    time.sleep(1.1)  # out of the racy window: these may be cached
+    r = scan(hafs, tmp_path, "--hash")
+    assert r.exit_code == 0, r.stderr
+    got = {
+        os.path.relpath(os.fsdecode(record_path(x)), tmp_path): x["blake3"]
+        for x in r.records
+        if x["kind"] == "file"
+    }
+    assert got == {name: blake3.blake3(data).hexdigest() for name, data in contents.items()}
+    assert_valid(r.records)
+    reads = []
+    original = addhash._digest
+    monkeypatch.setattr(addhash, "_digest", lambda rec: reads.append(rec) or original(rec))
+    again = scan(hafs, tmp_path, "--hash")
+    assert reads == []  # every digest came from the cache
+    assert [x.get("blake3") for x in again.records] == [x.get("blake3") for x in r.records]
+
+
+def test_hash_reports_an_unreadable_file_and_lists_it_without_a_hash(tmp_path):
+    write(tmp_path / "open.txt", b"o")
+    locked = write(tmp_path / "locked.txt", b"l")
+    os.chmod(locked, 0)
+    r = run_hafs(["scan", "--hash", str(tmp_path)], unprivileged_run=True)
+    out = {x["path"]: x for x in map(orjson.loads, r.stdout.splitlines()) if x["kind"] == "file"}
+    errors = [orjson.loads(line) for line in r.stderr.splitlines()]
+    assert "blake3" in out[str(tmp_path / "open.txt")]
+    assert "blake3" not in out[str(tmp_path / "locked.txt")]
+    assert [(e["path"], e["reason"]) for e in errors] == [
+        (str(tmp_path / "locked.txt"), "cannot hash: Permission denied")
+    ]
+    assert r.returncode == 2

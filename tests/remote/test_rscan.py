@@ -100,7 +100,7 @@ def test_older_remote_hafs_without_hashing_still_lists_files(hafs, setup, write,
     old = tmp_path / "old-hafs"
     old.write_text(
         "#!/bin/sh\n"
-        'case "$*" in *--hash-files*) echo "Error: No such option: --hash-files" >&2; exit 2;; esac\n'
+        'case "$*" in *--hash*) echo "Error: No such option: --hash" >&2; exit 2;; esac\n'
         f'exec {sys.executable} -m hafs_cli "$@"\n'
     )
     old.chmod(0o755)
