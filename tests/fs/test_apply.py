@@ -370,3 +370,55 @@ def test_a_keeper_in_the_quarantine_is_refused(hafs, pair, tmp_path):
         "keeper is in a trash or quarantine, where it may be purged: refusing"
     )
     assert os.path.exists(pair["copy"])
+
+
+@pytest.fixture
+def btrfs(tmp_path):
+    """A small btrfs filesystem on a loop device (reflinks work there), unmounted after."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or not shutil.which("mkfs.btrfs"):
+        pytest.skip("needs root and mkfs.btrfs (Debian btrfs-progs) for a loop mount")
+    image, mnt = tmp_path / "fs.img", tmp_path / "mnt"
+    mnt.mkdir()
+    with open(image, "wb") as fh:
+        fh.truncate(120 << 20)
+    subprocess.run(["mkfs.btrfs", "-q", str(image)], check=True, capture_output=True)
+    mounted = subprocess.run(["mount", "-o", "loop", str(image), str(mnt)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot loop-mount here: {mounted.stderr.decode().strip()}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def shared_extents(path: bytes) -> bool:
+    import subprocess
+
+    out = subprocess.run(["filefrag", "-v", path], capture_output=True, check=True).stdout
+    return b"shared" in out
+
+
+def test_reflink_on_btrfs_shares_extents_and_undo_gives_back_an_own_copy(hafs, btrfs, tmp_path):
+    data = blob(3, 300_000)
+    keeper = write(btrfs / "keep/model.bin", data)
+    copy = write(btrfs / "old/model copy.bin", data)
+    os.chmod(copy, 0o640)
+    os.utime(copy, ns=(1_500_000_000_000_000_000, 1_600_000_000_000_000_000))
+    os.sync()
+    before = snapshot(os.fsencode(btrfs))
+    assert not shared_extents(copy)
+    journal = tmp_path / "j.jsonl"
+    r = apply_yes(hafs, [action("reflink", copy, keeper)], journal)
+    assert [x["status"] for x in results(r)] == ["done"], r.stdout + r.stderr
+    os.sync()
+    assert shared_extents(copy) and shared_extents(keeper)
+    assert not os.path.samestat(os.stat(copy), os.stat(keeper))  # two files, one set of blocks
+    assert snapshot(os.fsencode(btrfs)) == before  # same bytes, mode and mtime
+    u = hafs("apply", "--undo", str(journal))
+    assert u.exit_code == 0, u.stderr
+    os.sync()
+    assert not shared_extents(copy)
+    assert snapshot(os.fsencode(btrfs)) == before
