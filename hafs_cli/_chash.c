@@ -218,7 +218,8 @@ static int do_whole(int fd, Item *it) {
 static void one(Item *it, int whole, char *buf) {
     if (it->err) /* already decided while parsing (embedded NUL) */
         return;
-    int fd = open(it->path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put in a file's place must not hang us (fstat says CHANGED) */
+    int fd = open(it->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         it->err = errno;
         return;

@@ -34,7 +34,7 @@ CHUNK = 1 << 20
 # Full stage with the C module: files up to this size are read by its threads and hashed
 # here (no fork, no pickling); bigger ones go to worker processes as without it.
 READ_WHOLE_MAX = 1 << 20
-READ_BATCH_BYTES = 32 << 20  # content held at once while hashing small files
+READ_BATCH_BYTES = 8 << 20  # content held at once while hashing small files
 BATCH = 4096  # files per call into the C module (progress and Ctrl-C between calls)
 
 Progress = Callable[[int, int], None]  # (files done, their weight)
@@ -62,9 +62,14 @@ def _check(st: os.stat_result, want: Expect | tuple) -> None:
         raise Changed(want[0])
 
 
+# O_NONBLOCK: a name that became a FIFO since the scan must not hang the open (its fstat
+# then says Changed); reads of regular files do not care.
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+
+
 def _open(path: bytes) -> int:
     try:
-        return os.open(path, os.O_RDONLY)
+        return os.open(path, _FLAGS)
     except ValueError:  # an embedded NUL byte: no such file can exist (C says EINVAL too)
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), path) from None
 

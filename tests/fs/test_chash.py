@@ -320,3 +320,13 @@ def test_cache_rows_need_a_key_and_an_old_enough_ctime(tmp_path):
         0: (11, None),
         1: (15, b"f" * 32),
     }
+
+
+def test_a_fifo_in_a_files_place_is_a_change_not_a_hang(tmp_path, mode):
+    path = write(tmp_path / "was-a-file", b"content\n")
+    item = want(path)
+    os.unlink(path)
+    os.mkfifo(path)  # nobody writes: a blocking open would wait forever
+    (edges,) = edges_many([item], 1)
+    (full,) = full_many([item], 1)
+    assert isinstance(edges, Changed) and isinstance(full, Changed)
