@@ -3,12 +3,45 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 # A scope is (base, spec): `base` is the directory (relative to the scan root, as text,
 # "" for the root) whose .gitignore produced `spec`. Deeper scopes win, as in git.
 Scope = tuple[str, object]
+
+
+_NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
+
+
+def any_pattern(specs: list, negations: bool = False) -> Callable[[str], object] | None:
+    """One regex that matches wherever any of the specs' including patterns (and, with
+    `negations`, their !patterns too) matches: a quick "no" for most paths; a "yes" is
+    checked pattern by pattern. None when the patterns cannot be combined."""
+    parts = [
+        _NAMED_GROUP.sub("(?:", p.regex.pattern)
+        for spec in specs
+        for p in spec.patterns
+        if (p.include or (negations and p.include is not None)) and p.regex is not None
+    ]
+    if not parts:
+        return lambda text: None  # only negations or comments: nothing matches
+    try:
+        return re.compile("|".join(f"(?:{part})" for part in parts)).match
+    except (re.error, TypeError):
+        return None
+
+
+def _check(spec, path: str):
+    """spec.check_file(path).include (None: no pattern matches), after one regex that
+    says "no pattern can match" for most paths (a deeper .gitignore's !pattern counts)."""
+    maybe = spec.__dict__.get("_hafs_maybe", _check)
+    if maybe is _check:
+        maybe = spec._hafs_maybe = any_pattern([spec], negations=True)
+    if maybe is not None and maybe(path) is None:
+        return None
+    return spec.check_file(path).include
 
 
 def compile_patterns(lines: Iterable[str]):
@@ -40,9 +73,9 @@ def ignored_by_scopes(scopes: tuple[Scope, ...], rel: str, is_dir: bool) -> bool
     """Whether the deepest .gitignore that has an opinion on `rel` ignores it."""
     for base, spec in reversed(scopes):
         sub = match_rel(base, rel)
-        result = spec.check_file(sub + "/" if is_dir else sub)  # type: ignore[attr-defined]
-        if result.include is not None:
-            return bool(result.include)
+        include = _check(spec, sub + "/" if is_dir else sub)
+        if include is not None:
+            return bool(include)
     return False
 
 
@@ -54,10 +87,8 @@ class Excluder:
     gitignore: bool
 
     def excluded(self, scopes: tuple[Scope, ...], rel: str, is_dir: bool) -> bool:
-        if self.excludes is not None:
-            result = self.excludes.check_file(rel + "/" if is_dir else rel)  # type: ignore[attr-defined]
-            if result.include:
-                return True
+        if self.excludes is not None and _check(self.excludes, rel + "/" if is_dir else rel):
+            return True
         return bool(scopes) and ignored_by_scopes(scopes, rel, is_dir)
 
 

@@ -13,31 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from hafs_cli.fs.ignore import any_pattern
+
 
 class Member(Protocol):
     path: bytes
     mtime_ns: int
-
-
-_NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
-
-
-def _any_pattern(specs: list) -> Callable[[str], object] | None:
-    """One regex that matches wherever any of the specs' including patterns matches
-    (a quick "no" for most paths; a "yes" is checked pattern by pattern). None when
-    the patterns cannot be combined."""
-    parts = [
-        _NAMED_GROUP.sub("(?:", p.regex.pattern)
-        for spec in specs
-        for p in spec.patterns
-        if p.include and p.regex is not None
-    ]
-    if not parts:
-        return lambda text: None  # only negations or comments: nothing matches
-    try:
-        return re.compile("|".join(f"(?:{part})" for part in parts)).match
-    except (re.error, TypeError):
-        return None
 
 
 def _spec(pattern: str):
@@ -80,8 +61,8 @@ class KeeperRules:
             object.__setattr__(self, "_maybe_avoid", trash)
         else:
             self._compile()
-            object.__setattr__(self, "_maybe_prefer", _any_pattern(self._prefer))
-            object.__setattr__(self, "_maybe_avoid", _any_pattern(self._avoid))
+            object.__setattr__(self, "_maybe_prefer", any_pattern(self._prefer))
+            object.__setattr__(self, "_maybe_avoid", any_pattern(self._avoid))
 
     def _compile(self) -> None:
         object.__setattr__(self, "_prefer", [_spec(p) for p in self.prefer])

@@ -515,7 +515,8 @@ def test_hash_cache_lookup_matches_whole_keys_across_devices(tmp_path):
 def test_the_built_in_trash_regexes_are_what_pathspec_makes():
     import pathspec
 
-    from hafs_cli.fs.keeper import _NAMED_GROUP, TRASH_REGEXES
+    from hafs_cli.fs.ignore import _NAMED_GROUP
+    from hafs_cli.fs.keeper import TRASH_REGEXES
     from hafs_cli.fs.trash import TRASH_PATTERNS
 
     made = tuple(

@@ -113,17 +113,24 @@ def test_gitignore_files_are_honoured_with_negation_and_nesting(hafs, tmp_path):
     write(tmp_path / "keep.log", b"k")
     write(tmp_path / "dist/bundle.js", b"b")
     write(tmp_path / "sub/dist/ok.js", b"o")  # /dist is anchored to the top
-    write(tmp_path / "sub/.gitignore", b"secret.txt\n")
+    write(tmp_path / "sub/.gitignore", b"secret.txt\n!debug.log\n")
     write(tmp_path / "sub/secret.txt", b"s")
     write(tmp_path / "sub/public.txt", b"p")
+    write(tmp_path / "sub/debug.log", b"d")  # *.log above, but the deeper !debug.log wins
     r = scan(hafs, tmp_path, "--gitignore")
-    assert files(r) == rel(
-        tmp_path,
-        [".gitignore", "keep.log", "sub/dist/ok.js", "sub/.gitignore", "sub/public.txt"],
-    )
+    expected = [".gitignore", "keep.log", "sub/dist/ok.js", "sub/.gitignore", "sub/public.txt"]
+    assert files(r) == rel(tmp_path, [*expected, "sub/debug.log"])
+    # what git itself lists as not ignored
+    listed = subprocess.run(
+        ["git", "-C", str(tmp_path), "ls-files", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert files(r) == rel(tmp_path, listed)
     # a scan started inside the work tree still obeys the .gitignore above it
     assert files(scan(hafs, tmp_path / "sub", "--gitignore")) == rel(
-        tmp_path, ["sub/dist/ok.js", "sub/.gitignore", "sub/public.txt"]
+        tmp_path, ["sub/dist/ok.js", "sub/.gitignore", "sub/public.txt", "sub/debug.log"]
     )
     assert str(tmp_path / "a.log") in files(scan(hafs, tmp_path))
 
