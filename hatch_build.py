@@ -76,7 +76,12 @@ class SpeedupsBuildHook(BuildHookInterface):
         for path in built:
             rel = path.relative_to(self._tmp).as_posix()
             if version == "editable":
-                shutil.copy2(path, root / rel)  # found through the editable path
+                # found through the editable path; copied under a temporary name and
+                # renamed over the old one: writing into the old file in place would
+                # change the code under every process that has it loaded (they crash)
+                tmp = root / f"{rel}.tmp{os.getpid()}"
+                shutil.copy2(path, tmp)
+                os.replace(tmp, root / rel)
             else:
                 build_data["force_include"][str(path)] = rel
 
