@@ -65,6 +65,12 @@ typedef struct {
     int err;
 } Rest;
 
+typedef struct {
+    size_t name_off;   /* as in Rest */
+    size_t start, end; /* the record's bytes in the output */
+    long long size;
+} Span;
+
 /* Valid UTF-8 (as Python's strict decoder accepts it) with no byte that JSON escapes. */
 static int json_safe(const unsigned char *s, size_t n) {
     size_t i = 0;
@@ -168,9 +174,9 @@ static int add_record(Buf *out, const char *dir, size_t dlen, int slash, const c
 static PyObject *list_dir(PyObject *self, PyObject *args) {
     const char *dir, *host;
     Py_ssize_t dlen, hlen;
-    int hidden;
+    int hidden, want_spans = 0;
     PyObject *path_obj;
-    if (!PyArg_ParseTuple(args, "Sy#p", &path_obj, &host, &hlen, &hidden))
+    if (!PyArg_ParseTuple(args, "Sy#p|p", &path_obj, &host, &hlen, &hidden, &want_spans))
         return NULL;
     dir = PyBytes_AS_STRING(path_obj);
     dlen = PyBytes_GET_SIZE(path_obj);
@@ -184,6 +190,8 @@ static PyObject *list_dir(PyObject *self, PyObject *args) {
     Buf out = {0}, names = {0};
     Rest *rest = NULL;
     size_t nrest = 0, caprest = 0;
+    Span *spans = NULL;
+    size_t nspans = 0, capspans = 0;
     long long files = 0, total = 0;
     int err = 0, oom = 0;
 
@@ -215,6 +223,7 @@ static PyObject *list_dir(PyObject *self, PyObject *args) {
                     eno = errno;
                 } else if (S_ISREG(st.st_mode)) {
                     int r = 1;
+                    size_t start = out.len;
                     if (dir_safe && json_safe((const unsigned char *)name, nlen))
                         r = add_record(&out, dir, (size_t)dlen, slash, name, nlen, &st, host,
                                        (size_t)hlen);
@@ -225,6 +234,27 @@ static PyObject *list_dir(PyObject *self, PyObject *args) {
                     if (r == 0) {
                         files++;
                         total += (long long)st.st_size;
+                        if (!want_spans)
+                            continue;
+                        if (nspans == capspans) {
+                            size_t cap = capspans ? capspans * 2 : 64;
+                            Span *sp = realloc(spans, cap * sizeof *spans);
+                            if (!sp) {
+                                oom = 1;
+                                break;
+                            }
+                            spans = sp;
+                            capspans = cap;
+                        }
+                        spans[nspans].name_off = names.len;
+                        spans[nspans].start = start;
+                        spans[nspans].end = out.len;
+                        spans[nspans].size = (long long)st.st_size;
+                        nspans++;
+                        if (buf_add(&names, name, nlen + 1)) {
+                            oom = 1;
+                            break;
+                        }
                         continue;
                     }
                     code = CODE_FILE;
@@ -265,7 +295,7 @@ static PyObject *list_dir(PyObject *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
 
-    PyObject *result = NULL, *blob = NULL, *lst = NULL;
+    PyObject *result = NULL, *blob = NULL, *lst = NULL, *spl = NULL;
     if (oom) {
         PyErr_NoMemory();
         goto done;
@@ -287,20 +317,39 @@ static PyObject *list_dir(PyObject *self, PyObject *args) {
             goto done;
         PyList_SET_ITEM(lst, (Py_ssize_t)i, item);
     }
-    result = Py_BuildValue("(OLLO)", blob, files, total, lst);
+    if (want_spans) {
+        spl = PyList_New((Py_ssize_t)nspans);
+        if (!spl)
+            goto done;
+        for (size_t i = 0; i < nspans; i++) {
+            const char *name = names.data + spans[i].name_off;
+            PyObject *item = Py_BuildValue("(y#nnL)", name, (Py_ssize_t)strlen(name),
+                                           (Py_ssize_t)spans[i].start, (Py_ssize_t)spans[i].end,
+                                           spans[i].size);
+            if (!item)
+                goto done;
+            PyList_SET_ITEM(spl, (Py_ssize_t)i, item);
+        }
+        result = Py_BuildValue("(OLLOO)", blob, files, total, lst, spl);
+    } else {
+        result = Py_BuildValue("(OLLO)", blob, files, total, lst);
+    }
 done:
     Py_XDECREF(blob);
     Py_XDECREF(lst);
+    Py_XDECREF(spl);
     free(out.data);
     free(names.data);
     free(rest);
+    free(spans);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"list_dir", list_dir, METH_VARARGS,
-     "list_dir(path: bytes, host_json: bytes, hidden: bool) -> "
-     "(records: bytes, files: int, bytes: int, rest: list[(name, code, errno)])"},
+     "list_dir(path: bytes, host_json: bytes, hidden: bool, spans: bool = False) -> "
+     "(records: bytes, files: int, bytes: int, rest: list[(name, code, errno)]"
+     "[, spans: list[(name, start, end, size)] of the records written])"},
     {NULL, NULL, 0, NULL},
 };
 

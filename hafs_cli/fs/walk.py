@@ -242,7 +242,7 @@ class Walker:
         other kinds are still yielded as dicts.
         """
         opts = self.opts
-        if lines is not None and self._cwalk is not None and not self._match:
+        if lines is not None and self._cwalk is not None:
             yield from self._scan_dir_c(task, push, lines)
             return
         try:
@@ -251,11 +251,7 @@ class Walker:
         except OSError as exc:
             yield self._error(task.path, exc, "cannot read directory")
             return
-        scopes = task.scopes
-        if opts.gitignore:
-            spec = read_gitignore(task.path + b"/.gitignore")
-            if spec is not None:
-                scopes = scopes + ((task.rel.decode("utf-8", "surrogateescape"), spec),)
+        scopes = self._scopes(task)
         depth = task.depth + 1
         descend = opts.max_depth is None or depth < opts.max_depth
         hidden = opts.hidden
@@ -319,23 +315,48 @@ class Walker:
         self.stats.files += files
         self.stats.bytes += size_sum
 
+    def _scopes(self, task: DirTask) -> tuple[Scope, ...]:
+        """The task's .gitignore scopes, with this directory's own .gitignore added."""
+        if self.opts.gitignore:
+            spec = read_gitignore(task.path + b"/.gitignore")
+            if spec is not None:
+                return task.scopes + ((task.rel.decode("utf-8", "surrogateescape"), spec),)
+        return task.scopes
+
     def _scan_dir_c(
         self, task: DirTask, push: Callable[[DirTask], None], lines: list[bytes]
     ) -> Iterator[dict]:
-        """scan_dir through the C lister: the same records, with no Python per plain file.
+        """scan_dir through the C lister: the same records, with no Python per plain file
+        (only the exclude check, when there are patterns).
 
         C formats the `file` records it can (as _line would); everything else comes back
         as (name, code, errno) and takes the Python path below.
         """
         opts = self.opts
         stats = self.stats
+        match = self._match
+        scopes = self._scopes(task)
         try:
-            blob, files, size_sum, rest = self._cwalk.list_dir(  # type: ignore[union-attr]
-                task.path, self._host_json, opts.hidden
+            listed = self._cwalk.list_dir(  # type: ignore[union-attr]
+                task.path, self._host_json, opts.hidden, match
             )
         except OSError as exc:
             yield self._error(task.path, exc, "cannot read directory")
             return
+        blob, files, size_sum, rest = listed[:4]
+        prefix = task.rel + b"/" if task.rel else b""
+        if match and files:
+            kept, pos = [], 0
+            for name, start, end, size in listed[4]:
+                if self._skip(task.root, scopes, prefix + name, name, False):
+                    stats.excluded += 1
+                    files -= 1
+                    size_sum -= size
+                    kept.append(blob[pos:start])
+                    pos = end
+            if pos:
+                kept.append(blob[pos:])
+                blob = b"".join(kept)
         if blob:
             lines.append(blob)
             stats.files += files
@@ -347,11 +368,15 @@ class Walker:
         base = task.path if task.path.endswith(b"/") else task.path + b"/"
         for name, code, err in rest:
             path = base + name
+            rel = prefix + name if match else name
+            if match and self._skip(task.root, scopes, rel, name, code == "d"):
+                stats.excluded += 1
+                continue
             try:
                 if code == "d":
-                    yield from self._subdir(task, task.scopes, path, name, depth, descend, push)
+                    yield from self._subdir(task, scopes, path, rel, depth, descend, push)
                 elif code == "l":
-                    yield from self._symlink(task, task.scopes, path, name, name, depth, push)
+                    yield from self._symlink(task, scopes, path, name, rel, depth, push)
                 elif code == "f":  # a name C does not format: the dict path
                     st = os.lstat(path)
                     if stat_mod.S_ISREG(st.st_mode):

@@ -76,6 +76,8 @@ def odd_tree(root) -> None:
     ]:
         write(os.path.join(r, name), b"same content\n")
     write(os.path.join(r, b"empty"), b"")
+    write(os.path.join(r, b".gitignore"), b"*.txt\n!plain.TXT\n/sub/\n")
+    write(os.path.join(r, "dïr/.gitignore".encode()), b"!y.txt\n")
     old = write(os.path.join(r, b"old.txt"), b"from 1938")
     os.utime(old, ns=(0, -1_000_000_000_123_456_789))
     future = write(os.path.join(r, b"future.txt"), b"from 2514")
@@ -96,14 +98,23 @@ def odd_tree(root) -> None:
         ["--follow-symlinks"],
         ["--max-depth", "1"],
         ["--one-file-system"],
+        ["--exclude", "*.txt", "--exclude", "!q*", "--exclude", "dir*/", "--dirs"],
+        ["--gitignore", "--symlinks"],
+        ["--gitignore", "--exclude", "*.bin", "--no-hidden"],
     ],
-    ids=["default", "no-hidden", "dirs-symlinks", "follow", "depth1", "one-fs"],
+    ids=[
+        *("default", "no-hidden", "dirs-symlinks", "follow", "depth1", "one-fs"),
+        *("exclude", "gitignore", "both"),
+    ],
 )
 def test_scan_lists_the_same_records_with_and_without_c(hafs, tmp_path, flags):
     odd_tree(tmp_path)
     r = both(hafs, "scan", "--format", "jsonl", *flags, os.fspath(tmp_path), sort=True)
     listed = [x for x in r.records if x["kind"] == "file"]
-    assert len(listed) > (5 if "--max-depth" in flags else 20)
+    matching = "--exclude" in flags or "--gitignore" in flags
+    assert len(listed) > (5 if "--max-depth" in flags or matching else 20)
+    summary = next(x for x in r.records if x["kind"] == "summary")
+    assert (summary["excluded"] > 0) == matching
 
 
 def test_scan_of_a_file_root_and_a_root_ending_in_a_slash(hafs, tmp_path):
