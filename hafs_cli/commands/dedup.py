@@ -120,7 +120,10 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     # free none of them.
     gc.disable()
     try:
-        if paths:
+        cdedup = speedups.load("_cdedup") if pipe.fmt == "jsonl" else None
+        if paths and cdedup is not None:
+            _walk_lines(pipe, finder, list(paths), host, cdedup)
+        elif paths:
             for rec in local_paths_records(list(paths), host):
                 if rec["kind"] == "error":
                     del rec["kind"]
@@ -129,7 +132,6 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
                 finder.add(rec)
                 pipe.forward(rec)
         if inputs or not paths:
-            cdedup = speedups.load("_cdedup") if pipe.fmt == "jsonl" else None
             with pipe.progress("read") as bar:
                 if cdedup is not None:
                     _read_chunks(pipe, finder, inputs, cdedup, bar)
@@ -148,6 +150,51 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     summary["elapsed_s"] = elapsed_since(start)
     pipe.emit(summary)
     return exits.OK
+
+
+def _walk_lines(pipe, finder, paths: list[str], host: str, cdedup) -> None:
+    """Walk PATHs straight into the finder: what `hafs scan PATHS | hafs dedup` does,
+    in one process (the walk's JSON Lines are filed in bulk, as if read from a pipe).
+    A walk in a thread beside the filing was measured: no faster on 2 CPUs."""
+    import os
+
+    from hafs_cli import records
+    from hafs_cli.fs.walk import DirTask, ScanOptions, Walker
+
+    walker = Walker(ScanOptions(host=host))
+    lines: list[bytes] = []
+
+    def take(rec: dict) -> None:
+        if rec["kind"] == "error":
+            del rec["kind"]
+            pipe.error(**rec)
+        else:
+            finder.add(rec)
+            pipe.forward(rec)
+
+    def flush() -> None:
+        chunk = b"".join(lines)
+        lines.clear()
+        _, slow = finder.add_lines(cdedup, chunk)
+        for _index, start, end in slow:  # names C does not take: JSON escapes
+            finder.add(records.loads(chunk[start:end]))
+        pipe.forward_chunk(chunk)
+        finder.prefetch()
+
+    stack: list[DirTask] = []
+    for item in walker.start([os.fsencode(p) for p in paths]):
+        if isinstance(item, DirTask):
+            stack.append(item)
+        else:
+            take(item)
+    counted = walker.stats.files
+    while stack:
+        for rec in walker.scan_dir(stack.pop(), stack.append, lines):
+            take(rec)  # errors (files come as lines)
+        if walker.stats.files - counted >= 4096:
+            counted = walker.stats.files
+            flush()
+    flush()
 
 
 def _read_records(pipe, finder, inputs, bar) -> None:

@@ -270,3 +270,16 @@ def test_c_folds_every_plain_size_itself(hafs, tmp_path, monkeypatch):
     remote = b'{"kind":"file","path":"/x","size":7,"host":"nas","blake3":"' + b"0" * 64 + b'"}\n'
     hafs("dedup", "--only", input=listing + remote)
     assert sizes == [7]  # the size with another host's record went to Python
+
+
+def test_dedup_of_paths_walks_and_groups_as_scan_piped_into_dedup(hafs, tmp_path):
+    odd_tree(tmp_path / "t")
+    write(tmp_path / "elsewhere/copy.txt", b"same content\n")
+    roots = [str(tmp_path / "t"), str(tmp_path / "elsewhere/copy.txt")]
+    walked = both(hafs, "dedup", "--no-cache", *roots, sort=True)
+    piped = hafs("dedup", "--no-cache", input=hafs("scan", *roots).stdout)
+    groups = [[x for x in r.records if x["kind"] == "dupgroup"] for r in (walked, piped)]
+    assert groups[0] == groups[1] and groups[0][0]["count"] == 22
+    assert sorted(x["path"] for x in walked.records if x["kind"] == "file") == sorted(
+        x["path"] for x in piped.records if x["kind"] == "file"
+    )
