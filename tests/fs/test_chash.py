@@ -272,9 +272,8 @@ def test_dedup_error_records_are_the_same_both_ways(hafs, tmp_path):
 
 def test_unreadable_member_is_the_same_error_record_both_ways(tmp_path):
     root = tmp_path / "t"
-    write(root / "ok-1", b"readable twin")
-    write(root / "ok-2", b"readable twin")
-    locked = write(root / "locked", b"readable twin")
+    data = blob(4, 70_000)  # past the whole-file size: head and tail reads
+    *_, locked = [write(root / name, data) for name in ("ok-1", "sub/ok-2", "sub/locked")]
     os.chmod(locked, 0)
     outs = []
     for env in ({}, {"HAFS_NO_SPEEDUPS": "1"}):
