@@ -37,6 +37,14 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#ifdef __APPLE__ /* the nanosecond times of struct stat */
+#define ST_MTIM st_mtimespec
+#define ST_CTIM st_ctimespec
+#else
+#define ST_MTIM st_mtim
+#define ST_CTIM st_ctim
+#endif
+
 #define EDGE 4096
 #define CHANGED (-1)
 #define CHUNK 16 /* items a thread takes at a time */
@@ -228,8 +236,9 @@ static int check(int fd, const Item *it) {
     struct stat st;
     if (fstat(fd, &st) != 0)
         return errno;
-    if (it->mismatch || (long long)st.st_size != it->size || !same(st.st_mtim, it->mtime_s, it->mtime_ns) ||
-        (it->has_ctime && !same(st.st_ctim, it->ctime_s, it->ctime_ns)))
+    if (it->mismatch || (long long)st.st_size != it->size ||
+        !same(st.ST_MTIM, it->mtime_s, it->mtime_ns) ||
+        (it->has_ctime && !same(st.ST_CTIM, it->ctime_s, it->ctime_ns)))
         return CHANGED;
     return 0;
 }
