@@ -392,3 +392,19 @@ def test_hash_reports_an_unreadable_file_and_lists_it_without_a_hash(tmp_path):
         (str(tmp_path / "locked.txt"), "cannot hash: Permission denied")
     ]
     assert r.returncode == 2
+
+
+@pytest.mark.parametrize(
+    ("cpus", "pure", "want"),
+    [(1, "", 1), (2, "", 2), (2, "1", 1), (4, "", 3), (8, "1", 7)],
+)
+def test_automatic_walk_workers(monkeypatch, cpus, pure, want):
+    from hafs_cli import speedups
+    from hafs_cli.fs import parwalk
+
+    if not pure and speedups.load("_cwalk") is None:
+        pytest.skip("the C lister is not built here")
+    monkeypatch.setenv("HAFS_NO_SPEEDUPS", pure)
+    monkeypatch.setattr(parwalk, "default_jobs", lambda: cpus)
+    assert parwalk.walk_jobs(0) == want
+    assert parwalk.walk_jobs(5) == 5
