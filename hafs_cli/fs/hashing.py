@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from zlib import crc32
@@ -32,8 +33,9 @@ EDGE = 4096  # bytes hashed at each end of a file in the head+tail stage
 SMALL = 2 * EDGE  # files up to this size are read whole (one read) in that stage
 CHUNK = 1 << 20
 # Full stage with the C module: files up to this size are read by its threads and hashed
-# here (no fork, no pickling); bigger ones go to worker processes as without it.
-READ_WHOLE_MAX = 1 << 20
+# here (no fork, no pickling); bigger ones are hashed by threads reading into a reused
+# buffer (a fresh object per file that size costs more in page faults than it saves).
+READ_WHOLE_MAX = 64 << 10
 READ_BATCH_BYTES = 8 << 20  # content held at once while hashing small files
 BATCH = 4096  # files per call into the C module (progress and Ctrl-C between calls)
 
@@ -115,6 +117,17 @@ def edges_digest(want: Expect | tuple) -> int:
         os.close(fd)
 
 
+_local = threading.local()
+
+
+def _buffer() -> bytearray:
+    """This thread's read buffer (CHUNK bytes): a fresh one per file costs page faults."""
+    buf = getattr(_local, "buf", None)
+    if buf is None:
+        buf = _local.buf = bytearray(CHUNK)
+    return buf
+
+
 def full_digest(want: Expect | tuple) -> bytes:
     """The full blake3 digest (32 bytes); `Changed` if the file changes while it is read."""
     path, size = want[0], want[1]
@@ -122,7 +135,7 @@ def full_digest(want: Expect | tuple) -> bytes:
     try:
         _check(os.fstat(fd), want)
         hasher = blake3.blake3()
-        buf = bytearray(min(CHUNK, max(size, 1)))
+        buf = _buffer()
         view = memoryview(buf)
         total = 0
         while True:
@@ -205,6 +218,13 @@ def _blake3(data: bytes) -> bytes:
     return blake3.blake3(data).digest()
 
 
+def _safe_full(want: tuple) -> Any:
+    try:
+        return full_digest(want)
+    except Exception as exc:  # returned, as fork_map does: the caller decides per file
+        return exc
+
+
 def full_many(
     wants: Sequence[tuple],
     jobs: int = 0,
@@ -213,8 +233,10 @@ def full_many(
 ) -> list[Any]:
     """[full_digest(want) or the exception it raised] for every item, in order.
 
-    With the C module, files up to READ_WHOLE_MAX are read by its threads and hashed here,
-    without forking; bigger ones (blake3 is most of their cost) go to worker processes.
+    With the C module, files up to READ_WHOLE_MAX are read by its threads and hashed here
+    (no fork, no pickling); bigger ones are hashed by `jobs` threads here, each reading
+    into its own buffer (blake3 and reads release the GIL for inputs that size).
+    Without it, worker processes do it all.
     """
     chash = speedups.load("_chash")
     if chash is None:
@@ -222,6 +244,7 @@ def full_many(
     small = [i for i, w in enumerate(wants) if w[1] <= READ_WHOLE_MAX]
     big = [i for i, w in enumerate(wants) if w[1] > READ_WHOLE_MAX]
     out: list[Any] = [None] * len(wants)
+    threads = _threads(jobs)
     if small:
         few = [wants[i] for i in small]
         parts = []
@@ -234,15 +257,16 @@ def full_many(
         parts.append(range(start, len(few)))
         some = [weights[i] for i in small] if weights else None
         results = _in_c(
-            chash.read_whole, few, _threads(jobs), chash.CHANGED, parts, _blake3, some, on_done
+            chash.read_whole, few, threads, chash.CHANGED, parts, _blake3, some, on_done
         )
         for i, res in zip(small, results, strict=True):
             out[i] = res
     if big:
-        many = [wants[i] for i in big]
-        some = [weights[i] for i in big] if weights else None
-        for i, res in zip(
-            big, forkpool.fork_map(full_digest, many, jobs, some, on_done), strict=True
-        ):
-            out[i] = res
+        from concurrent.futures import ThreadPoolExecutor  # only here: start-up time
+
+        with ThreadPoolExecutor(max_workers=min(threads, len(big))) as pool:
+            for i, res in zip(big, pool.map(_safe_full, [wants[i] for i in big]), strict=True):
+                out[i] = res
+                if on_done is not None:
+                    on_done(1, weights[i] if weights else 0)
     return out

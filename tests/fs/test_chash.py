@@ -28,7 +28,8 @@ from tests.fs.conftest import BAD_NAME, blob, run_hafs, unprivileged, write
 CHASH = speedups.load("_chash")
 needs_c = pytest.mark.skipif(CHASH is None, reason="hafs_cli._chash is not built here")
 # sizes around every boundary of the head+tail digest (EDGE = 4096, whole file <= 8192)
-SIZES = [0, 1, 7, 8, 9, 100, 4095, 4096, 4097, 6000, 8191, 8192, 8193, 12288, 100_003]
+SIZES = [0, 1, 7, 8, 9, 100, 4095, 4096, 4097, 6000, 8191, 8192, 8193, 12288, 65536, 65537]
+SIZES += [100_003, 3 << 20]  # hashed by threads reading into a reused buffer
 
 
 @pytest.fixture(params=["c", "python"])
@@ -148,6 +149,10 @@ def failing_cases(tmp_path: Path) -> list[tuple]:
     cases.append((grown, 9, os.stat(grown).st_mtime_ns, None))  # listed 9, is 10
     big = write(tmp_path / "big", blob(1, 20_000))
     cases.append((big, 20_000, os.stat(big).st_mtime_ns + 1, None))  # other mtime
+    huge = write(tmp_path / "huge", blob(2, hashing.READ_WHOLE_MAX + 1))  # hashed by threads
+    st = os.stat(huge)
+    cases.append((huge, st.st_size, st.st_mtime_ns, st.st_ctime_ns + 1))  # other ctime
+    cases.append((os.fsencode(tmp_path / "huge-gone"), st.st_size + 5, 0, 0))
     cases.append((os.fsencode(tmp_path / "vanished"), 10, 0, 0))
     cases.append((os.fsencode(tmp_path / "big") + b"/below", 10, 0, 0))  # ENOTDIR
     cases.append((b"nul\0in-name", 10, 0, 0))
@@ -163,9 +168,11 @@ def test_failures_are_the_same_exceptions_both_ways(tmp_path, monkeypatch):
     cases = failing_cases(tmp_path)
     py = [[outcome(f(c)) for c in cases] for f in (_catch(edges_digest), _catch(full_digest))]
     assert py[0][0] == ("Changed", (cases[0][0],))  # the same-size rewrite
-    assert py[0][3][:2] == ("OSError", errno.ENOENT)
-    assert py[0][4][:2] == ("OSError", errno.ENOTDIR)
-    assert py[0][5] == ("OSError", errno.EINVAL, os.strerror(errno.EINVAL), b"nul\0in-name")
+    assert py[0][3] == py[1][3] == ("Changed", (cases[3][0],))  # a big file's new ctime
+    assert py[0][4][:2] == py[1][4][:2] == ("OSError", errno.ENOENT)
+    assert py[0][5][:2] == ("OSError", errno.ENOENT)
+    assert py[0][6][:2] == ("OSError", errno.ENOTDIR)
+    assert py[0][7] == ("OSError", errno.EINVAL, os.strerror(errno.EINVAL), b"nul\0in-name")
     for row in py:
         assert all(o[0] in ("Changed", "OSError") for o in row)
     for env in ("", "1"):
