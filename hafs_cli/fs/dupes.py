@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from operator import attrgetter
 
 from hafs_cli import speedups
@@ -24,6 +25,7 @@ from hafs_cli.paths import path_fields, record_path
 
 _INT64_MAX = (1 << 63) - 1
 _INODE = attrgetter("inode")
+_SIZE = attrgetter("size")
 _WANT = attrgetter("path", "size", "mtime_ns", "ctime_ns")
 _ROW = attrgetter("dev", "inode", "size", "mtime_ns", "ctime_ns", "edges", "full")
 EMPTY_DIGEST = bytes.fromhex("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
@@ -349,7 +351,8 @@ class DupFinder:
         wants = list(map(_WANT, cands))  # (path, size, mtime_ns, ctime_ns): what Expect holds
         if self.progress is None:
             return many(wants, self.opts.jobs)
-        weights = [c.size if bytes_each is None else min(c.size, bytes_each) for c in cands]
+        sizes = map(_SIZE, cands)  # bytes read per file (the progress line shows a rate)
+        weights = list(sizes if bytes_each is None else map(min, sizes, repeat(bytes_each)))
         with self.progress(label, len(cands)) as bar:  # type: ignore[attr-defined]
             return many(wants, self.opts.jobs, weights, lambda n, b: bar.advance(n, bytes=b))
 
