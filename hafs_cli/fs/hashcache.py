@@ -131,12 +131,10 @@ class HashCache:
         db.execute("BEGIN IMMEDIATE")
         try:
             # Replacing is right: an entry with the same identity would have been a hit,
-            # and one with another identity is stale. stored_s comes from SQLite's clock
-            # (the same as time.time()): a constant column would be bound for every row.
-            sql = (
-                "INSERT OR REPLACE INTO hashes VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, CAST(strftime('%s', 'now') AS INTEGER))"
-            )
+            # and one with another identity is stale. stored_s is a literal in the
+            # statement (an int): bound, it would cost one more parameter per row.
+            now_s = time.time_ns() // 1_000_000_000
+            sql = f"INSERT OR REPLACE INTO hashes VALUES (?, ?, ?, ?, ?, ?, ?, {int(now_s)})"
             try:
                 db.executemany(sql, rows)
             except OverflowError:
@@ -144,7 +142,6 @@ class HashCache:
                 # such files are simply not cached.
                 rows = [row for row in rows if all(-_INT64 <= v < _INT64 for v in row[:5])]
                 db.executemany(sql, rows)
-            now_s = time.time_ns() // 1_000_000_000
             db.execute("DELETE FROM hashes WHERE stored_s < ?", (now_s - MAX_AGE_S,))
             db.execute("COMMIT")
         except BaseException:
