@@ -252,9 +252,12 @@ VALID_KEEP = 32
 
 
 def _valid_key(text: str) -> str:
-    import hashlib
+    try:  # hashlib's blake2b without loading OpenSSL (2 ms of every start-up)
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
 
-    digest = hashlib.blake2b(_schema_bytes(), digest_size=16)
+    digest = blake2b(_schema_bytes(), digest_size=16)
     digest.update(text.encode("utf-8"))
     return digest.hexdigest()
 

@@ -90,7 +90,6 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
 
     pipe.table_renderer = dupgroups_table
     from hafs_cli.fs.keeper import KeeperRules
-    from hafs_cli.fs.suggest import suggest_actions
 
     if not paths and not inputs and sys.stdin.isatty():
         raise HafsError(
@@ -140,6 +139,8 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
         for group in finder.groups():
             pipe.emit(group)
             if suggest:
+                from hafs_cli.fs.suggest import suggest_actions
+
                 for action in suggest_actions(group, suggest, host, rules):
                     pipe.emit(action)
     finally:

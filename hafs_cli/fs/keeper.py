@@ -27,7 +27,11 @@ def _spec(pattern: str):
     return pathspec.GitIgnoreSpec.from_lines([os.path.expanduser(pattern)])
 
 
-# The regexes pathspec makes of trash.TRASH_PATTERNS (named groups plain), so that a
+# Where copies sit in a trash or a hafs quarantine (kept last, and hafs.fs.trash's
+# business); here so that dedup need not import the trash module.
+TRASH_PATTERNS = (".hafs-quarantine-*/", ".Trash-*/", "**/Trash/files/", "**/hafs/quarantine/")
+
+# The regexes pathspec makes of TRASH_PATTERNS (named groups plain), so that a
 # run without patterns of its own imports no pathspec until a path may be in a trash
 # (a test checks them against pathspec).
 TRASH_REGEXES = (
@@ -51,8 +55,6 @@ class KeeperRules:
     _maybe_avoid: Callable[[str], object] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from hafs_cli.fs.trash import TRASH_PATTERNS
-
         # Copies in a trash or quarantine are kept last, whatever else is configured.
         object.__setattr__(self, "avoid", tuple(self.avoid) + TRASH_PATTERNS)
         if not self.prefer and self.avoid == TRASH_PATTERNS:

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from hafs_cli import xdg
 from hafs_cli.fs import ops
+from hafs_cli.fs.keeper import TRASH_PATTERNS  # noqa: F401 - where callers look for it
 
 
 def _on_same_fs(directory: bytes, dev: int) -> bool:
@@ -82,7 +83,6 @@ def write_info(path: bytes, info: bytes) -> None:
 
 
 # Places whose content is on its way out: a copy there must never be the one kept.
-TRASH_PATTERNS = (".hafs-quarantine-*/", ".Trash-*/", "**/Trash/files/", "**/hafs/quarantine/")
 
 
 def in_trash(path: bytes, configured: str = "") -> bool:
