@@ -563,8 +563,9 @@ static int add_todo(PyObject *out, PyObject *size, PyObject *entries, Item *file
  *   todo:   [(size, [(entry, links or None, cache hit or None), ...]), ...] two or more
  *           files (after folding) that the stages must look at
  *   left:   the sizes (with two or more entries) left to Python's _candidates
- *   counts: (files, hard_links, candidates, hits) over groups and todo (candidates:
- *           over groups only; the stages count todo's) */
+ *   counts: (files, hard_links, candidates, hits, singles) over groups and todo
+ *           (candidates: over groups only, the stages count todo's; singles: the sizes
+ *           with one entry, each a file that cannot have a duplicate) */
 static PyObject *known_groups(PyObject *self, PyObject *args) {
     PyObject *by_size, *known;
     if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &by_size, &known))
@@ -576,14 +577,16 @@ static PyObject *known_groups(PyObject *self, PyObject *args) {
     PyObject *groups = PyList_New(0), *left = PyList_New(0), *todo = PyList_New(0);
     Item *items = NULL, *files = NULL;
     Py_ssize_t cap = 0;
-    long long nfiles = 0, nlinks = 0, ncands = 0, nhits = 0;
+    long long nfiles = 0, nlinks = 0, ncands = 0, nhits = 0, nsingles = 0;
     if (!groups || !left || !todo)
         goto fail;
     PyObject *size, *entries;
     Py_ssize_t pos = 0;
     while (PyDict_Next(by_size, &pos, &size, &entries)) {
-        if (!PyList_Check(entries) || PyList_GET_SIZE(entries) < 2)
+        if (!PyList_Check(entries) || PyList_GET_SIZE(entries) < 2) {
+            nsingles += PyList_Check(entries) && PyList_GET_SIZE(entries) == 1;
             continue;
+        }
         Py_ssize_t n = PyList_GET_SIZE(entries);
         if (n > cap) {
             free(items);
@@ -632,7 +635,8 @@ static PyObject *known_groups(PyObject *self, PyObject *args) {
     }
     free(items);
     free(files);
-    return Py_BuildValue("(NNN(LLLL))", groups, todo, left, nfiles, nlinks, ncands, nhits);
+    return Py_BuildValue("(NNN(LLLLL))", groups, todo, left, nfiles, nlinks, ncands, nhits,
+                         nsingles);
 fail:
     free(items);
     free(files);
@@ -648,7 +652,8 @@ static PyMethodDef methods[] = {
     {"by_device", by_device, METH_O, "by_device(entries) -> {dev: {inode: [entry, ...]}}"},
     {"match", match, METH_VARARGS, "match(rows, inodes, known) -> hits"},
     {"known_groups", known_groups, METH_VARARGS,
-     "known_groups(by_size, known) -> (groups, todo, left, (files, links, candidates, hits))"},
+     "known_groups(by_size, known) -> "
+     "(groups, todo, left, (files, links, candidates, hits, singles))"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -295,8 +295,8 @@ class DupFinder:
             return [], [], 0
         known = self._known if self._lookups else None
         done, todo, left, counts = self._cdedup.known_groups(self._by_size, known)
-        files, links, cands, hits = counts
-        self.stats.files += files
+        files, links, cands, hits, singles = counts
+        self.stats.files += files + singles
         self.stats.hard_links += links
         self._hits += hits
         host = self.host
@@ -309,9 +309,7 @@ class DupFinder:
             for size, members in todo
         ]
         by_size = self._by_size
-        kept = {size: by_size[size] for size in left}
-        kept.update((size, e) for size, e in by_size.items() if len(e) < 2)  # the singles
-        self._by_size = kept
+        self._by_size = {size: by_size[size] for size in left}  # singles: counted above
         return sets, sized, cands
 
     @staticmethod
