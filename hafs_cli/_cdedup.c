@@ -104,6 +104,25 @@ static int parse(const char *p, const char *end, const char *host, size_t host_l
     return EXPECT("}") && p == end;
 }
 
+/* A new reference to an int of this value: the one made for the previous line when the
+ * value is the same (a tree's files share their device, and often their times). */
+typedef struct {
+    PyObject *obj;
+    long long value;
+} Last;
+
+static PyObject *reuse(Last *last, long long value) {
+    if (!last->obj || last->value != value) {
+        PyObject *obj = PyLong_FromLongLong(value);
+        if (!obj)
+            return NULL;
+        Py_XSETREF(last->obj, obj);
+        last->value = value;
+    }
+    Py_INCREF(last->obj);
+    return last->obj;
+}
+
 /* file_lines(chunk, host, min_size, max_size, by_size, recent) -> (taken, slow)
  *
  * slow: [(line index in chunk, start offset, end offset without the newline), ...] for
@@ -124,6 +143,7 @@ static PyObject *file_lines(PyObject *self, PyObject *args) {
         return NULL;
     }
     const char *data = chunk.buf, *stop = data + chunk.len;
+    Last last_dev = {0}, last_mtime = {0}, last_ctime = {0};
     PyObject *slow = PyList_New(0);
     Py_ssize_t taken = 0, index = 0;
     if (!slow)
@@ -155,11 +175,20 @@ static PyObject *file_lines(PyObject *self, PyObject *args) {
             taken++;
             if (r.size >= min_size && r.size <= max_size) {
                 PyObject *size = PyLong_FromLongLong(r.size);
-                PyObject *entry =
-                    size ? Py_BuildValue("(NOLLLLOO)", path, Py_None, r.dev, r.inode,
-                                         r.mtime_ns, r.ctime_ns, Py_None, size)
-                         : NULL;
+                PyObject *dev = reuse(&last_dev, r.dev);
+                PyObject *mtime = reuse(&last_mtime, r.mtime_ns);
+                PyObject *ctime = r.ctime_ns == r.mtime_ns ? (Py_XINCREF(mtime), mtime)
+                                                           : reuse(&last_ctime, r.ctime_ns);
+                PyObject *entry = NULL;
+                if (size && dev && mtime && ctime)
+                    entry = Py_BuildValue("(NOOLOOOO)", path, Py_None, dev, r.inode, mtime, ctime,
+                                          Py_None, size);
+                else
+                    Py_DECREF(path);
                 path = NULL; /* the tuple owns it (or it is gone with the error) */
+                Py_XDECREF(dev);
+                Py_XDECREF(mtime);
+                Py_XDECREF(ctime);
                 if (!entry) {
                     Py_XDECREF(size);
                     goto fail;
@@ -189,9 +218,15 @@ static PyObject *file_lines(PyObject *self, PyObject *args) {
         line = nl ? nl + 1 : stop;
     }
     PyBuffer_Release(&chunk);
+    Py_XDECREF(last_dev.obj);
+    Py_XDECREF(last_mtime.obj);
+    Py_XDECREF(last_ctime.obj);
     return Py_BuildValue("(nN)", taken, slow);
 fail:
     PyBuffer_Release(&chunk);
+    Py_XDECREF(last_dev.obj);
+    Py_XDECREF(last_mtime.obj);
+    Py_XDECREF(last_ctime.obj);
     Py_XDECREF(slow);
     return NULL;
 }
