@@ -104,46 +104,73 @@ static int parse(const char *p, const char *end, const char *host, size_t host_l
     return EXPECT("}") && p == end;
 }
 
-/* A new reference to an int of this value: the one made for the previous line when the
- * value is the same (a tree's files share their device, and often their times). */
-typedef struct {
-    PyObject *obj;
-    long long value;
-} Last;
 
-static PyObject *reuse(Last *last, long long value) {
-    if (!last->obj || last->value != value) {
-        PyObject *obj = PyLong_FromLongLong(value);
-        if (!obj)
-            return NULL;
-        Py_XSETREF(last->obj, obj);
-        last->value = value;
+/* ---- FileIndex: the plain records, kept in C until they are known to matter ---------- */
+
+typedef struct {
+    size_t path_off; /* the path's bytes in the arena (valid UTF-8, no NUL) */
+    Py_ssize_t path_len;
+    long long size, mtime, ctime, seq; /* seq: input order, shared with Python's entries */
+    unsigned long long dev, inode;
+    long long edges;         /* the cached head+tail digest, when hit */
+    unsigned char full[32];  /* the cached blake3, when has_full */
+    unsigned char hit, has_full;
+} FRec;
+
+typedef struct {
+    PyObject_HEAD
+    char *arena;
+    size_t alen, acap;
+    FRec *recs;
+    size_t n, cap;
+    size_t looked;            /* records before this were handed out for cache lookups */
+    size_t batch_from, batch_to; /* the last batch handed out */
+} FileIndex;
+
+static int grow(void **p, size_t *cap, size_t need, size_t each, size_t first) {
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * each);
+    if (!q) {
+        PyErr_NoMemory();
+        return -1;
     }
-    Py_INCREF(last->obj);
-    return last->obj;
+    *p = q;
+    *cap = c;
+    return 0;
 }
 
-/* file_lines(chunk, host, min_size, max_size, by_size, recent) -> (taken, slow)
+static void index_dealloc(FileIndex *self) {
+    free(self->arena);
+    free(self->recs);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int ascii_only(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* add_lines(chunk, host, min_size, max_size, first_seq) -> (taken, lines, slow)
  *
- * slow: [(line index in chunk, start offset, end offset without the newline), ...] for
- * the lines left to Python, in order; a last line without a newline is always slow.
- */
-static PyObject *file_lines(PyObject *self, PyObject *args) {
+ * Keeps every line of hafs scan's own shape (see the top of this file) whose size is in
+ * [min_size, max_size]; seq = first_seq + the line's index in the chunk. slow: the
+ * (index, start, end) of each other line, for Python; lines: how many lines the chunk
+ * has (a last line without a newline is always slow). */
+static PyObject *index_add_lines(FileIndex *self, PyObject *args) {
     Py_buffer chunk;
     const char *host;
     Py_ssize_t host_len;
-    long long min_size, max_size;
-    PyObject *by_size, *recent;
-    if (!PyArg_ParseTuple(args, "y*y#LLO!O", &chunk, &host, &host_len, &min_size, &max_size,
-                          &PyDict_Type, &by_size, &recent))
+    long long min_size, max_size, first_seq;
+    if (!PyArg_ParseTuple(args, "y*y#LLL", &chunk, &host, &host_len, &min_size, &max_size,
+                          &first_seq))
         return NULL;
-    if (recent != Py_None && !PyList_Check(recent)) {
-        PyBuffer_Release(&chunk);
-        PyErr_SetString(PyExc_TypeError, "recent must be a list or None");
-        return NULL;
-    }
     const char *data = chunk.buf, *stop = data + chunk.len;
-    Last last_dev = {0}, last_mtime = {0}, last_ctime = {0};
     PyObject *slow = PyList_New(0);
     Py_ssize_t taken = 0, index = 0;
     if (!slow)
@@ -152,16 +179,18 @@ static PyObject *file_lines(PyObject *self, PyObject *args) {
         const char *nl = memchr(line, '\n', (size_t)(stop - line));
         const char *end = nl ? nl : stop;
         Rec r;
-        int ok = nl != NULL && parse(line, end, host, (size_t)host_len, &r);
-        PyObject *path = NULL;
-        if (ok) {
-            path = PyUnicode_DecodeUTF8(r.path, (Py_ssize_t)r.path_len, "strict");
-            if (!path) {
+        int ok = nl != NULL && parse(line, end, host, (size_t)host_len, &r) &&
+                 memchr(r.path, 0, r.path_len) == NULL;
+        if (ok && !ascii_only(r.path, r.path_len)) {
+            /* orjson would reject invalid UTF-8: Python reports the bad line */
+            PyObject *check = PyUnicode_DecodeUTF8(r.path, (Py_ssize_t)r.path_len, "strict");
+            if (!check) {
                 if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
                     goto fail;
                 PyErr_Clear();
-                ok = 0; /* orjson would reject it: Python reports the bad line */
+                ok = 0;
             }
+            Py_XDECREF(check);
         }
         if (!ok) {
             PyObject *item = Py_BuildValue("(nnn)", index, (Py_ssize_t)(line - data),
@@ -174,376 +203,380 @@ static PyObject *file_lines(PyObject *self, PyObject *args) {
         } else {
             taken++;
             if (r.size >= min_size && r.size <= max_size) {
-                PyObject *size = PyLong_FromLongLong(r.size);
-                PyObject *dev = reuse(&last_dev, r.dev);
-                PyObject *mtime = reuse(&last_mtime, r.mtime_ns);
-                PyObject *ctime = r.ctime_ns == r.mtime_ns ? (Py_XINCREF(mtime), mtime)
-                                                           : reuse(&last_ctime, r.ctime_ns);
-                PyObject *entry = NULL;
-                if (size && dev && mtime && ctime)
-                    entry = Py_BuildValue("(NOOLOOOO)", path, Py_None, dev, r.inode, mtime, ctime,
-                                          Py_None, size);
-                else
-                    Py_DECREF(path);
-                path = NULL; /* the tuple owns it (or it is gone with the error) */
-                Py_XDECREF(dev);
-                Py_XDECREF(mtime);
-                Py_XDECREF(ctime);
-                if (!entry) {
-                    Py_XDECREF(size);
+                if (grow((void **)&self->recs, &self->cap, self->n + 1, sizeof(FRec), 4096) ||
+                    grow((void **)&self->arena, &self->acap, self->alen + r.path_len, 1,
+                         1 << 20))
                     goto fail;
-                }
-                PyObject *list = PyDict_GetItemWithError(by_size, size);
-                if (!list) {
-                    if (PyErr_Occurred() || !(list = PyList_New(0)) ||
-                        PyDict_SetItem(by_size, size, list) < 0) {
-                        Py_XDECREF(list);
-                        Py_DECREF(size);
-                        Py_DECREF(entry);
-                        goto fail;
-                    }
-                    Py_DECREF(list); /* the dict holds it */
-                }
-                Py_DECREF(size);
-                if (PyList_Append(list, entry) < 0 ||
-                    (recent != Py_None && PyList_Append(recent, entry) < 0)) {
-                    Py_DECREF(entry);
-                    goto fail;
-                }
-                Py_DECREF(entry);
-            } else {
-                Py_DECREF(path);
+                FRec *f = &self->recs[self->n++];
+                memset(f, 0, sizeof *f);
+                f->path_off = self->alen;
+                f->path_len = (Py_ssize_t)r.path_len;
+                memcpy(self->arena + self->alen, r.path, r.path_len);
+                self->alen += r.path_len;
+                f->size = r.size;
+                f->mtime = r.mtime_ns;
+                f->ctime = r.ctime_ns;
+                f->dev = (unsigned long long)r.dev;
+                f->inode = (unsigned long long)r.inode;
+                f->seq = first_seq + index;
             }
         }
         line = nl ? nl + 1 : stop;
     }
     PyBuffer_Release(&chunk);
-    Py_XDECREF(last_dev.obj);
-    Py_XDECREF(last_mtime.obj);
-    Py_XDECREF(last_ctime.obj);
-    return Py_BuildValue("(nN)", taken, slow);
+    return Py_BuildValue("(nnN)", taken, index, slow);
 fail:
     PyBuffer_Release(&chunk);
-    Py_XDECREF(last_dev.obj);
-    Py_XDECREF(last_mtime.obj);
-    Py_XDECREF(last_ctime.obj);
     Py_XDECREF(slow);
     return NULL;
 }
 
-
-/* by_device(entries) -> {dev: {inode: [entry, ...]}} for entries of this host whose dev,
- * inode and ctime_ns are ints (the ones the cache can answer for): DupFinder.prefetch. */
-static PyObject *by_device(PyObject *self, PyObject *arg) {
-    PyObject *seq = PySequence_Fast(arg, "entries must be a sequence");
-    if (!seq)
-        return NULL;
+/* pending() -> {dev: b"[inode,...]"} for the records added since the last call: what the
+ * cache is asked about (one JSON array per device, as HashCache.entries_json takes). */
+static PyObject *index_pending(FileIndex *self, PyObject *unused) {
+    self->batch_from = self->looked;
+    self->batch_to = self->n;
+    self->looked = self->n;
     PyObject *out = PyDict_New();
     if (!out)
-        goto fail;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = items[i];
-        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 8)
+        return NULL;
+    /* most trees are on a few devices: one pass per device */
+    size_t from = self->batch_from, to = self->batch_to;
+    unsigned char *done = calloc(to - from + 1, 1);
+    char *json = NULL;
+    size_t jlen = 0, jcap = 0;
+    if (!done) {
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
+    for (size_t i = from; i < to; i++) {
+        if (done[i - from])
             continue;
-        PyObject *host = PyTuple_GET_ITEM(e, 1), *dev = PyTuple_GET_ITEM(e, 2),
-                 *inode = PyTuple_GET_ITEM(e, 3), *ctime = PyTuple_GET_ITEM(e, 5);
-        if (host != Py_None || !PyLong_CheckExact(dev) || !PyLong_CheckExact(inode) ||
-            !PyLong_CheckExact(ctime))
-            continue;
-        PyObject *inodes = PyDict_GetItemWithError(out, dev);
-        if (!inodes) {
-            if (PyErr_Occurred() || !(inodes = PyDict_New()))
+        unsigned long long dev = self->recs[i].dev;
+        jlen = 0;
+        for (size_t k = i; k < to; k++) {
+            if (done[k - from] || self->recs[k].dev != dev)
+                continue;
+            done[k - from] = 1;
+            if (grow((void **)&json, &jcap, jlen + 24, 1, 1 << 16))
                 goto fail;
-            int r = PyDict_SetItem(out, dev, inodes);
-            Py_DECREF(inodes);
-            if (r < 0)
-                goto fail;
+            jlen += (size_t)sprintf(json + jlen, "%c%llu", jlen ? ',' : '[',
+                                    self->recs[k].inode);
         }
-        PyObject *list = PyDict_GetItemWithError(inodes, inode);
-        if (!list) {
-            if (PyErr_Occurred() || !(list = PyList_New(0)))
-                goto fail;
-            int r = PyDict_SetItem(inodes, inode, list);
-            Py_DECREF(list);
-            if (r < 0)
-                goto fail;
-        }
-        if (PyList_Append(list, e) < 0)
+        if (grow((void **)&json, &jcap, jlen + 2, 1, 1 << 16))
+            goto fail;
+        json[jlen++] = ']';
+        PyObject *key = PyLong_FromUnsignedLongLong(dev);
+        PyObject *val = PyBytes_FromStringAndSize(json, (Py_ssize_t)jlen);
+        int r = key && val ? PyDict_SetItem(out, key, val) : -1;
+        Py_XDECREF(key);
+        Py_XDECREF(val);
+        if (r < 0)
             goto fail;
     }
-    Py_DECREF(seq);
+    free(done);
+    free(json);
     return out;
 fail:
-    Py_DECREF(seq);
-    Py_XDECREF(out);
+    free(done);
+    free(json);
+    Py_DECREF(out);
     return NULL;
 }
 
-/* match(rows, inodes, known) -> hits: for each cache row (inode, size, mtime_ns, ctime_ns,
- * edges, full), every entry of that inode with the same size, mtime_ns and ctime_ns gets
- * known[id(entry)] = (edges, full). */
-static PyObject *match(PyObject *self, PyObject *args) {
-    PyObject *rows, *inodes, *known;
-    if (!PyArg_ParseTuple(args, "OO!O!", &rows, &PyDict_Type, &inodes, &PyDict_Type, &known))
+static int same_int(PyObject *obj, long long want) {
+    int overflow = 0;
+    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (v == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return !overflow && v == want;
+}
+
+/* match(dev, rows) -> hits: rows are the cache's (inode, size, mtime_ns, ctime_ns, edges,
+ * full) for the last pending() batch; a record of that batch with the same device, inode,
+ * size, mtime_ns and ctime_ns takes the row's digests. */
+static PyObject *index_match(FileIndex *self, PyObject *args) {
+    unsigned long long dev;
+    PyObject *rows;
+    if (!PyArg_ParseTuple(args, "KO", &dev, &rows))
         return NULL;
-    PyObject *it = PyObject_GetIter(rows);
-    if (!it)
-        return NULL;
+    size_t from = self->batch_from, to = self->batch_to, n = 0;
+    for (size_t i = from; i < to; i++)
+        n += self->recs[i].dev == dev;
+    size_t slots = 16;
+    while (slots < 2 * n)
+        slots *= 2;
+    /* open addressing on the inode: slot -> first record + 1; next[] chains the others */
+    size_t *table = calloc(slots, sizeof *table), *next = calloc(to - from + 1, sizeof *next);
+    if (!table || !next) {
+        free(table);
+        free(next);
+        return PyErr_NoMemory();
+    }
+    for (size_t i = from; i < to; i++) {
+        if (self->recs[i].dev != dev)
+            continue;
+        size_t h = (size_t)(self->recs[i].inode * 0x9E3779B97F4A7C15ULL) & (slots - 1);
+        while (table[h] && self->recs[table[h] - 1].inode != self->recs[i].inode)
+            h = (h + 1) & (slots - 1);
+        if (table[h]) { /* the same inode again: chain it behind the first */
+            size_t k = table[h] - 1;
+            while (next[k - from])
+                k = next[k - from] - 1;
+            next[k - from] = i + 1;
+        } else {
+            table[h] = i + 1;
+        }
+    }
     Py_ssize_t hits = 0;
-    PyObject *row;
+    PyObject *it = PyObject_GetIter(rows), *row;
+    if (!it)
+        goto fail;
     while ((row = PyIter_Next(it))) {
         if (!PyTuple_Check(row) || PyTuple_GET_SIZE(row) != 6) {
             Py_DECREF(row);
             Py_DECREF(it);
             PyErr_SetString(PyExc_TypeError, "cache rows must be 6-tuples");
-            return NULL;
+            goto fail;
         }
-        PyObject *list = PyDict_GetItemWithError(inodes, PyTuple_GET_ITEM(row, 0));
-        if (!list) {
-            Py_DECREF(row);
-            if (PyErr_Occurred())
-                goto fail;
-            continue;
+        unsigned long long inode = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(row, 0));
+        PyObject *edges = PyTuple_GET_ITEM(row, 4), *full = PyTuple_GET_ITEM(row, 5);
+        int usable = !PyErr_Occurred() && PyLong_CheckExact(edges) &&
+                     (full == Py_None || (PyBytes_CheckExact(full) && PyBytes_GET_SIZE(full) == 32));
+        PyErr_Clear();
+        long long edges_value = usable ? PyLong_AsLongLong(edges) : 0;
+        if (usable && edges_value == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            usable = 0;
         }
-        PyObject *digests = NULL;
-        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
-            PyObject *e = PyList_GET_ITEM(list, i);
-            int same = 1;
-            /* size is entry[7], mtime_ns entry[4], ctime_ns entry[5] */
-            const int pairs[3][2] = {{1, 7}, {2, 4}, {3, 5}};
-            for (int k = 0; k < 3 && same; k++) {
-                int r = PyObject_RichCompareBool(PyTuple_GET_ITEM(row, pairs[k][0]),
-                                                 PyTuple_GET_ITEM(e, pairs[k][1]), Py_EQ);
-                if (r < 0) {
-                    Py_XDECREF(digests);
-                    Py_DECREF(row);
-                    goto fail;
-                }
-                same = r;
-            }
-            if (!same)
-                continue;
-            if (!digests && !(digests = PyTuple_Pack(2, PyTuple_GET_ITEM(row, 4),
-                                                     PyTuple_GET_ITEM(row, 5)))) {
-                Py_DECREF(row);
-                goto fail;
-            }
-            PyObject *key = PyLong_FromVoidPtr(e);
-            int r = key ? PyDict_SetItem(known, key, digests) : -1;
-            Py_XDECREF(key);
-            if (r < 0) {
-                Py_DECREF(digests);
-                Py_DECREF(row);
-                goto fail;
-            }
+        size_t h = (size_t)(inode * 0x9E3779B97F4A7C15ULL) & (slots - 1);
+        while (usable && table[h] && self->recs[table[h] - 1].inode != inode)
+            h = (h + 1) & (slots - 1);
+        for (size_t k = usable ? table[h] : 0; k; k = next[k - 1 - from]) {
+            FRec *f = &self->recs[k - 1];
+            if (!same_int(PyTuple_GET_ITEM(row, 1), f->size) ||
+                !same_int(PyTuple_GET_ITEM(row, 2), f->mtime) ||
+                !same_int(PyTuple_GET_ITEM(row, 3), f->ctime))
+                continue; /* changed since it was cached */
+            f->hit = 1;
+            f->edges = edges_value;
+            f->has_full = full != Py_None;
+            if (f->has_full)
+                memcpy(f->full, PyBytes_AS_STRING(full), 32);
             hits++;
         }
-        Py_XDECREF(digests);
         Py_DECREF(row);
     }
     Py_DECREF(it);
     if (PyErr_Occurred())
-        return NULL;
+        goto fail;
+    free(table);
+    free(next);
     return PyLong_FromSsize_t(hits);
 fail:
-    Py_DECREF(it);
+    free(table);
+    free(next);
     return NULL;
 }
 
-/* ---- known_groups: the rescan's grouping, for size groups whose every file is known ---- */
+/* ---- grouping ------------------------------------------------------------------------ */
 
 typedef struct {
-    unsigned long long dev, inode;
-    Py_ssize_t index; /* position in the size group's entry list */
-    unsigned long long edges; /* the head+tail digest (hashing.edges_digest: an int64) */
-    const char *full;         /* NULL when not known */
-    PyObject *hit;            /* the cache's (edges, full), borrowed; NULL: not cached */
+    size_t rec;              /* index in recs: the record a file's fields come from */
+    size_t name;             /* the record whose path names it (the smallest of a file's) */
+    Py_ssize_t lfrom, lto;   /* its other names (hard links): links[lfrom..lto) */
 } Item;
 
+static FileIndex *sort_ix; /* qsort has no context argument in C11; the GIL is held */
+
+#define REC(p) (&sort_ix->recs[((const Item *)(p))->rec])
+#define BY_SEQ(x, y) (((x)->seq > (y)->seq) - ((x)->seq < (y)->seq))
+
+static int by_size_seq(const void *a, const void *b) {
+    const FRec *x = REC(a), *y = REC(b);
+    if (x->size != y->size)
+        return x->size < y->size ? -1 : 1;
+    return BY_SEQ(x, y);
+}
+
 static int by_identity(const void *a, const void *b) {
-    const Item *x = a, *y = b;
+    const FRec *x = REC(a), *y = REC(b);
     if (x->dev != y->dev)
         return x->dev < y->dev ? -1 : 1;
     if (x->inode != y->inode)
         return x->inode < y->inode ? -1 : 1;
-    return (x->index > y->index) - (x->index < y->index);
+    return BY_SEQ(x, y);
 }
 
-static int same_edges(const Item *x, const Item *y) { return x->edges == y->edges; }
-
 static int by_edges(const void *a, const void *b) {
-    const Item *x = a, *y = b;
+    const FRec *x = REC(a), *y = REC(b);
     if (x->edges != y->edges)
         return x->edges < y->edges ? -1 : 1;
-    return (x->index > y->index) - (x->index < y->index);
+    return BY_SEQ(x, y);
 }
 
 static int by_content(const void *a, const void *b) {
-    const Item *x = a, *y = b;
+    const FRec *x = REC(a), *y = REC(b);
     int c = memcmp(x->full, y->full, 32);
-    if (c)
-        return c;
-    return (x->index > y->index) - (x->index < y->index);
+    return c ? c : BY_SEQ(x, y);
 }
 
-static int by_index(const void *a, const void *b) {
-    const Item *x = a, *y = b;
-    return (x->index > y->index) - (x->index < y->index);
+static int by_seq(const void *a, const void *b) { return BY_SEQ(REC(a), REC(b)); }
+
+/* The entry tuple DupFinder.add would file for a record, under the path of `named`:
+ * (path, None, dev, inode, mtime_ns, ctime_ns, None, size). */
+static PyObject *entry_of(FileIndex *ix, const FRec *f, const FRec *named) {
+    PyObject *path =
+        PyUnicode_DecodeUTF8(ix->arena + named->path_off, named->path_len, "strict");
+    if (!path)
+        return NULL;
+    return Py_BuildValue("(NOKKLLOL)", path, Py_None, f->dev, f->inode, f->mtime, f->ctime,
+                         Py_None, f->size);
 }
 
-/* 1 when every entry is a file of this host with plain fields (known: None or the cache
- * hits by id(entry)), 0 when Python must do the size, -1 on error. */
-static int known_items(PyObject *entries, PyObject *known, Item *items) {
-    Py_ssize_t n = PyList_GET_SIZE(entries);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *e = PyList_GET_ITEM(entries, i);
-        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 8)
-            return 0;
-        PyObject *path = PyTuple_GET_ITEM(e, 0), *dev = PyTuple_GET_ITEM(e, 2),
-                 *inode = PyTuple_GET_ITEM(e, 3), *mtime = PyTuple_GET_ITEM(e, 4),
-                 *ctime = PyTuple_GET_ITEM(e, 5);
-        if (!PyUnicode_CheckExact(path) || PyTuple_GET_ITEM(e, 1) != Py_None ||
-            PyTuple_GET_ITEM(e, 6) != Py_None || !PyLong_CheckExact(dev) ||
-            !PyLong_CheckExact(inode) || !PyLong_CheckExact(mtime) || !PyLong_CheckExact(ctime))
-            return 0;
-        PyObject *hit = NULL;
-        if (known != Py_None) {
-            PyObject *key = PyLong_FromVoidPtr(e);
-            if (!key)
-                return -1;
-            hit = PyDict_GetItemWithError(known, key);
-            Py_DECREF(key);
-            if (!hit && PyErr_Occurred())
-                return -1;
-        }
-        items[i].hit = hit;
-        items[i].full = NULL;
-        items[i].edges = 0;
-        if (hit) {
-            if (!PyTuple_Check(hit) || PyTuple_GET_SIZE(hit) != 2)
-                return 0;
-            PyObject *edges = PyTuple_GET_ITEM(hit, 0), *full = PyTuple_GET_ITEM(hit, 1);
-            if (!PyLong_CheckExact(edges))
-                return 0; /* a file known only by its full digest: Python's rules */
-            if (full != Py_None && (!PyBytes_CheckExact(full) || PyBytes_GET_SIZE(full) != 32))
-                return 0;
-            /* the digest is a signed 64-bit int; only equality matters here */
-            items[i].edges = (unsigned long long)PyLong_AsLongLong(edges);
-            items[i].full = full == Py_None ? NULL : PyBytes_AS_STRING(full);
-        }
-        items[i].dev = PyLong_AsUnsignedLongLong(dev);
-        items[i].inode = PyLong_AsUnsignedLongLong(inode);
-        if (PyErr_Occurred()) { /* beyond 64 bits: Python's rules */
-            PyErr_Clear();
-            return 0;
-        }
-        items[i].index = i;
-    }
-    return 1;
+/* (edges, full or None) of a record found in the cache; None when it was not. */
+static PyObject *hit_of(const FRec *f) {
+    if (!f->hit)
+        Py_RETURN_NONE;
+    if (f->has_full)
+        return Py_BuildValue("(Ly#)", f->edges, (const char *)f->full, (Py_ssize_t)32);
+    return Py_BuildValue("(LO)", f->edges, Py_None);
 }
 
-/* Fold hard links of one size: files[] gets the first name of each (dev, inode) and
- * links_of {first index: [other entries]}; *nlinks counts the other names (the same
- * name twice counts once). Returns the number of files, or -1 on error. */
-static Py_ssize_t fold_links(PyObject *entries, Item *items, Py_ssize_t n, Item *files,
-                             PyObject *links_of, long long *nlinks) {
+static int same_path(FileIndex *ix, const FRec *a, const FRec *b) {
+    return a->path_len == b->path_len &&
+           memcmp(ix->arena + a->path_off, ix->arena + b->path_off, (size_t)a->path_len) == 0;
+}
+
+/* a's path sorts before b's, as Python compares the bytes */
+static int path_less(FileIndex *ix, const FRec *a, const FRec *b) {
+    Py_ssize_t n = a->path_len < b->path_len ? a->path_len : b->path_len;
+    int c = memcmp(ix->arena + a->path_off, ix->arena + b->path_off, (size_t)n);
+    return c < 0 || (c == 0 && a->path_len < b->path_len);
+}
+
+/* Fold hard links of one size: files[] gets each (dev, inode) once, its fields from its
+ * first record, named by its smallest path, with its other names in links[] (the same
+ * name twice counts once): as DupFinder._candidates does. Returns the number of files. */
+static Py_ssize_t fold_links(FileIndex *ix, Item *items, Py_ssize_t n, Item *files,
+                             Item *links, long long *nlinks) {
+    sort_ix = ix;
     qsort(items, (size_t)n, sizeof *items, by_identity);
-    Py_ssize_t nf = 0;
+    Py_ssize_t nf = 0, nl = 0;
     for (Py_ssize_t i = 0; i < n;) {
+        const FRec *first = &ix->recs[items[i].rec];
+        Item file = items[i];
+        file.name = file.rec;
+        file.lfrom = nl;
         Py_ssize_t j = i + 1;
-        while (j < n && items[j].dev == items[i].dev && items[j].inode == items[i].inode)
-            j++;
-        files[nf++] = items[i];
-        if (j - i > 1) {
-            PyObject *first = PyList_GET_ITEM(entries, items[i].index);
-            PyObject *seen = PyList_New(0), *links = PyList_New(0);
-            int bad = !seen || !links || PyList_Append(seen, PyTuple_GET_ITEM(first, 0)) < 0;
-            for (Py_ssize_t k = i + 1; k < j && !bad; k++) {
-                PyObject *e = PyList_GET_ITEM(entries, items[k].index);
-                int dup = PySequence_Contains(seen, PyTuple_GET_ITEM(e, 0));
-                if (dup < 0) {
-                    bad = 1;
-                } else if (!dup) {
-                    bad = PyList_Append(seen, PyTuple_GET_ITEM(e, 0)) < 0 ||
-                          PyList_Append(links, e) < 0;
-                    (*nlinks)++;
-                }
+        for (; j < n && ix->recs[items[j].rec].dev == first->dev &&
+               ix->recs[items[j].rec].inode == first->inode;
+             j++) {
+            const FRec *f = &ix->recs[items[j].rec];
+            int dup = same_path(ix, f, &ix->recs[file.name]);
+            for (Py_ssize_t k = file.lfrom; k < nl && !dup; k++)
+                dup = same_path(ix, f, &ix->recs[links[k].rec]);
+            if (dup)
+                continue;
+            if (path_less(ix, f, &ix->recs[file.name])) { /* a smaller name: it names it */
+                links[nl].rec = links[nl].name = file.name;
+                file.name = items[j].rec;
+            } else {
+                links[nl].rec = links[nl].name = items[j].rec;
             }
-            PyObject *key = bad ? NULL : PyLong_FromSsize_t(items[i].index);
-            if (!bad && PyList_GET_SIZE(links) > 0)
-                bad = !key || PyDict_SetItem(links_of, key, links) < 0;
-            Py_XDECREF(key);
-            Py_XDECREF(seen);
-            Py_XDECREF(links);
-            if (bad)
-                return -1;
+            nl++;
+            (*nlinks)++;
         }
+        file.lto = nl;
+        files[nf++] = file;
         i = j;
     }
     return nf;
 }
 
-/* Append (size, [(entry, links or None), ...]) for files[0..n) to out (input order). */
-static int add_group(PyObject *out, PyObject *size, PyObject *entries, Item *files,
-                     Py_ssize_t n, PyObject *links_of) {
-    qsort(files, (size_t)n, sizeof *files, by_index);
+/* (entry, [link entries] or None, hit or None) for one file. */
+static PyObject *member(FileIndex *ix, const Item *file, const Item *links) {
+    const FRec *f = &ix->recs[file->rec];
+    PyObject *entry = entry_of(ix, f, &ix->recs[file->name]), *hit = hit_of(f), *others = NULL;
+    if (!entry || !hit)
+        goto fail;
+    if (file->lto > file->lfrom) {
+        others = PyList_New(file->lto - file->lfrom);
+        if (!others)
+            goto fail;
+        for (Py_ssize_t i = file->lfrom; i < file->lto; i++) {
+            PyObject *e = entry_of(ix, &ix->recs[links[i].rec], &ix->recs[links[i].rec]);
+            if (!e)
+                goto fail;
+            PyList_SET_ITEM(others, i - file->lfrom, e);
+        }
+    } else {
+        others = Py_NewRef(Py_None);
+    }
+    return Py_BuildValue("(NNN)", entry, others, hit);
+fail:
+    Py_XDECREF(entry);
+    Py_XDECREF(hit);
+    Py_XDECREF(others);
+    return NULL;
+}
+
+/* Append (size, [member, ...]) for files[0..n), in input order. */
+static int add_set(PyObject *out, FileIndex *ix, Item *files, Py_ssize_t n, const Item *links) {
+    sort_ix = ix;
+    qsort(files, (size_t)n, sizeof *files, by_seq);
     PyObject *members = PyList_New(n);
     if (!members)
         return -1;
     for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *e = PyList_GET_ITEM(entries, files[k].index);
-        PyObject *key = PyLong_FromSsize_t(files[k].index);
-        PyObject *links = key ? PyDict_GetItemWithError(links_of, key) : NULL;
-        Py_XDECREF(key);
-        if (!links && PyErr_Occurred()) {
-            Py_DECREF(members);
-            return -1;
-        }
-        PyObject *m = PyTuple_Pack(2, e, links ? links : Py_None);
+        PyObject *m = member(ix, &files[k], links);
         if (!m) {
             Py_DECREF(members);
             return -1;
         }
         PyList_SET_ITEM(members, k, m);
     }
-    PyObject *g = Py_BuildValue("(ON)", size, members);
+    PyObject *g = Py_BuildValue("(LN)", ix->recs[files[0].rec].size, members);
     int r = g ? PyList_Append(out, g) : -1;
     Py_XDECREF(g);
     return r;
 }
 
-/* One size: 1 done (groups appended to out), 0 left to Python (a file of a head+tail
- * match has no full digest: it must be hashed), -1 error. */
-static int group_size(PyObject *out, PyObject *size, PyObject *entries, Item *files,
-                      Py_ssize_t nf, PyObject *links_of) {
+/* One size's files: 1 when every file is cached and every head+tail match has its full
+ * digest (content groups appended to groups), 0 when some file must be read. */
+static int group_known(PyObject *groups, FileIndex *ix, Item *files, Py_ssize_t nf,
+                       const Item *links) {
     for (Py_ssize_t i = 0; i < nf; i++)
-        if (!files[i].hit)
-            return 0; /* a file not cached: it must be read */
+        if (!ix->recs[files[i].rec].hit)
+            return 0;
+    sort_ix = ix;
     qsort(files, (size_t)nf, sizeof *files, by_edges);
     for (Py_ssize_t i = 0; i < nf;) {
         Py_ssize_t j = i + 1;
-        while (j < nf && same_edges(&files[j], &files[i]))
+        while (j < nf && ix->recs[files[j].rec].edges == ix->recs[files[i].rec].edges)
             j++;
         for (Py_ssize_t k = i; k < j && j - i > 1; k++)
-            if (!files[k].full)
+            if (!ix->recs[files[k].rec].has_full)
                 return 0;
         i = j;
     }
-    Py_ssize_t before = PyList_GET_SIZE(out);
+    Py_ssize_t before = PyList_GET_SIZE(groups);
     for (Py_ssize_t i = 0; i < nf;) {
         Py_ssize_t j = i + 1;
-        while (j < nf && same_edges(&files[j], &files[i]))
+        while (j < nf && ix->recs[files[j].rec].edges == ix->recs[files[i].rec].edges)
             j++;
         if (j - i > 1) {
+            sort_ix = ix;
             qsort(files + i, (size_t)(j - i), sizeof *files, by_content);
             for (Py_ssize_t a = i; a < j;) {
                 Py_ssize_t b = a + 1;
-                while (b < j && memcmp(files[b].full, files[a].full, 32) == 0)
+                while (b < j && memcmp(ix->recs[files[b].rec].full, ix->recs[files[a].rec].full,
+                                       32) == 0)
                     b++;
-                if (b - a > 1 && add_group(out, size, entries, files + a, b - a, links_of) < 0) {
-                    PyList_SetSlice(out, before, PyList_GET_SIZE(out), NULL);
+                if (b - a > 1 && add_set(groups, ix, files + a, b - a, links) < 0) {
+                    PyList_SetSlice(groups, before, PyList_GET_SIZE(groups), NULL);
                     return -1;
                 }
                 a = b;
@@ -554,147 +587,148 @@ static int group_size(PyObject *out, PyObject *size, PyObject *entries, Item *fi
     return 1;
 }
 
-/* Append (size, [(entry, links or None, cache hit or None), ...]) in input order: the
- * files of one size that the stages must look at (some must be read). */
-static int add_todo(PyObject *out, PyObject *size, PyObject *entries, Item *files,
-                    Py_ssize_t n, PyObject *links_of) {
-    qsort(files, (size_t)n, sizeof *files, by_index);
-    PyObject *members = PyList_New(n);
-    if (!members)
-        return -1;
-    for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *e = PyList_GET_ITEM(entries, files[k].index);
-        PyObject *key = PyLong_FromSsize_t(files[k].index);
-        PyObject *links = key ? PyDict_GetItemWithError(links_of, key) : NULL;
-        Py_XDECREF(key);
-        if (!links && PyErr_Occurred()) {
-            Py_DECREF(members);
-            return -1;
-        }
-        PyObject *m = PyTuple_Pack(3, e, links ? links : Py_None,
-                                   files[k].hit ? files[k].hit : Py_None);
-        if (!m) {
-            Py_DECREF(members);
-            return -1;
-        }
-        PyList_SET_ITEM(members, k, m);
-    }
-    PyObject *g = Py_BuildValue("(ON)", size, members);
-    int r = g ? PyList_Append(out, g) : -1;
-    Py_XDECREF(g);
-    return r;
-}
-
-/* known_groups(by_size, known) -> (groups, todo, left, counts)
+/* groups(taken_sizes) -> (groups, todo, mixed, counts)
  *
- * For every size of by_size with two or more entries that are all files of this host
- * with cached digests, and where every file that shares its head+tail digest with
- * another also has its full digest cached (a rescan), does what DupFinder's
- * _candidates and stages do: fold hard links (the first name is the file, later names
- * its links, the same name twice counts once), split by head+tail digest, group by
- * full digest. Nothing is read from disk.
- * Sizes where some file must still be read come back folded, for the stages.
- *   groups: [(size, [(entry, [link entries] or None), ...]), ...] of two or more files
- *   todo:   [(size, [(entry, links or None, cache hit or None), ...]), ...] two or more
- *           files (after folding) that the stages must look at
- *   left:   the sizes (with two or more entries) left to Python's _candidates
+ * What DupFinder's _candidates and stages make of the records, for every size that
+ * Python's own entries (taken_sizes: a dict or set of sizes) do not share:
+ *   groups: [(size, [(entry, links, hit), ...]), ...] content groups of sizes whose every
+ *           file is cached with what the stages need (a rescan): nothing to read
+ *   todo:   [(size, [(entry, links, hit), ...]), ...] the folded files (two or more) of
+ *           sizes the stages must look at; hit: the cached (edges, full) or None
+ *   mixed:  [(size, [(seq, entry, hit), ...]), ...] the records of sizes Python also has,
+ *           as entries, for _candidates (seq: to merge them in input order)
  *   counts: (files, hard_links, candidates, hits, singles) over groups and todo
- *           (candidates: over groups only, the stages count todo's; singles: the sizes
- *           with one entry, each a file that cannot have a duplicate) */
-static PyObject *known_groups(PyObject *self, PyObject *args) {
-    PyObject *by_size, *known;
-    if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &by_size, &known))
-        return NULL;
-    if (known != Py_None && !PyDict_Check(known)) {
-        PyErr_SetString(PyExc_TypeError, "known must be a dict or None");
+ *           (candidates over groups only: the stages count todo's; singles: sizes with
+ *           one file, which cannot have a duplicate)
+ * Entries, links and hits are those DupFinder.add and prefetch would make. */
+static PyObject *index_groups(FileIndex *self, PyObject *taken) {
+    if (!PyAnySet_Check(taken) && !PyDict_Check(taken)) {
+        PyErr_SetString(PyExc_TypeError, "groups() takes the dict (or set) of Python's sizes");
         return NULL;
     }
-    PyObject *groups = PyList_New(0), *left = PyList_New(0), *todo = PyList_New(0);
-    Item *items = NULL, *files = NULL;
-    Py_ssize_t cap = 0;
+    size_t n = self->n;
+    Item *order = malloc((n + 1) * sizeof *order), *files = malloc((n + 1) * sizeof *files),
+         *links = malloc((n + 1) * sizeof *links);
+    PyObject *groups = PyList_New(0), *todo = PyList_New(0), *mixed = PyList_New(0);
     long long nfiles = 0, nlinks = 0, ncands = 0, nhits = 0, nsingles = 0;
-    if (!groups || !left || !todo)
+    if (!order || !files || !links) {
+        PyErr_NoMemory();
         goto fail;
-    PyObject *size, *entries;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(by_size, &pos, &size, &entries)) {
-        if (!PyList_Check(entries) || PyList_GET_SIZE(entries) < 2) {
-            nsingles += PyList_Check(entries) && PyList_GET_SIZE(entries) == 1;
-            continue;
-        }
-        Py_ssize_t n = PyList_GET_SIZE(entries);
-        if (n > cap) {
-            free(items);
-            free(files);
-            cap = n * 2;
-            items = malloc((size_t)cap * sizeof *items);
-            files = malloc((size_t)cap * sizeof *files);
-            if (!items || !files) {
-                PyErr_NoMemory();
+    }
+    if (!groups || !todo || !mixed)
+        goto fail;
+    for (size_t i = 0; i < n; i++)
+        order[i].rec = order[i].name = i;
+    sort_ix = self;
+    qsort(order, n, sizeof *order, by_size_seq);
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        long long size = self->recs[order[i].rec].size;
+        while (j < n && self->recs[order[j].rec].size == size)
+            j++;
+        Py_ssize_t count = (Py_ssize_t)(j - i);
+        PyObject *key = PyLong_FromLongLong(size);
+        /* empty files (EMPTY_DIGEST) are Python's, as are sizes it has entries of too */
+        int shared = size <= 0 ? 1 : key ? PySequence_Contains(taken, key) : -1;
+        Py_XDECREF(key);
+        if (shared < 0)
+            goto fail;
+        if (shared) { /* Python does the whole size */
+            PyObject *list = PyList_New(count);
+            if (!list)
+                goto fail;
+            for (Py_ssize_t k = 0; k < count; k++) {
+                const FRec *f = &self->recs[order[i + (size_t)k].rec];
+                PyObject *entry = entry_of(self, f, f), *hit = entry ? hit_of(f) : NULL;
+                PyObject *item = hit ? Py_BuildValue("(LNN)", f->seq, entry, hit) : NULL;
+                if (!item) {
+                    Py_XDECREF(entry);
+                    Py_DECREF(list);
+                    goto fail;
+                }
+                PyList_SET_ITEM(list, k, item);
+            }
+            PyObject *g = Py_BuildValue("(LN)", size, list);
+            if (!g || PyList_Append(mixed, g) < 0) {
+                Py_XDECREF(g);
                 goto fail;
             }
-        }
-        int overflow = 0;
-        long long nbytes = PyLong_Check(size) ? PyLong_AsLongLongAndOverflow(size, &overflow) : 0;
-        if (nbytes == -1 && PyErr_Occurred())
-            goto fail;
-        /* empty files (EMPTY_DIGEST) and odd sizes stay with Python */
-        int ok = nbytes > 0 && !overflow ? known_items(entries, known, items) : 0;
-        if (ok < 0)
-            goto fail;
-        PyObject *links_of = NULL;
-        long long links_here = 0;
-        Py_ssize_t nf = 0;
-        int grouped = 0;
-        if (ok > 0) {
-            links_of = PyDict_New();
-            nf = links_of ? fold_links(entries, items, n, files, links_of, &links_here) : -1;
-            grouped = nf < 0 ? -1 : group_size(groups, size, entries, files, nf, links_of);
-            if (grouped == 0 && nf > 1) /* some file must be read: the stages do it */
-                grouped = add_todo(todo, size, entries, files, nf, links_of) < 0 ? -1 : 2;
-            Py_XDECREF(links_of);
-            if (grouped < 0)
+            Py_DECREF(g);
+        } else if (count == 1) {
+            nsingles++;
+        } else {
+            long long links_here = 0;
+            Py_ssize_t nf = fold_links(self, order + i, count, files, links, &links_here);
+            int done = group_known(groups, self, files, nf, links);
+            if (done < 0)
                 goto fail;
-        }
-        if (!ok) {
-            if (PyList_Append(left, size) < 0)
+            if (!done && nf > 1 && add_set(todo, self, files, nf, links) < 0)
                 goto fail;
-            continue;
+            nfiles += count;
+            nlinks += links_here;
+            for (Py_ssize_t k = 0; k < nf; k++)
+                nhits += self->recs[files[k].rec].hit; /* as _candidates counts them */
+            if (done && nf > 1)
+                ncands += nf;
         }
-        nfiles += n;
-        nlinks += links_here;
-        for (Py_ssize_t i = 0; i < nf; i++)
-            nhits += files[i].hit != NULL; /* as _candidates counts them */
-        if (grouped == 1 && nf > 1)
-            ncands += nf;
+        i = j;
     }
-    free(items);
+    free(order);
     free(files);
-    return Py_BuildValue("(NNN(LLLLL))", groups, todo, left, nfiles, nlinks, ncands, nhits,
+    free(links);
+    return Py_BuildValue("(NNN(LLLLL))", groups, todo, mixed, nfiles, nlinks, ncands, nhits,
                          nsingles);
 fail:
-    free(items);
+    free(order);
     free(files);
+    free(links);
     Py_XDECREF(groups);
     Py_XDECREF(todo);
-    Py_XDECREF(left);
+    Py_XDECREF(mixed);
     return NULL;
 }
 
-static PyMethodDef methods[] = {
-    {"file_lines", file_lines, METH_VARARGS,
-     "file_lines(chunk, host, min_size, max_size, by_size, recent) -> (taken, slow)"},
-    {"by_device", by_device, METH_O, "by_device(entries) -> {dev: {inode: [entry, ...]}}"},
-    {"match", match, METH_VARARGS, "match(rows, inodes, known) -> hits"},
-    {"known_groups", known_groups, METH_VARARGS,
-     "known_groups(by_size, known) -> "
-     "(groups, todo, left, (files, links, candidates, hits, singles))"},
+static PyObject *index_len(FileIndex *self, PyObject *unused) {
+    return PyLong_FromSize_t(self->n);
+}
+
+static PyMethodDef index_methods[] = {
+    {"add_lines", (PyCFunction)index_add_lines, METH_VARARGS,
+     "add_lines(chunk, host, min_size, max_size, first_seq) -> (taken, lines, slow)"},
+    {"pending", (PyCFunction)index_pending, METH_NOARGS,
+     "pending() -> {dev: JSON array of the inodes added since the last call}"},
+    {"match", (PyCFunction)index_match, METH_VARARGS,
+     "match(dev, cache rows of the last pending batch) -> hits"},
+    {"groups", (PyCFunction)index_groups, METH_O,
+     "groups(python_sizes) -> (groups, todo, mixed, (files, links, candidates, hits, singles))"},
+    {"count", (PyCFunction)index_len, METH_NOARGS, "count() -> records kept"},
     {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject FileIndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "hafs_cli._cdedup.FileIndex",
+    .tp_basicsize = sizeof(FileIndex),
+    .tp_dealloc = (destructor)index_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "hafs scan's plain file records for dedup, kept in C (see the module's source)",
+    .tp_methods = index_methods,
+    .tp_new = PyType_GenericNew,
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_cdedup",
-    "File hafs scan's records for dedup a chunk at a time (optional C speed-up).", -1, methods,
+    "File hafs scan's records for dedup in bulk (optional C speed-up).", -1, NULL,
 };
 
-PyMODINIT_FUNC PyInit__cdedup(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__cdedup(void) {
+    if (PyType_Ready(&FileIndexType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "FileIndex", (PyObject *)&FileIndexType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -9,7 +9,7 @@ import time
 
 import click
 
-from hafs_cli import exits, speedups
+from hafs_cli import exits
 from hafs_cli.exits import HafsError, epilog
 from hafs_cli.pipe import pipe_command
 
@@ -119,9 +119,9 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     # free none of them.
     gc.disable()
     try:
-        cdedup = speedups.load("_cdedup") if pipe.fmt == "jsonl" else None
-        if paths and cdedup is not None:
-            _walk_lines(pipe, finder, list(paths), host, cdedup)
+        bulk = finder.bulk and pipe.fmt == "jsonl"  # lines filed in C, passed on as they came
+        if paths and bulk:
+            _walk_lines(pipe, finder, list(paths), host)
         elif paths:
             for rec in local_paths_records(list(paths), host):
                 if rec["kind"] == "error":
@@ -132,8 +132,8 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
                 pipe.forward(rec)
         if inputs or not paths:
             with pipe.progress("read") as bar:
-                if cdedup is not None:
-                    _read_chunks(pipe, finder, inputs, cdedup, bar)
+                if bulk:
+                    _read_chunks(pipe, finder, inputs, bar)
                 else:
                     _read_records(pipe, finder, inputs, bar)
         for group in finder.groups():
@@ -153,7 +153,7 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     return exits.OK
 
 
-def _walk_lines(pipe, finder, paths: list[str], host: str, cdedup) -> None:
+def _walk_lines(pipe, finder, paths: list[str], host: str) -> None:
     """Walk PATHs straight into the finder: what `hafs scan PATHS | hafs dedup` does,
     in one process (the walk's JSON Lines are filed in bulk, as if read from a pipe).
     A walk in a thread beside the filing was measured: no faster on 2 CPUs."""
@@ -176,9 +176,9 @@ def _walk_lines(pipe, finder, paths: list[str], host: str, cdedup) -> None:
     def flush() -> None:
         chunk = b"".join(lines)
         lines.clear()
-        _, slow = finder.add_lines(cdedup, chunk)
-        for _index, start, end in slow:  # names C does not take: JSON escapes
-            finder.add(records.loads(chunk[start:end]))
+        _, slow = finder.add_lines(chunk)
+        for index, start, end in slow:  # names C does not take: JSON escapes
+            finder.add(records.loads(chunk[start:end]), at=index)
         pipe.forward_chunk(chunk)
         finder.prefetch()
 
@@ -208,7 +208,7 @@ def _read_records(pipe, finder, inputs, bar) -> None:
             finder.prefetch()  # cache lookups while the input trickles in
 
 
-def _read_chunks(pipe, finder, inputs, cdedup, bar) -> None:
+def _read_chunks(pipe, finder, inputs, bar) -> None:
     """_read_records with hafs scan's own lines filed in bulk by the C module.
 
     Lines it takes are valid records and pass on as they came, a run at a time; every
@@ -217,7 +217,7 @@ def _read_chunks(pipe, finder, inputs, cdedup, bar) -> None:
     add, forward, forward_chunk = finder.add, pipe.forward_line, pipe.forward_chunk
     pending = 0  # records read since the last cache lookup
     for source, first, chunk in pipe.line_chunks(inputs):
-        taken, slow = finder.add_lines(cdedup, chunk)
+        taken, slow = finder.add_lines(chunk)
         pipe.input_count += taken
         pos = 0
         for index, start, end in slow:
@@ -225,7 +225,7 @@ def _read_chunks(pipe, finder, inputs, cdedup, bar) -> None:
                 forward_chunk(chunk[pos:start])
             got = pipe.take_line(source, first + index, chunk[start:end], end < len(chunk))
             if got is not None:
-                add(got[0])
+                add(got[0], index)
                 forward(*got)
             pos = end + 1
         if pos < len(chunk):

@@ -24,6 +24,12 @@ from hafs_cli.fs.keeper import KeeperRules
 from hafs_cli.paths import path_fields, record_path
 
 _INT64_MAX = (1 << 63) - 1
+
+
+def _first(pair: tuple) -> object:
+    return pair[0]
+
+
 _INODE = attrgetter("inode")
 _SIZE = attrgetter("size")
 _WANT = attrgetter("path", "size", "mtime_ns", "ctime_ns")
@@ -107,15 +113,22 @@ class DupFinder:
         self._recent: list[tuple] | None = [] if self._lookups else None
         self._min = opts.min_size
         self._host_bytes = host.encode("utf-8", "surrogateescape")
-        self._cdedup = speedups.load("_cdedup")
         self._max = opts.max_size if opts.max_size is not None else 1 << 63
+        # With the C module, hafs scan's plain records stay in C (add_lines) until they
+        # matter; entries filed here get an input position so that a size shared by both
+        # is merged back in input order (_seq: the next position; _base: a chunk's first).
+        cdedup = speedups.load("_cdedup")
+        self._index = cdedup.FileIndex() if cdedup is not None else None
+        self._seq = self._base = 0
+        self._order: dict[int, int] = {}  # id(entry) -> input position
 
     # -- input -------------------------------------------------------------------
-    def add(self, rec: dict) -> None:
+    def add(self, rec: dict, at: int | None = None) -> None:
         """Take one `file` record into account (other kinds are ignored).
 
         Called once per input record, so it only files the fields it needs under the
         size; objects are built later, and only for sizes shared by two or more files.
+        `at`: the record's line index in the chunk last given to add_lines.
         """
         get = rec.get
         size = get("size")
@@ -150,20 +163,29 @@ class DupFinder:
         self._by_size[size].append(entry)
         if self._recent is not None:
             self._recent.append(entry)
+        if self._index is not None:
+            if at is None:
+                self._order[id(entry)] = self._seq
+                self._seq += 1
+            else:
+                self._order[id(entry)] = self._base + at
 
-    def add_lines(self, cdedup, chunk: bytes) -> tuple[int, list[tuple[int, int, int]]]:
-        """add() for every line of `chunk` in hafs scan's own shape, through the C module.
+    @property
+    def bulk(self) -> bool:
+        """Whether add_lines can take lines (the C module is there)."""
+        return self._index is not None
 
-        (records taken, [(line index, start, end) of each line left for add()]).
+    def add_lines(self, chunk: bytes) -> tuple[int, list[tuple[int, int, int]]]:
+        """add() for every line of `chunk` in hafs scan's own shape, kept in C.
+
+        (records taken, [(line index, start, end) of each line left for add(rec, at=index)]).
         """
-        return cdedup.file_lines(
-            chunk,
-            self._host_bytes,
-            self._min,
-            min(self._max, _INT64_MAX),
-            self._by_size,
-            self._recent,
+        taken, lines, slow = self._index.add_lines(  # type: ignore[union-attr]
+            chunk, self._host_bytes, self._min, min(self._max, _INT64_MAX), self._seq
         )
+        self._base = self._seq
+        self._seq += lines
+        return taken, slow
 
     def prefetch(self) -> None:
         """Look the files read since the last call up in the cache.
@@ -171,16 +193,15 @@ class DupFinder:
         Called every few thousand records while the previous stage is still writing:
         the lookups then fill time spent waiting for input instead of adding to the end.
         """
+        if not self._lookups:
+            return
+        if self._index is not None:  # the records kept in C
+            for dev, inodes in self._index.pending().items():
+                self._index.match(dev, self.cache.entries_json(dev, inodes))  # type: ignore[union-attr]
         recent = self._recent
         if not recent:
             return
         known = self._known
-        if self._cdedup is not None:  # the same, in C
-            for dev, inodes in self._cdedup.by_device(recent).items():
-                rows = self.cache.entries(dev, list(inodes))  # type: ignore[union-attr]
-                self._cdedup.match(rows, inodes, known)
-            recent.clear()
-            return
         by_dev: dict[int, dict[int, list[tuple]]] = {}  # dev -> inode -> entries
         for entry in recent:
             host, dev, inode, ctime_ns = entry[1], entry[2], entry[3], entry[5]
@@ -222,7 +243,11 @@ class DupFinder:
                         continue  # the same name twice (overlapping scan roots)
                     if same.links is None:
                         same.links = []
-                    same.links.append(path)
+                    if path < same.path:  # a file is named by its smallest path, whatever
+                        same.links.append(same.path)  # the order the names came in
+                        same.path = path
+                    else:
+                        same.links.append(path)
                     stats.hard_links += 1
                     continue
             else:
@@ -291,25 +316,34 @@ class DupFinder:
         look at; the candidates counted in the first). The sizes C leaves (other hosts,
         given digests, odd fields) stay in _by_size for _candidates.
         """
-        if self._cdedup is None:
+        index, self._index = self._index, None  # its memory goes with it
+        if index is None:
             return [], [], 0
-        known = self._known if self._lookups else None
-        done, todo, left, counts = self._cdedup.known_groups(self._by_size, known)
+        done, todo, mixed, counts = index.groups(self._by_size)
+        del index
         files, links, cands, hits, singles = counts
         self.stats.files += files + singles
         self.stats.hard_links += links
         self._hits += hits
         host = self.host
         sets = [
-            [self._candidate(size, e, others, known[id(e)], host) for e, others in members]  # type: ignore[index]
+            [self._candidate(size, e, others, hit, host) for e, others, hit in members]
             for size, members in done
         ]
         sized = [
             [self._candidate(size, e, others, hit, host) for e, others, hit in members]
             for size, members in todo
         ]
-        by_size = self._by_size
-        self._by_size = {size: by_size[size] for size in left}  # singles: counted above
+        # Sizes with entries on both sides: back to Python, in input order.
+        order, known = self._order, self._known
+        for size, kept in mixed:
+            for _seq, entry, hit in kept:
+                if hit is not None:
+                    known[id(entry)] = hit
+            merged = [(order[id(e)], e) for e in self._by_size.get(size, ())]
+            merged += [(seq, e) for seq, e, _hit in kept]
+            merged.sort(key=_first)
+            self._by_size[size] = [e for _seq, e in merged]
         return sets, sized, cands
 
     @staticmethod
@@ -447,7 +481,7 @@ class DupFinder:
         if cand.inode is not None:
             rec["inode"] = cand.inode
         if cand.links:
-            links = [path_fields(p) for p in cand.links]
+            links = [path_fields(p) for p in sorted(cand.links)]
             rec["links"] = [f["path"] for f in links]
             if any("path_b64" in f for f in links):
                 rec["links_b64"] = [f.get("path_b64") for f in links]

@@ -97,13 +97,17 @@ class HashCache:
         inode is one primary-key search)."""
         import orjson
 
-        if self._empty:
-            return ()
+        return self.entries_json(dev, orjson.dumps(inodes))
+
+    def entries_json(self, dev: int, inodes: bytes) -> Iterable[tuple]:
+        """entries() for the inodes as a JSON array already (as the C filer gives them)."""
+        if self._empty or dev >= 1 << 63:
+            return ()  # nothing was stored for a device number past SQLite's integers
         return self.db.execute(
             "SELECT h.inode, h.size, h.mtime_ns, h.ctime_ns, h.edges, h.full "
             "FROM json_each(?) AS j CROSS JOIN hashes AS h ON h.dev = ? AND h.inode = j.value "
             "WHERE h.stored_s >= ?",
-            (orjson.dumps(inodes), dev, time.time_ns() // 1_000_000_000 - MAX_AGE_S),
+            (inodes, dev, time.time_ns() // 1_000_000_000 - MAX_AGE_S),
         )
 
     def store(self, entries: Iterable[tuple[Key, int | None, bytes | None]]) -> None:
