@@ -471,7 +471,10 @@ class DupFinder:
 
     # -- output ------------------------------------------------------------------
     def _member(self, cand: Candidate) -> dict:
-        rec = path_fields(cand.path)
+        try:  # path_fields, without its generality: most paths are UTF-8
+            rec = {"path": cand.path.decode()}
+        except UnicodeDecodeError:
+            rec = path_fields(cand.path)
         rec["host"] = cand.host
         rec["mtime_ns"] = cand.mtime_ns
         if cand.ctime_ns is not None:
@@ -501,8 +504,8 @@ class DupFinder:
             "size": size,
             "count": len(group),
             "waste": waste,
-            "members": [self._member(c) for c in ordered],
-            "keeper": self._member(keeper),
+            "members": (members := [self._member(c) for c in ordered]),
+            "keeper": dict(members[0]),  # the keeper comes first
             "keeper_rule": rule,
         }
         if pattern is not None:

@@ -96,9 +96,19 @@ class KeeperRules:
         return self._first_match(self.specs(prefer), path, None)
 
     def rank(self, m: Member) -> tuple:
-        preferred = self.match(True, m.path)
-        avoided = self.match(False, m.path) < len(self.avoid)
-        return (preferred, avoided, m.mtime_ns, len(m.path), m.path)
+        path = m.path
+        text = path.decode("utf-8", "surrogateescape").lstrip("/")  # once for both
+        maybe = self._maybe_prefer
+        if maybe is not None and maybe(text) is None:
+            preferred = len(self.prefer)
+        else:
+            preferred = self._first_match(self.specs(True), path, None)
+        maybe = self._maybe_avoid
+        if maybe is not None and maybe(text) is None:
+            avoided = False
+        else:
+            avoided = self._first_match(self.specs(False), path, None) < len(self.avoid)
+        return (preferred, avoided, m.mtime_ns, len(path), path)
 
     def choose(self, members: Sequence[Member]) -> tuple[Member, str, str | None]:
         """(keeper, rule, pattern) where rule is prefer|avoid|oldest|shortest_path|path_order."""
