@@ -154,48 +154,49 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
 
 
 def _walk_lines(pipe, finder, paths: list[str], host: str) -> None:
-    """Walk PATHs straight into the finder: what `hafs scan PATHS | hafs dedup` does,
-    in one process (the walk's JSON Lines are filed in bulk, as if read from a pipe).
-    A walk in a thread beside the filing was measured: no faster on 2 CPUs."""
+    """Walk PATHs straight into the finder: `hafs scan PATHS | hafs dedup` in one
+    command. The walk is scan's own (forked workers where they pay); its JSON Lines are
+    filed in bulk as if read from a pipe, and passed on."""
     import os
 
-    from hafs_cli import records
-    from hafs_cli.fs.walk import DirTask, ScanOptions, Walker
+    from hafs_cli.fs import parwalk
+    from hafs_cli.fs.walk import ScanOptions
 
-    walker = Walker(ScanOptions(host=host))
-    lines: list[bytes] = []
+    opts = ScanOptions(host=host)
+    roots = [os.fsencode(p) for p in paths]
+    sink = _IntoFinder(pipe, finder)
+    if parwalk.worth_forking(0):
+        parwalk.walk_to(sink, roots, opts, 0)
+    else:
+        parwalk.walk_lines(sink, roots, opts)
 
-    def take(rec: dict) -> None:
-        if rec["kind"] == "error":
-            del rec["kind"]
-            pipe.error(**rec)
-        else:
-            finder.add(rec)
-            pipe.forward(rec)
 
-    def flush() -> None:
-        chunk = b"".join(lines)
-        lines.clear()
-        _, slow = finder.add_lines(chunk)
+class _IntoFinder:
+    """Where _walk_lines has scan's walk write: the records go into the finder (and on)."""
+
+    def __init__(self, pipe, finder):
+        self.pipe, self.finder = pipe, finder
+        self.progress = pipe.progress
+        self.flush = pipe.flush
+        self.error = pipe.error
+        self._since_lookup = 0
+
+    def emit_lines(self, payload: bytes, count: int) -> None:
+        from hafs_cli import records
+
+        finder = self.finder
+        _, slow = finder.add_lines(payload)
         for index, start, end in slow:  # names C does not take: JSON escapes
-            finder.add(records.loads(chunk[start:end]), at=index)
-        pipe.forward_chunk(chunk)
-        finder.prefetch()
+            finder.add(records.loads(payload[start:end]), at=index)
+        self.pipe.forward_chunk(payload)
+        self._since_lookup += count
+        if self._since_lookup >= 4096:
+            self._since_lookup = 0
+            finder.prefetch()  # cache lookups while the walk goes on
 
-    stack: list[DirTask] = []
-    for item in walker.start([os.fsencode(p) for p in paths]):
-        if isinstance(item, DirTask):
-            stack.append(item)
-        else:
-            take(item)
-    counted = walker.stats.files
-    while stack:
-        for rec in walker.scan_dir(stack.pop(), stack.append, lines):
-            take(rec)  # errors (files come as lines)
-        if walker.stats.files - counted >= 4096:
-            counted = walker.stats.files
-            flush()
-    flush()
+    def emit(self, rec: dict) -> None:
+        self.finder.add(rec)
+        self.pipe.forward(rec)
 
 
 def _read_records(pipe, finder, inputs, bar) -> None:
