@@ -115,6 +115,8 @@ typedef struct {
     long long edges;         /* the cached head+tail digest, when hit */
     unsigned char full[32];  /* the cached blake3, when has_full */
     unsigned char hit, has_full;
+    unsigned char full_only; /* cached with a full digest but no head+tail one */
+    unsigned char fresh, failed; /* head+tail digest computed in this run / unreadable */
 } FRec;
 
 typedef struct {
@@ -125,6 +127,11 @@ typedef struct {
     size_t n, cap;
     size_t looked;            /* records before this were handed out for cache lookups */
     size_t batch_from, batch_to; /* the last batch handed out */
+    /* between prepare() and finish(): the folded files of the sizes the head+tail stage
+     * must look at (segments of work[]), their links, and which record each want is */
+    struct Item *work, *links;
+    size_t *seg_from, *seg_len, nseg;
+    size_t *want_rec, nwant;
 } FileIndex;
 
 static int grow(void **p, size_t *cap, size_t need, size_t each, size_t first) {
@@ -143,7 +150,19 @@ static int grow(void **p, size_t *cap, size_t need, size_t each, size_t first) {
     return 0;
 }
 
+static void free_work(FileIndex *self) {
+    free(self->work);
+    free(self->links);
+    free(self->seg_from);
+    free(self->seg_len);
+    free(self->want_rec);
+    self->work = self->links = NULL;
+    self->seg_from = self->seg_len = self->want_rec = NULL;
+    self->nseg = self->nwant = 0;
+}
+
 static void index_dealloc(FileIndex *self) {
+    free_work(self);
     free(self->arena);
     free(self->recs);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -343,10 +362,11 @@ static PyObject *index_match(FileIndex *self, PyObject *args) {
         }
         unsigned long long inode = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(row, 0));
         PyObject *edges = PyTuple_GET_ITEM(row, 4), *full = PyTuple_GET_ITEM(row, 5);
-        int usable = !PyErr_Occurred() && PyLong_CheckExact(edges) &&
-                     (full == Py_None || (PyBytes_CheckExact(full) && PyBytes_GET_SIZE(full) == 32));
+        int full_ok = full == Py_None || (PyBytes_CheckExact(full) && PyBytes_GET_SIZE(full) == 32);
+        int full_only = edges == Py_None && full != Py_None && full_ok; /* scan --hash rows */
+        int usable = !PyErr_Occurred() && (PyLong_CheckExact(edges) || full_only) && full_ok;
         PyErr_Clear();
-        long long edges_value = usable ? PyLong_AsLongLong(edges) : 0;
+        long long edges_value = usable && !full_only ? PyLong_AsLongLong(edges) : 0;
         if (usable && edges_value == -1 && PyErr_Occurred()) {
             PyErr_Clear();
             usable = 0;
@@ -361,6 +381,7 @@ static PyObject *index_match(FileIndex *self, PyObject *args) {
                 !same_int(PyTuple_GET_ITEM(row, 3), f->ctime))
                 continue; /* changed since it was cached */
             f->hit = 1;
+            f->full_only = (unsigned char)full_only;
             f->edges = edges_value;
             f->has_full = full != Py_None;
             if (f->has_full)
@@ -383,7 +404,7 @@ fail:
 
 /* ---- grouping ------------------------------------------------------------------------ */
 
-typedef struct {
+typedef struct Item {
     size_t rec;              /* index in recs: the record a file's fields come from */
     size_t name;             /* the record whose path names it (the smallest of a file's) */
     Py_ssize_t lfrom, lto;   /* its other names (hard links): links[lfrom..lto) */
@@ -436,10 +457,13 @@ static PyObject *entry_of(FileIndex *ix, const FRec *f, const FRec *named) {
                          Py_None, f->size);
 }
 
-/* (edges, full or None) of a record found in the cache; None when it was not. */
+/* (edges, full or None) of a record found in the cache or hashed in this run; None
+ * when neither. */
 static PyObject *hit_of(const FRec *f) {
-    if (!f->hit)
+    if (!f->hit && !f->fresh)
         Py_RETURN_NONE;
+    if (f->full_only)
+        return Py_BuildValue("(Oy#)", Py_None, (const char *)f->full, (Py_ssize_t)32);
     if (f->has_full)
         return Py_BuildValue("(Ly#)", f->edges, (const char *)f->full, (Py_ssize_t)32);
     return Py_BuildValue("(LO)", f->edges, Py_None);
@@ -461,10 +485,10 @@ static int path_less(FileIndex *ix, const FRec *a, const FRec *b) {
  * first record, named by its smallest path, with its other names in links[] (the same
  * name twice counts once): as DupFinder._candidates does. Returns the number of files. */
 static Py_ssize_t fold_links(FileIndex *ix, Item *items, Py_ssize_t n, Item *files,
-                             Item *links, long long *nlinks) {
+                             Item *links, Py_ssize_t *nl_io, long long *nlinks) {
     sort_ix = ix;
     qsort(items, (size_t)n, sizeof *items, by_identity);
-    Py_ssize_t nf = 0, nl = 0;
+    Py_ssize_t nf = 0, nl = *nl_io;
     for (Py_ssize_t i = 0; i < n;) {
         const FRec *first = &ix->recs[items[i].rec];
         Item file = items[i];
@@ -493,10 +517,11 @@ static Py_ssize_t fold_links(FileIndex *ix, Item *items, Py_ssize_t n, Item *fil
         files[nf++] = file;
         i = j;
     }
+    *nl_io = nl;
     return nf;
 }
 
-/* (entry, [link entries] or None, hit or None) for one file. */
+/* (entry, [link entries] or None, hit or None, fresh) for one file. */
 static PyObject *member(FileIndex *ix, const Item *file, const Item *links) {
     const FRec *f = &ix->recs[file->rec];
     PyObject *entry = entry_of(ix, f, &ix->recs[file->name]), *hit = hit_of(f), *others = NULL;
@@ -515,7 +540,7 @@ static PyObject *member(FileIndex *ix, const Item *file, const Item *links) {
     } else {
         others = Py_NewRef(Py_None);
     }
-    return Py_BuildValue("(NNN)", entry, others, hit);
+    return Py_BuildValue("(NNNO)", entry, others, hit, f->fresh ? Py_True : Py_False);
 fail:
     Py_XDECREF(entry);
     Py_XDECREF(hit);
@@ -587,35 +612,90 @@ static int group_known(PyObject *groups, FileIndex *ix, Item *files, Py_ssize_t 
     return 1;
 }
 
-/* groups(taken_sizes) -> (groups, todo, mixed, counts)
+/* Group a segment's files (every one with a head+tail digest, from the cache or this
+ * run) by that digest: runs whose files all have their full digest become content groups
+ * (groups); other runs of two or more go to Python's full stage (survivors, as
+ * (size, [member...])); the fresh files of no run of two are cache rows (rows). */
+static int split_segment(FileIndex *ix, Item *files, Py_ssize_t nf, PyObject *groups,
+                         PyObject *survivors, PyObject *rows) {
+    sort_ix = ix;
+    qsort(files, (size_t)nf, sizeof *files, by_edges);
+    for (Py_ssize_t i = 0; i < nf;) {
+        Py_ssize_t j = i + 1;
+        while (j < nf && ix->recs[files[j].rec].edges == ix->recs[files[i].rec].edges)
+            j++;
+        int known = 1;
+        for (Py_ssize_t k = i; k < j; k++)
+            known &= ix->recs[files[k].rec].has_full;
+        if (j - i == 1) {
+            const FRec *f = &ix->recs[files[i].rec];
+            if (f->fresh) {
+                PyObject *row = Py_BuildValue("(KKLLLLO)", f->dev, f->inode, f->size, f->mtime,
+                                              f->ctime, f->edges, Py_None);
+                if (!row || PyList_Append(rows, row) < 0) {
+                    Py_XDECREF(row);
+                    return -1;
+                }
+                Py_DECREF(row);
+            }
+        } else if (known) {
+            sort_ix = ix;
+            qsort(files + i, (size_t)(j - i), sizeof *files, by_content);
+            for (Py_ssize_t a = i; a < j;) {
+                Py_ssize_t b = a + 1;
+                while (b < j && memcmp(ix->recs[files[b].rec].full, ix->recs[files[a].rec].full,
+                                       32) == 0)
+                    b++;
+                if (b - a > 1 && add_set(groups, ix, files + a, b - a, ix->links) < 0)
+                    return -1;
+                a = b;
+            }
+        } else if (add_set(survivors, ix, files + i, j - i, ix->links) < 0) {
+            return -1;
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* prepare(python_sizes) -> (groups, mixed, wants, counts)
  *
- * What DupFinder's _candidates and stages make of the records, for every size that
- * Python's own entries (taken_sizes: a dict or set of sizes) do not share:
- *   groups: [(size, [(entry, links, hit), ...]), ...] content groups of sizes whose every
- *           file is cached with what the stages need (a rescan): nothing to read
- *   todo:   [(size, [(entry, links, hit), ...]), ...] the folded files (two or more) of
- *           sizes the stages must look at; hit: the cached (edges, full) or None
- *   mixed:  [(size, [(seq, entry, hit), ...]), ...] the records of sizes Python also has,
- *           as entries, for _candidates (seq: to merge them in input order)
- *   counts: (files, hard_links, candidates, hits, singles) over groups and todo
- *           (candidates over groups only: the stages count todo's; singles: sizes with
- *           one file, which cannot have a duplicate)
- * Entries, links and hits are those DupFinder.add and prefetch would make. */
-static PyObject *index_groups(FileIndex *self, PyObject *taken) {
+ * DupFinder's _candidates for every size Python's own entries (python_sizes: a dict or
+ * set) do not share: hard links folded (a file named by its smallest path), cache hits
+ * counted. Then, per size of two or more files:
+ *   groups: [(size, [member...]), ...] content groups of sizes whose every file is cached
+ *           with what the stages need (a rescan): nothing to read
+ *   mixed:  [(size, [(seq, entry, hit), ...]), ...] the records of sizes Python also has
+ *           (and of empty files, and of files known only by a full digest), as entries,
+ *           for _candidates (seq: to merge them in input order)
+ *   wants:  [(path, size, mtime_ns, ctime_ns), ...] the files (in inode order) whose
+ *           head+tail digest the stage must compute: give hashing.edges_many's results
+ *           to finish()
+ *   counts: (files, hard_links, candidates, hits, singles)
+ * A member is (entry, links, hit, fresh) as DupFinder.add and prefetch would make it. */
+static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
     if (!PyAnySet_Check(taken) && !PyDict_Check(taken)) {
-        PyErr_SetString(PyExc_TypeError, "groups() takes the dict (or set) of Python's sizes");
+        PyErr_SetString(PyExc_TypeError, "prepare() takes the dict (or set) of Python's sizes");
         return NULL;
     }
+    free_work(self);
     size_t n = self->n;
-    Item *order = malloc((n + 1) * sizeof *order), *files = malloc((n + 1) * sizeof *files),
-         *links = malloc((n + 1) * sizeof *links);
-    PyObject *groups = PyList_New(0), *todo = PyList_New(0), *mixed = PyList_New(0);
+    Item *order = malloc((n + 1) * sizeof *order);
+    self->work = malloc((n + 1) * sizeof(Item));
+    self->links = malloc((n + 1) * sizeof(Item));
+    self->seg_from = malloc((n + 1) * sizeof(size_t));
+    self->seg_len = malloc((n + 1) * sizeof(size_t));
+    self->want_rec = malloc((n + 1) * sizeof(size_t));
+    PyObject *groups = PyList_New(0), *mixed = PyList_New(0), *wants = NULL;
     long long nfiles = 0, nlinks = 0, ncands = 0, nhits = 0, nsingles = 0;
-    if (!order || !files || !links) {
+    Py_ssize_t nl = 0;
+    size_t used = 0;
+    if (!order || !self->work || !self->links || !self->seg_from || !self->seg_len ||
+        !self->want_rec) {
         PyErr_NoMemory();
         goto fail;
     }
-    if (!groups || !todo || !mixed)
+    if (!groups || !mixed)
         goto fail;
     for (size_t i = 0; i < n; i++)
         order[i].rec = order[i].name = i;
@@ -624,16 +704,18 @@ static PyObject *index_groups(FileIndex *self, PyObject *taken) {
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         long long size = self->recs[order[i].rec].size;
+        int full_only = self->recs[order[i].rec].full_only;
         while (j < n && self->recs[order[j].rec].size == size)
-            j++;
+            full_only |= self->recs[order[j++].rec].full_only;
         Py_ssize_t count = (Py_ssize_t)(j - i);
         PyObject *key = PyLong_FromLongLong(size);
-        /* empty files (EMPTY_DIGEST) are Python's, as are sizes it has entries of too */
-        int shared = size <= 0 ? 1 : key ? PySequence_Contains(taken, key) : -1;
+        /* empty files (EMPTY_DIGEST), files known only by their full digest, and sizes
+         * Python has entries of too: Python does the whole size */
+        int shared = size <= 0 || full_only ? 1 : key ? PySequence_Contains(taken, key) : -1;
         Py_XDECREF(key);
         if (shared < 0)
             goto fail;
-        if (shared) { /* Python does the whole size */
+        if (shared) {
             PyObject *list = PyList_New(count);
             if (!list)
                 goto fail;
@@ -658,33 +740,140 @@ static PyObject *index_groups(FileIndex *self, PyObject *taken) {
             nsingles++;
         } else {
             long long links_here = 0;
-            Py_ssize_t nf = fold_links(self, order + i, count, files, links, &links_here);
-            int done = group_known(groups, self, files, nf, links);
-            if (done < 0)
-                goto fail;
-            if (!done && nf > 1 && add_set(todo, self, files, nf, links) < 0)
-                goto fail;
+            Item *files = self->work + used;
+            Py_ssize_t nf = fold_links(self, order + i, count, files, self->links, &nl,
+                                       &links_here);
             nfiles += count;
             nlinks += links_here;
-            for (Py_ssize_t k = 0; k < nf; k++)
+            int all_hit = 1;
+            for (Py_ssize_t k = 0; k < nf; k++) {
                 nhits += self->recs[files[k].rec].hit; /* as _candidates counts them */
-            if (done && nf > 1)
+                all_hit &= self->recs[files[k].rec].hit;
+            }
+            if (nf > 1) {
                 ncands += nf;
+                int done = all_hit ? group_known(groups, self, files, nf, self->links) : 0;
+                if (done < 0)
+                    goto fail;
+                if (!done) { /* the stages look at it: a segment */
+                    self->seg_from[self->nseg] = used;
+                    self->seg_len[self->nseg++] = (size_t)nf;
+                    used += (size_t)nf;
+                    for (Py_ssize_t k = 0; k < nf; k++)
+                        if (!self->recs[files[k].rec].hit)
+                            self->want_rec[self->nwant++] = files[k].rec;
+                }
+            }
         }
         i = j;
     }
+    /* the wants in inode order: neighbouring inode table blocks, and cache rows that go
+     * in nearly in primary-key order */
+    {
+        Item *w = malloc((self->nwant + 1) * sizeof *w);
+        if (!w) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (size_t k = 0; k < self->nwant; k++)
+            w[k].rec = w[k].name = self->want_rec[k];
+        sort_ix = self;
+        qsort(w, self->nwant, sizeof *w, by_identity);
+        for (size_t k = 0; k < self->nwant; k++)
+            self->want_rec[k] = w[k].rec;
+        free(w);
+    }
+    wants = PyList_New((Py_ssize_t)self->nwant);
+    if (!wants)
+        goto fail;
+    for (size_t k = 0; k < self->nwant; k++) {
+        const FRec *f = &self->recs[self->want_rec[k]];
+        PyObject *want = Py_BuildValue("(y#LLL)", self->arena + f->path_off, f->path_len,
+                                       f->size, f->mtime, f->ctime);
+        if (!want)
+            goto fail;
+        PyList_SET_ITEM(wants, (Py_ssize_t)k, want);
+    }
     free(order);
-    free(files);
-    free(links);
-    return Py_BuildValue("(NNN(LLLLL))", groups, todo, mixed, nfiles, nlinks, ncands, nhits,
+    return Py_BuildValue("(NNN(LLLLL))", groups, mixed, wants, nfiles, nlinks, ncands, nhits,
                          nsingles);
 fail:
     free(order);
-    free(files);
-    free(links);
+    free_work(self);
     Py_XDECREF(groups);
-    Py_XDECREF(todo);
     Py_XDECREF(mixed);
+    Py_XDECREF(wants);
+    return NULL;
+}
+
+/* finish(results) -> (groups, survivors, rows, failed, hashed, bytes_read)
+ *
+ * results: what hashing.edges_many gave for prepare()'s wants (an int digest, or the
+ * exception for a file that could not be read: failed lists their indices, for Python
+ * to report; those files drop out). Then every segment is split by head+tail digest
+ * as DupFinder._edges_stage does: groups and survivors (size, [member...]) as in
+ * split_segment, rows: (dev, inode, size, mtime_ns, ctime_ns, edges, None) for the
+ * freshly hashed files that need no full digest (the survivors' are stored later). */
+static PyObject *index_finish(FileIndex *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "results must be a sequence");
+    if (!seq)
+        return NULL;
+    if ((size_t)PySequence_Fast_GET_SIZE(seq) != self->nwant) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "finish() needs one result per want");
+        return NULL;
+    }
+    PyObject *groups = PyList_New(0), *survivors = PyList_New(0), *rows = PyList_New(0),
+             *failed = PyList_New(0);
+    long long hashed = 0, nbytes = 0;
+    Item *keep = malloc((self->n + 1) * sizeof *keep);
+    if (!keep) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    if (!groups || !survivors || !rows || !failed)
+        goto fail;
+    for (size_t k = 0; k < self->nwant; k++) {
+        FRec *f = &self->recs[self->want_rec[k]];
+        PyObject *r = PySequence_Fast_GET_ITEM(seq, (Py_ssize_t)k);
+        int overflow = 0;
+        long long v = PyLong_CheckExact(r) ? PyLong_AsLongLongAndOverflow(r, &overflow) : 0;
+        if (PyLong_CheckExact(r) && !overflow && !(v == -1 && PyErr_Occurred())) {
+            f->edges = v;
+            f->fresh = 1;
+            hashed++;
+            nbytes += f->size < 2 * 4096 ? f->size : 2 * 4096;
+        } else {
+            PyErr_Clear();
+            f->failed = 1;
+            PyObject *i = PyLong_FromSize_t(k);
+            if (!i || PyList_Append(failed, i) < 0) {
+                Py_XDECREF(i);
+                goto fail;
+            }
+            Py_DECREF(i);
+        }
+    }
+    for (size_t s = 0; s < self->nseg; s++) {
+        Item *files = self->work + self->seg_from[s];
+        Py_ssize_t nk = 0;
+        for (size_t k = 0; k < self->seg_len[s]; k++)
+            if (!self->recs[files[k].rec].failed)
+                keep[nk++] = files[k];
+        if (split_segment(self, keep, nk, groups, survivors, rows) < 0)
+            goto fail;
+    }
+    free(keep);
+    Py_DECREF(seq);
+    free_work(self);
+    return Py_BuildValue("(NNNNLL)", groups, survivors, rows, failed, hashed, nbytes);
+fail:
+    free(keep);
+    Py_DECREF(seq);
+    Py_XDECREF(groups);
+    Py_XDECREF(survivors);
+    Py_XDECREF(rows);
+    Py_XDECREF(failed);
     return NULL;
 }
 
@@ -699,8 +888,11 @@ static PyMethodDef index_methods[] = {
      "pending() -> {dev: JSON array of the inodes added since the last call}"},
     {"match", (PyCFunction)index_match, METH_VARARGS,
      "match(dev, cache rows of the last pending batch) -> hits"},
-    {"groups", (PyCFunction)index_groups, METH_O,
-     "groups(python_sizes) -> (groups, todo, mixed, (files, links, candidates, hits, singles))"},
+    {"prepare", (PyCFunction)index_prepare, METH_O,
+     "prepare(python_sizes) -> (groups, mixed, wants, (files, links, candidates, hits, "
+     "singles))"},
+    {"finish", (PyCFunction)index_finish, METH_O,
+     "finish(edges results) -> (groups, survivors, rows, failed, hashed, bytes_read)"},
     {"count", (PyCFunction)index_len, METH_NOARGS, "count() -> records kept"},
     {NULL, NULL, 0, NULL},
 };

@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 from hafs_cli import speedups
 from hafs_cli.exits import HafsError
@@ -31,7 +31,7 @@ def _first(pair: tuple) -> object:
 
 
 _INODE = attrgetter("inode")
-_SIZE = attrgetter("size")
+_WANT_SIZE = itemgetter(1)
 _WANT = attrgetter("path", "size", "mtime_ns", "ctime_ns")
 _ROW = attrgetter("dev", "inode", "size", "mtime_ns", "ctime_ns", "edges", "full")
 EMPTY_DIGEST = bytes.fromhex("af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262")
@@ -282,7 +282,8 @@ class DupFinder:
         if self._lookups:
             self.prefetch()  # the records read since the last batch
         singles = 0
-        known_sets, sized, known_cands = self._fold_in_c()
+        known_sets, survivors_c, c_cands, c_rows = self._stages_in_c()
+        sized: list[list[Candidate]] = []
         by_size = self._by_size
         for size, entries in by_size.items():
             if len(entries) < 2:
@@ -293,11 +294,11 @@ class DupFinder:
                 sized.append(group)
         self.stats.files += singles
         by_size.clear()
-        self.stats.candidates = sum(len(g) for g in sized) + known_cands
+        self.stats.candidates = sum(len(g) for g in sized) + c_cands
         self._from_cache()
-        survivors = self._edges_stage(sized)
+        survivors = self._edges_stage(sized) + survivors_c
         self._full_stage(survivors)
-        self._remember()
+        self._remember(c_rows)
         by_content: dict[tuple[int, bytes], list[Candidate]] = defaultdict(list)
         for group in survivors:
             for cand in group:
@@ -308,32 +309,22 @@ class DupFinder:
         for group in out:
             yield self._record(group)
 
-    def _fold_in_c(self) -> tuple[list[list[Candidate]], list[list[Candidate]], int]:
-        """_candidates for the sizes whose files all have plain fields, in C.
+    def _stages_in_c(self) -> tuple[list[list[Candidate]], list[list[Candidate]], int, list]:
+        """_candidates and the head+tail stage for the records kept in C.
 
-        (content groups of sizes whose every file is cached, so no stage has anything
-        to do: a rescan's common case; folded candidates of the sizes the stages must
-        look at; the candidates counted in the first). The sizes C leaves (other hosts,
-        given digests, odd fields) stay in _by_size for _candidates.
+        (content groups that need no full digest; groups the full stage must finish;
+        the candidates counted; cache rows for the files hashed here that need no full
+        digest). Sizes shared with Python's own entries go back to _by_size first.
         """
         index, self._index = self._index, None  # its memory goes with it
         if index is None:
-            return [], [], 0
-        done, todo, mixed, counts = index.groups(self._by_size)
-        del index
+            return [], [], 0, []
+        done, mixed, wants, counts = index.prepare(self._by_size)
         files, links, cands, hits, singles = counts
-        self.stats.files += files + singles
-        self.stats.hard_links += links
+        stats = self.stats
+        stats.files += files + singles
+        stats.hard_links += links
         self._hits += hits
-        host = self.host
-        sets = [
-            [self._candidate(size, e, others, hit, host) for e, others, hit in members]
-            for size, members in done
-        ]
-        sized = [
-            [self._candidate(size, e, others, hit, host) for e, others, hit in members]
-            for size, members in todo
-        ]
         # Sizes with entries on both sides: back to Python, in input order.
         order, known = self._order, self._known
         for size, kept in mixed:
@@ -344,7 +335,29 @@ class DupFinder:
             merged += [(seq, e) for seq, e, _hit in kept]
             merged.sort(key=_first)
             self._by_size[size] = [e for _seq, e in merged]
-        return sets, sized, cands
+        results = self._hash("head+tail", edges_many, wants, 2 * EDGE)
+        more, survivors, rows, failed, hashed, nbytes = index.finish(results)
+        del index
+        for i in failed:  # in inode order, as _edges_stage reports them
+            self._report(wants[i][0], results[i])
+        stats.edges_hashed += hashed
+        stats.bytes_hashed += nbytes
+        host, fresh = self.host, self._fresh
+        sets = [
+            [self._candidate(size, e, others, hit, host) for e, others, hit, _new in members]
+            for size, members in done + more
+        ]
+        groups = []
+        for size, members in survivors:
+            group = []
+            for e, others, hit, new in members:
+                cand = self._candidate(size, e, others, hit, host)
+                if new:  # hashed in this run: stored with its full digest
+                    cand.fresh = True
+                    fresh.append(cand)
+                group.append(cand)
+            groups.append(group)
+        return sets, groups, cands, rows
 
     @staticmethod
     def _candidate(
@@ -381,23 +394,29 @@ class DupFinder:
         if not cands:
             return []
         wants = list(map(_WANT, cands))  # (path, size, mtime_ns, ctime_ns): what Expect holds
+        return self._hash(label, many, wants, bytes_each)
+
+    def _hash(self, label: str, many, wants: list[tuple], bytes_each: int | None = None) -> list:
+        """many(wants) with a progress display: wants are (path, size, mtime_ns, ctime_ns)."""
+        if not wants:
+            return []
         if self.progress is None:
             return many(wants, self.opts.jobs)
-        sizes = map(_SIZE, cands)  # bytes read per file (the progress line shows a rate)
+        sizes = map(_WANT_SIZE, wants)  # bytes read per file (the progress line shows a rate)
         weights = list(sizes if bytes_each is None else map(min, sizes, repeat(bytes_each)))
-        with self.progress(label, len(cands)) as bar:  # type: ignore[attr-defined]
+        with self.progress(label, len(wants)) as bar:  # type: ignore[attr-defined]
             return many(wants, self.opts.jobs, weights, lambda n, b: bar.advance(n, bytes=b))
 
-    def _report(self, cand: Candidate, exc: object) -> None:
+    def _report(self, path: bytes, exc: object) -> None:
         """An `error` record for a file that could not be hashed (a bug re-raises)."""
         if isinstance(exc, Changed):
-            self.on_error("file changed since it was scanned; scan again", **path_fields(cand.path))
+            self.on_error("file changed since it was scanned; scan again", **path_fields(path))
         elif isinstance(exc, OSError):
             self.stats.not_readable += 1
             message = exc.strerror or str(exc)
             self.on_error(
                 f"cannot read file: {message}",
-                **path_fields(cand.path),
+                **path_fields(path),
                 errno=exc.errno or 0,
                 message=message,
             )
@@ -423,7 +442,7 @@ class DupFinder:
                 size = cand.size
                 nbytes += size if size < cap else cap
             else:  # an exception: report it, drop the file
-                self._report(cand, result)
+                self._report(cand.path, result)
                 cand.local = False
                 failed += 1
         fresh.extend(c for c in todo if c.fresh) if failed else fresh.extend(todo)
@@ -453,7 +472,7 @@ class DupFinder:
         todo.sort(key=lambda c: -c.size)  # big files first: the workers finish together
         for cand, result in zip(todo, self._run("blake3", full_many, todo), strict=True):
             if type(result) is not bytes:
-                self._report(cand, result)
+                self._report(cand.path, result)
                 cand.local = False
                 continue
             cand.full = result
@@ -463,11 +482,13 @@ class DupFinder:
             self.stats.full_hashed += 1
             self.stats.bytes_hashed += cand.size
 
-    def _remember(self) -> None:
-        """Store every digest computed in this run (one transaction)."""
+    def _remember(self, rows: list | None = None) -> None:
+        """Store every digest computed in this run (one transaction): `rows` made in C,
+        and the candidates'."""
         if self.cache is None:
             return
-        self.cache.store_rows(list(map(_ROW, self._fresh)))  # rows without a key are left out
+        # rows without a key are left out
+        self.cache.store_rows((rows or []) + list(map(_ROW, self._fresh)))
 
     # -- output ------------------------------------------------------------------
     def _member(self, cand: Candidate) -> dict:
