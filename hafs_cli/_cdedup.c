@@ -1,15 +1,18 @@
-/* hafs_cli._cdedup: file hafs scan's `file` records for dedup, a chunk of lines at a time.
+/* hafs_cli._cdedup: dedup's records kept in C (FileIndex), from input to groups.
  *
- * The optional fast path of `hafs dedup`'s input (hafs_cli/fs/dupes.py, DupFinder.add).
- * A line is taken here only when it is exactly the shape hafs scan writes for this host:
+ * The optional fast path of hafs_cli/fs/dupes.py (DupFinder.add, prefetch, _candidates
+ * and the head+tail stage's grouping). add_lines() takes a line only when it is exactly
+ * the shape hafs scan writes for this host:
  *   {"kind":"file","path":"P","size":N,"mtime_ns":N,"ctime_ns":N,"dev":N,"inode":N,
  *    "nlink":N,"mode":N,"extension":"E","host":"H"}
  * with no escape in P, E or H, P valid UTF-8, E ASCII, H this host's name, every number
  * a plain JSON integer that fits in 64 bits. Such a line is certainly a valid record, so
- * it can be passed on as it came; its entry is filed under its size exactly as
- * DupFinder.add files the dict orjson would give. Every other line (another shape, a
- * BOM, CRLF, blank, bad JSON, an unterminated last line) is left to the Python path,
- * which reports bad lines: this only ever takes a line Python would take the same way.
+ * it can be passed on as it came; it is kept as a fixed-size record with its path in an
+ * arena. Every other line (another shape, a BOM, CRLF, blank, bad JSON, an unterminated
+ * last line) is left to the Python path, which reports bad lines: this only ever takes
+ * a line Python would take the same way. pending()/match() look the records up in the
+ * hash cache; prepare()/finish() do what _candidates and _edges_stage do for them and
+ * make Python objects only for what Python must see (see each function).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

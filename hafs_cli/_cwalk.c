@@ -30,7 +30,6 @@
 #define CODE_LINK 'l'
 #define CODE_OTHER 'o'
 #define CODE_ERROR 'e'   /* lstat failed: errno given */
-#define CODE_UNKNOWN 'u' /* d_type unknown and not stat-able here: Python decides */
 
 typedef struct {
     char *data;
