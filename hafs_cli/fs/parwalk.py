@@ -105,9 +105,16 @@ def walk_to(pipe, roots: list[bytes], opts: ScanOptions, jobs: int) -> ScanStats
             queue.append(item)
         else:
             _emit(pipe, item)
+    lines: list[bytes] = []  # the first levels' files, as JSON Lines (the C lister's too)
+    counted = walker.stats.files
     while queue and len(queue) < jobs * TASKS_PER_JOB:
-        for rec in walker.scan_dir(queue.popleft(), queue.append):
-            _emit(pipe, rec)
+        for rec in walker.scan_dir(queue.popleft(), queue.append, lines):
+            if rec["kind"] == "file":
+                lines.append(records.dumps(rec))
+            else:
+                _emit(pipe, rec)
+    if lines:
+        pipe.emit_lines(b"".join(lines), walker.stats.files - counted)
     if not queue:
         return walker.stats
     tasks = list(queue)
