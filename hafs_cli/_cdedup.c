@@ -14,11 +14,89 @@
  * hash cache; prepare()/finish() do what _candidates and _edges_stage do for them and
  * make Python objects only for what Python must see (see each function).
  */
+#define _GNU_SOURCE /* RTLD_NOLOAD */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdint.h>
 #include <string.h>
+#ifndef _WIN32
+#include <dlfcn.h>
+#endif
+
+/* ---- SQLite, as Python's sqlite3 module has loaded it ---------------------------------
+ * The hash cache's bulk work (dedup's lookups and stores, 100k+ rows) costs most in the
+ * sqlite3 module turning rows into Python objects and back. Where that module uses a
+ * shared libsqlite3 (Debian, Homebrew, most builds), this module uses the SAME loaded
+ * library (RTLD_NOLOAD: never a second copy, whose locks would not see the first's) for
+ * its own connection to the cache. Where it cannot, Python's path does the work. */
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+#define SQ_OK 0
+#define SQ_ROW 100
+#define SQ_DONE 101
+#define SQ_OPEN_READWRITE 0x00000002
+#define SQ_NULL 5
+#define SQ_TRANSIENT ((void (*)(void *))-1)
+
+static struct {
+    int state; /* 0 not tried, 1 loaded, -1 unavailable */
+    int (*open_v2)(const char *, sqlite3 **, int, const char *);
+    int (*close_v2)(sqlite3 *);
+    int (*busy_timeout)(sqlite3 *, int);
+    int (*exec)(sqlite3 *, const char *, void *, void *, char **);
+    int (*prepare_v2)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+    int (*bind_int64)(sqlite3_stmt *, int, long long);
+    int (*bind_text)(sqlite3_stmt *, int, const char *, int, void (*)(void *));
+    int (*bind_null)(sqlite3_stmt *, int);
+    int (*step)(sqlite3_stmt *);
+    int (*reset)(sqlite3_stmt *);
+    int (*finalize)(sqlite3_stmt *);
+    int (*column_type)(sqlite3_stmt *, int);
+    long long (*column_int64)(sqlite3_stmt *, int);
+    const void *(*column_blob)(sqlite3_stmt *, int);
+    int (*column_bytes)(sqlite3_stmt *, int);
+    const char *(*errmsg)(sqlite3 *);
+} sq;
+
+static int sq_load(void) {
+#ifdef _WIN32
+    sq.state = -1;
+#else
+    if (sq.state)
+        return sq.state > 0;
+    sq.state = -1;
+    const char *names[] = {"libsqlite3.so.0", "libsqlite3.so", "libsqlite3.0.dylib",
+                           "libsqlite3.dylib", "/usr/lib/libsqlite3.dylib", NULL};
+    void *h = NULL;
+    for (int i = 0; names[i] && !h; i++)
+        h = dlopen(names[i], RTLD_NOW | RTLD_NOLOAD);
+    if (!h)
+        return 0;
+#define SQ_SYM(field, name)                                                                    \
+    if (!(*(void **)&sq.field = dlsym(h, name)))                                               \
+        return 0;
+    SQ_SYM(open_v2, "sqlite3_open_v2")
+    SQ_SYM(close_v2, "sqlite3_close_v2")
+    SQ_SYM(busy_timeout, "sqlite3_busy_timeout")
+    SQ_SYM(exec, "sqlite3_exec")
+    SQ_SYM(prepare_v2, "sqlite3_prepare_v2")
+    SQ_SYM(bind_int64, "sqlite3_bind_int64")
+    SQ_SYM(bind_text, "sqlite3_bind_text")
+    SQ_SYM(bind_null, "sqlite3_bind_null")
+    SQ_SYM(step, "sqlite3_step")
+    SQ_SYM(reset, "sqlite3_reset")
+    SQ_SYM(finalize, "sqlite3_finalize")
+    SQ_SYM(column_type, "sqlite3_column_type")
+    SQ_SYM(column_int64, "sqlite3_column_int64")
+    SQ_SYM(column_blob, "sqlite3_column_blob")
+    SQ_SYM(column_bytes, "sqlite3_column_bytes")
+    SQ_SYM(errmsg, "sqlite3_errmsg")
+#undef SQ_SYM
+    sq.state = 1;
+#endif
+    return sq.state > 0;
+}
 
 static int expect(const char **p, const char *end, const char *lit, size_t n) {
     if ((size_t)(end - *p) < n || memcmp(*p, lit, n) != 0)
@@ -120,6 +198,7 @@ typedef struct {
     unsigned char hit, has_full;
     unsigned char full_only; /* cached with a full digest but no head+tail one */
     unsigned char fresh, failed; /* head+tail digest computed in this run / unreadable */
+    unsigned char store;         /* a cache row to write (fresh, and no full digest to wait for) */
 } FRec;
 
 typedef struct {
@@ -135,6 +214,7 @@ typedef struct {
     struct Item *work, *links;
     size_t *seg_from, *seg_len, nseg;
     size_t *want_rec, nwant;
+    sqlite3 *db; /* its own connection to the hash cache (open_cache), or NULL */
 } FileIndex;
 
 static int grow(void **p, size_t *cap, size_t need, size_t each, size_t first) {
@@ -165,6 +245,8 @@ static void free_work(FileIndex *self) {
 }
 
 static void index_dealloc(FileIndex *self) {
+    if (self->db)
+        sq.close_v2(self->db);
     free_work(self);
     free(self->arena);
     free(self->recs);
@@ -306,14 +388,88 @@ fail:
     return NULL;
 }
 
-static int same_int(PyObject *obj, long long want) {
+/* The records of one device in the last pending() batch, by inode (open addressing:
+ * slot -> first record + 1; next[] chains the other records of the same inode). */
+typedef struct {
+    FileIndex *ix;
+    size_t from, slots, *table, *next;
+} Batch;
+
+static int batch_open(Batch *b, FileIndex *ix, unsigned long long dev) {
+    size_t from = ix->batch_from, to = ix->batch_to, n = 0;
+    for (size_t i = from; i < to; i++)
+        n += ix->recs[i].dev == dev;
+    b->ix = ix;
+    b->from = from;
+    b->slots = 16;
+    while (b->slots < 2 * n)
+        b->slots *= 2;
+    b->table = calloc(b->slots, sizeof *b->table);
+    b->next = calloc(to - from + 1, sizeof *b->next);
+    if (!b->table || !b->next) {
+        free(b->table);
+        free(b->next);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = from; i < to; i++) {
+        if (ix->recs[i].dev != dev)
+            continue;
+        size_t h = (size_t)(ix->recs[i].inode * 0x9E3779B97F4A7C15ULL) & (b->slots - 1);
+        while (b->table[h] && ix->recs[b->table[h] - 1].inode != ix->recs[i].inode)
+            h = (h + 1) & (b->slots - 1);
+        if (b->table[h]) { /* the same inode again: chain it behind the first */
+            size_t k = b->table[h] - 1;
+            while (b->next[k - from])
+                k = b->next[k - from] - 1;
+            b->next[k - from] = i + 1;
+        } else {
+            b->table[h] = i + 1;
+        }
+    }
+    return 0;
+}
+
+static void batch_close(Batch *b) {
+    free(b->table);
+    free(b->next);
+}
+
+/* One cache row: the records of this inode with the same size, mtime_ns and ctime_ns take
+ * its digests (edges: has_edges says whether there is one; full: 32 bytes or NULL).
+ * Returns the records that took them. */
+static Py_ssize_t batch_row(Batch *b, unsigned long long inode, long long size, long long mtime,
+                            long long ctime, int has_edges, long long edges,
+                            const unsigned char *full) {
+    if (!has_edges && !full)
+        return 0; /* nothing to learn */
+    size_t h = (size_t)(inode * 0x9E3779B97F4A7C15ULL) & (b->slots - 1);
+    while (b->table[h] && b->ix->recs[b->table[h] - 1].inode != inode)
+        h = (h + 1) & (b->slots - 1);
+    Py_ssize_t hits = 0;
+    for (size_t k = b->table[h]; k; k = b->next[k - 1 - b->from]) {
+        FRec *f = &b->ix->recs[k - 1];
+        if (f->size != size || f->mtime != mtime || f->ctime != ctime)
+            continue; /* changed since it was cached */
+        f->hit = 1;
+        f->full_only = (unsigned char)!has_edges; /* scan --hash rows */
+        f->edges = has_edges ? edges : 0;
+        f->has_full = full != NULL;
+        if (full)
+            memcpy(f->full, full, 32);
+        hits++;
+    }
+    return hits;
+}
+
+static int int64_of(PyObject *obj, long long *out) {
     int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(obj, &overflow);
-    if (v == -1 && PyErr_Occurred()) {
+    *out = PyLong_Check(obj) ? PyLong_AsLongLongAndOverflow(obj, &overflow) : 0;
+    if (!PyLong_Check(obj) || overflow || (*out == -1 && PyErr_Occurred())) {
         PyErr_Clear();
         return 0;
     }
-    return !overflow && v == want;
+    return 1;
 }
 
 /* match(dev, rows) -> hits: rows are the cache's (inode, size, mtime_ns, ctime_ns, edges,
@@ -324,34 +480,9 @@ static PyObject *index_match(FileIndex *self, PyObject *args) {
     PyObject *rows;
     if (!PyArg_ParseTuple(args, "KO", &dev, &rows))
         return NULL;
-    size_t from = self->batch_from, to = self->batch_to, n = 0;
-    for (size_t i = from; i < to; i++)
-        n += self->recs[i].dev == dev;
-    size_t slots = 16;
-    while (slots < 2 * n)
-        slots *= 2;
-    /* open addressing on the inode: slot -> first record + 1; next[] chains the others */
-    size_t *table = calloc(slots, sizeof *table), *next = calloc(to - from + 1, sizeof *next);
-    if (!table || !next) {
-        free(table);
-        free(next);
-        return PyErr_NoMemory();
-    }
-    for (size_t i = from; i < to; i++) {
-        if (self->recs[i].dev != dev)
-            continue;
-        size_t h = (size_t)(self->recs[i].inode * 0x9E3779B97F4A7C15ULL) & (slots - 1);
-        while (table[h] && self->recs[table[h] - 1].inode != self->recs[i].inode)
-            h = (h + 1) & (slots - 1);
-        if (table[h]) { /* the same inode again: chain it behind the first */
-            size_t k = table[h] - 1;
-            while (next[k - from])
-                k = next[k - from] - 1;
-            next[k - from] = i + 1;
-        } else {
-            table[h] = i + 1;
-        }
-    }
+    Batch b;
+    if (batch_open(&b, self, dev) < 0)
+        return NULL;
     Py_ssize_t hits = 0;
     PyObject *it = PyObject_GetIter(rows), *row;
     if (!it)
@@ -363,45 +494,28 @@ static PyObject *index_match(FileIndex *self, PyObject *args) {
             PyErr_SetString(PyExc_TypeError, "cache rows must be 6-tuples");
             goto fail;
         }
-        unsigned long long inode = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(row, 0));
-        PyObject *edges = PyTuple_GET_ITEM(row, 4), *full = PyTuple_GET_ITEM(row, 5);
-        int full_ok = full == Py_None || (PyBytes_CheckExact(full) && PyBytes_GET_SIZE(full) == 32);
-        int full_only = edges == Py_None && full != Py_None && full_ok; /* scan --hash rows */
-        int usable = !PyErr_Occurred() && (PyLong_CheckExact(edges) || full_only) && full_ok;
-        PyErr_Clear();
-        long long edges_value = usable && !full_only ? PyLong_AsLongLong(edges) : 0;
-        if (usable && edges_value == -1 && PyErr_Occurred()) {
-            PyErr_Clear();
-            usable = 0;
-        }
-        size_t h = (size_t)(inode * 0x9E3779B97F4A7C15ULL) & (slots - 1);
-        while (usable && table[h] && self->recs[table[h] - 1].inode != inode)
-            h = (h + 1) & (slots - 1);
-        for (size_t k = usable ? table[h] : 0; k; k = next[k - 1 - from]) {
-            FRec *f = &self->recs[k - 1];
-            if (!same_int(PyTuple_GET_ITEM(row, 1), f->size) ||
-                !same_int(PyTuple_GET_ITEM(row, 2), f->mtime) ||
-                !same_int(PyTuple_GET_ITEM(row, 3), f->ctime))
-                continue; /* changed since it was cached */
-            f->hit = 1;
-            f->full_only = (unsigned char)full_only;
-            f->edges = edges_value;
-            f->has_full = full != Py_None;
-            if (f->has_full)
-                memcpy(f->full, PyBytes_AS_STRING(full), 32);
-            hits++;
-        }
+        long long inode, size, mtime, ctime, edges = 0;
+        PyObject *e = PyTuple_GET_ITEM(row, 4), *full = PyTuple_GET_ITEM(row, 5);
+        int ok = int64_of(PyTuple_GET_ITEM(row, 0), &inode) &&
+                 int64_of(PyTuple_GET_ITEM(row, 1), &size) &&
+                 int64_of(PyTuple_GET_ITEM(row, 2), &mtime) &&
+                 int64_of(PyTuple_GET_ITEM(row, 3), &ctime) &&
+                 (e == Py_None || int64_of(e, &edges)) &&
+                 (full == Py_None || (PyBytes_CheckExact(full) && PyBytes_GET_SIZE(full) == 32));
+        if (ok)
+            hits += batch_row(&b, (unsigned long long)inode, size, mtime, ctime, e != Py_None,
+                              edges,
+                              full == Py_None ? NULL
+                                              : (const unsigned char *)PyBytes_AS_STRING(full));
         Py_DECREF(row);
     }
     Py_DECREF(it);
     if (PyErr_Occurred())
         goto fail;
-    free(table);
-    free(next);
+    batch_close(&b);
     return PyLong_FromSsize_t(hits);
 fail:
-    free(table);
-    free(next);
+    batch_close(&b);
     return NULL;
 }
 
@@ -631,8 +745,10 @@ static int split_segment(FileIndex *ix, Item *files, Py_ssize_t nf, PyObject *gr
         for (Py_ssize_t k = i; k < j; k++)
             known &= ix->recs[files[k].rec].has_full;
         if (j - i == 1) {
-            const FRec *f = &ix->recs[files[i].rec];
-            if (f->fresh) {
+            FRec *f = &ix->recs[files[i].rec];
+            if (f->fresh && rows == Py_None) {
+                f->store = 1; /* store_cache() writes it */
+            } else if (f->fresh) {
                 PyObject *row = Py_BuildValue("(KKLLLLO)", f->dev, f->inode, f->size, f->mtime,
                                               f->ctime, f->edges, Py_None);
                 if (!row || PyList_Append(rows, row) < 0) {
@@ -816,8 +932,13 @@ fail:
  * to report; those files drop out). Then every segment is split by head+tail digest
  * as DupFinder._edges_stage does: groups and survivors (size, [member...]) as in
  * split_segment, rows: (dev, inode, size, mtime_ns, ctime_ns, edges, None) for the
- * freshly hashed files that need no full digest (the survivors' are stored later). */
-static PyObject *index_finish(FileIndex *self, PyObject *arg) {
+ * freshly hashed files that need no full digest (the survivors' are stored later); with
+ * direct=True, rows is None and store_cache() writes them. */
+static PyObject *index_finish(FileIndex *self, PyObject *args) {
+    PyObject *arg;
+    int direct = 0;
+    if (!PyArg_ParseTuple(args, "O|p", &arg, &direct))
+        return NULL;
     PyObject *seq = PySequence_Fast(arg, "results must be a sequence");
     if (!seq)
         return NULL;
@@ -826,8 +947,8 @@ static PyObject *index_finish(FileIndex *self, PyObject *arg) {
         PyErr_SetString(PyExc_ValueError, "finish() needs one result per want");
         return NULL;
     }
-    PyObject *groups = PyList_New(0), *survivors = PyList_New(0), *rows = PyList_New(0),
-             *failed = PyList_New(0);
+    PyObject *groups = PyList_New(0), *survivors = PyList_New(0),
+             *rows = direct ? Py_NewRef(Py_None) : PyList_New(0), *failed = PyList_New(0);
     long long hashed = 0, nbytes = 0;
     Item *keep = malloc((self->n + 1) * sizeof *keep);
     if (!keep) {
@@ -880,6 +1001,191 @@ fail:
     return NULL;
 }
 
+/* open_cache(path) -> bool */
+static PyObject *index_open_cache(FileIndex *self, PyObject *args) {
+    const char *path;
+    if (!PyArg_ParseTuple(args, "s", &path))
+        return NULL;
+    if (self->db)
+        Py_RETURN_TRUE;
+    if (!sq_load())
+        Py_RETURN_FALSE;
+    sqlite3 *db = NULL;
+    if (sq.open_v2(path, &db, SQ_OPEN_READWRITE, NULL) != SQ_OK) {
+        if (db)
+            sq.close_v2(db);
+        Py_RETURN_FALSE;
+    }
+    sq.busy_timeout(db, 30000); /* as the Python connection's timeout */
+    self->db = db;
+    Py_RETURN_TRUE;
+}
+
+/* lookup_cache(min_stored_s) -> hits: pending() and match() in one, without Python rows */
+static PyObject *index_lookup_cache(FileIndex *self, PyObject *args) {
+    long long min_stored;
+    if (!PyArg_ParseTuple(args, "L", &min_stored))
+        return NULL;
+    if (!self->db)
+        Py_RETURN_NONE;
+    size_t looked = self->looked;
+    PyObject *pending = index_pending(self, NULL); /* {dev: JSON array of inodes} */
+    if (!pending)
+        return NULL;
+    sqlite3_stmt *stmt = NULL;
+    const char *sql = "SELECT h.inode, h.size, h.mtime_ns, h.ctime_ns, h.edges, h.full "
+                      "FROM json_each(?1) AS j CROSS JOIN hashes AS h "
+                      "ON h.dev = ?2 AND h.inode = j.value WHERE h.stored_s >= ?3";
+    Py_ssize_t hits = 0, pos = 0;
+    PyObject *key, *json;
+    if (sq.prepare_v2(self->db, sql, -1, &stmt, NULL) != SQ_OK)
+        goto failed;
+    while (PyDict_Next(pending, &pos, &key, &json)) {
+        unsigned long long dev = PyLong_AsUnsignedLongLong(key);
+        if (PyErr_Occurred() || dev > (unsigned long long)INT64_MAX) {
+            PyErr_Clear();
+            continue; /* nothing was stored for such a device */
+        }
+        Batch b;
+        if (batch_open(&b, self, dev) < 0)
+            goto error;
+        sq.reset(stmt);
+        sq.bind_text(stmt, 1, PyBytes_AS_STRING(json), (int)PyBytes_GET_SIZE(json),
+                     SQ_TRANSIENT);
+        sq.bind_int64(stmt, 2, (long long)dev);
+        sq.bind_int64(stmt, 3, min_stored);
+        int rc;
+        while ((rc = sq.step(stmt)) == SQ_ROW) {
+            int has_edges = sq.column_type(stmt, 4) != SQ_NULL;
+            const unsigned char *full = NULL;
+            if (sq.column_type(stmt, 5) != SQ_NULL) {
+                full = sq.column_blob(stmt, 5);
+                if (sq.column_bytes(stmt, 5) != 32)
+                    continue; /* not a digest: no hit */
+            }
+            hits += batch_row(&b, (unsigned long long)sq.column_int64(stmt, 0),
+                              sq.column_int64(stmt, 1), sq.column_int64(stmt, 2),
+                              sq.column_int64(stmt, 3), has_edges, sq.column_int64(stmt, 4),
+                              full);
+        }
+        batch_close(&b);
+        if (rc != SQ_DONE)
+            goto failed;
+    }
+    sq.finalize(stmt);
+    Py_DECREF(pending);
+    return PyLong_FromSsize_t(hits);
+failed: /* nothing is lost: the batch goes to pending() and match() again */
+    if (stmt)
+        sq.finalize(stmt);
+    self->looked = looked;
+    Py_DECREF(pending);
+    Py_RETURN_NONE;
+error:
+    if (stmt)
+        sq.finalize(stmt);
+    self->looked = looked;
+    Py_DECREF(pending);
+    return NULL;
+}
+
+/* store_cache(now_s, racy_limit_ns, max_age_s) -> rows written, or None: the rows
+ * finish(direct=True) marked, in one transaction (as HashCache.store_rows writes them:
+ * not the files changed after racy_limit_ns; entries older than max_age_s go). */
+static PyObject *index_store_cache(FileIndex *self, PyObject *args) {
+    long long now_s, racy_limit, max_age;
+    if (!PyArg_ParseTuple(args, "LLL", &now_s, &racy_limit, &max_age))
+        return NULL;
+    if (!self->db)
+        Py_RETURN_NONE;
+    sqlite3_stmt *ins = NULL, *del = NULL;
+    long long written = 0;
+    int began = 0;
+    if (sq.exec(self->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQ_OK)
+        goto failed;
+    began = 1;
+    if (sq.prepare_v2(self->db,
+                      "INSERT OR REPLACE INTO hashes VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
+                      -1, &ins, NULL) != SQ_OK ||
+        sq.prepare_v2(self->db, "DELETE FROM hashes WHERE stored_s < ?1", -1, &del, NULL) !=
+            SQ_OK)
+        goto failed;
+    /* in primary-key order: half the B-tree work of random order */
+    size_t n = 0;
+    for (size_t i = 0; i < self->n; i++)
+        n += self->recs[i].store && self->recs[i].ctime <= racy_limit &&
+             self->recs[i].dev <= (unsigned long long)INT64_MAX &&
+             self->recs[i].inode <= (unsigned long long)INT64_MAX;
+    Item *order = malloc((n + 1) * sizeof *order);
+    if (!order) {
+        sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        sq.finalize(ins);
+        sq.finalize(del);
+        return PyErr_NoMemory();
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < self->n; i++) {
+        const FRec *f = &self->recs[i];
+        if (f->store && f->ctime <= racy_limit && f->dev <= (unsigned long long)INT64_MAX &&
+            f->inode <= (unsigned long long)INT64_MAX)
+            order[k++].rec = i;
+    }
+    sort_ix = self;
+    qsort(order, n, sizeof *order, by_identity);
+    for (k = 0; k < n; k++) {
+        const FRec *f = &self->recs[order[k].rec];
+        sq.reset(ins);
+        sq.bind_int64(ins, 1, (long long)f->dev);
+        sq.bind_int64(ins, 2, (long long)f->inode);
+        sq.bind_int64(ins, 3, f->size);
+        sq.bind_int64(ins, 4, f->mtime);
+        sq.bind_int64(ins, 5, f->ctime);
+        sq.bind_int64(ins, 6, f->edges);
+        sq.bind_int64(ins, 7, now_s);
+        if (sq.step(ins) != SQ_DONE) {
+            free(order);
+            goto failed;
+        }
+        written++;
+    }
+    free(order);
+    sq.bind_int64(del, 1, now_s - max_age);
+    if (sq.step(del) != SQ_DONE || sq.exec(self->db, "COMMIT", NULL, NULL, NULL) != SQ_OK)
+        goto failed;
+    sq.finalize(ins);
+    sq.finalize(del);
+    for (size_t i = 0; i < self->n; i++)
+        self->recs[i].store = 0;
+    return PyLong_FromLongLong(written);
+failed: /* nothing written: the caller stores rows() through Python's connection */
+    if (began)
+        sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    if (ins)
+        sq.finalize(ins);
+    if (del)
+        sq.finalize(del);
+    Py_RETURN_NONE;
+}
+
+/* rows() -> [(dev, inode, size, mtime_ns, ctime_ns, edges, None), ...] still to store */
+static PyObject *index_rows(FileIndex *self, PyObject *unused) {
+    PyObject *out = PyList_New(0);
+    for (size_t i = 0; out && i < self->n; i++) {
+        const FRec *f = &self->recs[i];
+        if (!f->store)
+            continue;
+        PyObject *row = Py_BuildValue("(KKLLLLO)", f->dev, f->inode, f->size, f->mtime,
+                                      f->ctime, f->edges, Py_None);
+        if (!row || PyList_Append(out, row) < 0) {
+            Py_XDECREF(row);
+            Py_CLEAR(out);
+        } else {
+            Py_DECREF(row);
+        }
+    }
+    return out;
+}
+
 static PyObject *index_len(FileIndex *self, PyObject *unused) {
     return PyLong_FromSize_t(self->n);
 }
@@ -894,8 +1200,18 @@ static PyMethodDef index_methods[] = {
     {"prepare", (PyCFunction)index_prepare, METH_O,
      "prepare(python_sizes) -> (groups, mixed, wants, (files, links, candidates, hits, "
      "singles))"},
-    {"finish", (PyCFunction)index_finish, METH_O,
-     "finish(edges results) -> (groups, survivors, rows, failed, hashed, bytes_read)"},
+    {"finish", (PyCFunction)index_finish, METH_VARARGS,
+     "finish(edges results, direct=False) -> (groups, survivors, rows, failed, hashed, "
+     "bytes_read)"},
+    {"open_cache", (PyCFunction)index_open_cache, METH_VARARGS,
+     "open_cache(path) -> bool: a connection of its own to the hash cache (False: none)"},
+    {"lookup_cache", (PyCFunction)index_lookup_cache, METH_VARARGS,
+     "lookup_cache(min_stored_s) -> hits, or None (nothing done: use pending() and match())"},
+    {"store_cache", (PyCFunction)index_store_cache, METH_VARARGS,
+     "store_cache(now_s, racy_limit_ns, max_age_s) -> rows written, or None (nothing "
+     "written: store rows() instead)"},
+    {"rows", (PyCFunction)index_rows, METH_NOARGS,
+     "rows() -> the cache rows finish(direct=True) left for store_cache()"},
     {"count", (PyCFunction)index_len, METH_NOARGS, "count() -> records kept"},
     {NULL, NULL, 0, NULL},
 };

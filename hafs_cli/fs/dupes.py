@@ -119,6 +119,13 @@ class DupFinder:
         # is merged back in input order (_seq: the next position; _base: a chunk's first).
         cdedup = speedups.load("_cdedup")
         self._index = cdedup.FileIndex() if cdedup is not None else None
+        # With its own connection to the cache (the same SQLite library as Python's), C
+        # looks its records up and stores their rows without a Python object per row.
+        self._direct = bool(
+            self._index is not None
+            and cache is not None
+            and self._index.open_cache(str(cache.path))
+        )
         self._seq = self._base = 0
         self._order: dict[int, int] = {}  # id(entry) -> input position
 
@@ -195,9 +202,12 @@ class DupFinder:
         """
         if not self._lookups:
             return
-        if self._index is not None:  # the records kept in C
-            for dev, inodes in self._index.pending().items():
-                self._index.match(dev, self.cache.entries_json(dev, inodes))  # type: ignore[union-attr]
+        index = self._index
+        if index is not None:  # the records kept in C
+            done = self._direct and index.lookup_cache(self.cache.min_stored_s()) is not None  # type: ignore[union-attr]
+            if not done:
+                for dev, inodes in index.pending().items():
+                    index.match(dev, self.cache.entries_json(dev, inodes))  # type: ignore[union-attr]
         recent = self._recent
         if not recent:
             return
@@ -336,7 +346,14 @@ class DupFinder:
             merged.sort(key=_first)
             self._by_size[size] = [e for _seq, e in merged]
         results = self._hash("head+tail", edges_many, wants, 2 * EDGE)
-        more, survivors, rows, failed, hashed, nbytes = index.finish(results)
+        more, survivors, rows, failed, hashed, nbytes = index.finish(results, self._direct)
+        if rows is None:  # rows for C to write (through Python's connection if it cannot)
+            written = index.store_cache(*self.cache.store_params())  # type: ignore[union-attr]
+            if written is None:
+                rows = index.rows()
+            else:
+                self.cache.stored_elsewhere(written)  # type: ignore[union-attr]
+                rows = []
         del index
         for i in failed:  # in inode order, as _edges_stage reports them
             self._report(wants[i][0], results[i])

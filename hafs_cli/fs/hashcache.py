@@ -90,6 +90,21 @@ class HashCache:
         self.hits = hits + len(found)
         return found
 
+    def min_stored_s(self) -> int:
+        """The oldest `stored_s` a live entry can have."""
+        return time.time_ns() // 1_000_000_000 - MAX_AGE_S
+
+    def store_params(self) -> tuple[int, int, int]:
+        """(now_s, the newest ctime_ns stored, MAX_AGE_S): what store_rows uses."""
+        now = time.time_ns()
+        return now // 1_000_000_000, now - RACY_NS, MAX_AGE_S
+
+    def stored_elsewhere(self, count: int) -> None:
+        """Note rows that another connection (dedup's C module) wrote."""
+        self.stored += count
+        if count:
+            self._empty = False
+
     def entries(self, dev: int, inodes: list[int]) -> Iterable[tuple]:
         """(inode, size, mtime_ns, ctime_ns, edges, full) of the live entries for these
         inodes of one device (the caller compares size and times): one query, no table
@@ -107,7 +122,7 @@ class HashCache:
             "SELECT h.inode, h.size, h.mtime_ns, h.ctime_ns, h.edges, h.full "
             "FROM json_each(?) AS j CROSS JOIN hashes AS h ON h.dev = ? AND h.inode = j.value "
             "WHERE h.stored_s >= ?",
-            (inodes, dev, time.time_ns() // 1_000_000_000 - MAX_AGE_S),
+            (inodes, dev, self.min_stored_s()),
         )
 
     def store(self, entries: Iterable[tuple[Key, int | None, bytes | None]]) -> None:

@@ -315,3 +315,92 @@ def test_a_hard_linked_file_is_named_by_its_smallest_path_in_any_input_order(haf
             str(tmp_path / "m" / n) for n in ("b.txt", "c-link.txt", 'q"link.txt')
         ]
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+def _index_of(listing: bytes):
+    from hafs_cli import speedups as sp
+
+    index = sp.load("_cdedup").FileIndex()
+    taken, lines, slow = index.add_lines(
+        listing, socket.gethostname().encode(), 1, (1 << 63) - 1, 0
+    )
+    assert taken > 10
+    return index
+
+
+def test_the_c_connection_to_the_cache_agrees_with_pythons(tmp_path):
+    """lookup_cache/store_cache (SQLite through the library Python loaded) against
+    pending/match/rows through Python's sqlite3: the same hits, groups and rows."""
+    import time
+
+    from hafs_cli.fs.hashcache import HashCache
+    from hafs_cli.fs.hashing import edges_many
+
+    odd_tree(tmp_path / "t")
+    from tests.fs.conftest import blob
+
+    for i in range(40):  # one size, no two alike: head+tail tells them apart (C's rows)
+        write(tmp_path / f"n/{i}.bin", blob(i, 300))
+    time.sleep(1.1)  # out of the racy window
+    listing = subprocess_scan(tmp_path)
+    caches = []
+    for direct in (True, False):
+        cache = HashCache(tmp_path / f"cache-{direct}.sqlite3")
+        index = _index_of(listing)
+        assert index.open_cache(str(cache.path)) is True
+        _groups, _mixed, wants, _counts = index.prepare({})
+        assert len(wants) > 10
+        results = edges_many(wants)
+        finished = index.finish(results, direct)
+        if direct:
+            assert finished[2] is None
+            rows = index.rows()
+            written = index.store_cache(*cache.store_params())
+            assert written == len(rows) > 10
+            cache.stored_elsewhere(written)
+        else:
+            cache.store_rows(finished[2])
+        caches.append(cache)
+    dumps = [
+        c.db.execute(
+            "SELECT dev, inode, size, mtime_ns, ctime_ns, edges, full FROM hashes ORDER BY 1, 2"
+        ).fetchall()
+        for c in caches
+    ]
+    assert dumps[0] == dumps[1] and len(dumps[0]) > 10
+    # a rescan's lookups: the same hits and the same groups both ways
+    outcomes = []
+    for direct in (True, False):
+        cache = caches[0]
+        index = _index_of(listing)
+        index.open_cache(str(cache.path))
+        if direct:
+            hits = index.lookup_cache(cache.min_stored_s())
+        else:
+            hits = sum(
+                index.match(dev, cache.entries_json(dev, inodes))
+                for dev, inodes in index.pending().items()
+            )
+        groups, mixed, wants, counts = index.prepare({})
+        outcomes.append((hits, groups, mixed, wants, counts))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == len(dumps[0])  # every stored file found again
+    # what is left to read: the duplicates, whose full digests this test never stored
+    assert {w[0] for w in outcomes[0][3]} <= {w[0] for w in wants}
+
+
+def test_no_cache_file_means_no_c_connection(tmp_path):
+    odd_tree(tmp_path / "t")
+    index = _index_of(subprocess_scan(tmp_path))
+    assert index.open_cache(str(tmp_path / "missing.sqlite3")) is False
+    assert index.lookup_cache(0) is None  # Python's connection does the lookups then
+    assert index.store_cache(0, 0, 0) is None
+
+
+def subprocess_scan(root) -> bytes:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "hafs_cli", "scan", str(root)], capture_output=True, check=True
+    ).stdout
