@@ -7,6 +7,8 @@ Reading never loses a line silently: every line that cannot be a record becomes 
 from __future__ import annotations
 
 import contextlib
+import io
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -131,6 +133,7 @@ def iter_chunks(stream: BinaryIO, size: int | None = None) -> Iterator[tuple[int
     """
     read = getattr(stream, "read1", stream.read)
     size = size or CHUNK_BYTES
+    _widen_pipe(stream, size)
     lineno = 1
     parts: list[bytes] = []  # an unfinished line, possibly over many reads
     while True:
@@ -147,6 +150,20 @@ def iter_chunks(stream: BinaryIO, size: int | None = None) -> Iterator[tuple[int
         lineno += chunk.count(b"\n")
     if parts:
         yield lineno, b"".join(parts)
+
+
+def _widen_pipe(stream: BinaryIO, size: int) -> None:
+    """Let a pipe on `stream` hold `size` bytes (Linux; 64 KiB by default): the stage
+    before it then writes in fewer, larger steps, with fewer switches between the two."""
+    import fcntl
+    import stat
+
+    try:
+        fd = stream.fileno()
+        if stat.S_ISFIFO(os.fstat(fd).st_mode):
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a pipe, not Linux, or above the system's limit: the default stays
 
 
 def iter_stream(
