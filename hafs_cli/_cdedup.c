@@ -1098,6 +1098,11 @@ static PyObject *index_store_cache(FileIndex *self, PyObject *args) {
         return NULL;
     if (!self->db)
         Py_RETURN_NONE;
+    int any = 0;
+    for (size_t i = 0; i < self->n && !any; i++)
+        any = self->recs[i].store;
+    if (!any) /* nothing to write: no transaction (a rescan leaves the file as it was) */
+        return PyLong_FromLong(0);
     sqlite3_stmt *ins = NULL, *del = NULL;
     long long written = 0;
     int began = 0;
