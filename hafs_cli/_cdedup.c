@@ -20,6 +20,8 @@
 
 #include <stdint.h>
 #include <string.h>
+
+#include "_cgrow.h"
 #ifndef _WIN32
 #include <dlfcn.h>
 #endif
@@ -74,8 +76,12 @@ static int sq_load(void) {
     if (!h)
         return 0;
 #define SQ_SYM(field, name)                                                                    \
-    if (!(*(void **)&sq.field = dlsym(h, name)))                                               \
-        return 0;
+    {                                                                                          \
+        void *sym = dlsym(h, name);                                                            \
+        if (!sym)                                                                              \
+            return 0;                                                                          \
+        memcpy(&sq.field, &sym, sizeof sym); /* POSIX: a function pointer from dlsym */        \
+    }
     SQ_SYM(open_v2, "sqlite3_open_v2")
     SQ_SYM(close_v2, "sqlite3_close_v2")
     SQ_SYM(busy_timeout, "sqlite3_busy_timeout")
@@ -217,19 +223,16 @@ typedef struct {
     sqlite3 *db; /* its own connection to the hash cache (open_cache), or NULL */
 } FileIndex;
 
-static int grow(void **p, size_t *cap, size_t need, size_t each, size_t first) {
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : first;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * each);
+/* grow() (_cgrow.h) into *p, with Python's MemoryError set when it fails: 0 or -1 */
+static int grow_py(void *p, size_t *cap, size_t need, size_t each, size_t first) {
+    void *old;
+    memcpy(&old, p, sizeof old); /* *p, for a pointer of any type */
+    void *q = grow(old, cap, need, each, first);
     if (!q) {
         PyErr_NoMemory();
         return -1;
     }
-    *p = q;
-    *cap = c;
+    memcpy(p, &q, sizeof q); /* *p = q */
     return 0;
 }
 
@@ -307,8 +310,8 @@ static PyObject *index_add_lines(FileIndex *self, PyObject *args) {
         } else {
             taken++;
             if (r.size >= min_size && r.size <= max_size) {
-                if (grow((void **)&self->recs, &self->cap, self->n + 1, sizeof(FRec), 4096) ||
-                    grow((void **)&self->arena, &self->acap, self->alen + r.path_len, 1,
+                if (grow_py(&self->recs, &self->cap, self->n + 1, sizeof(FRec), 4096) ||
+                    grow_py(&self->arena, &self->acap, self->alen + r.path_len, 1,
                          1 << 20))
                     goto fail;
                 FRec *f = &self->recs[self->n++];
@@ -362,12 +365,12 @@ static PyObject *index_pending(FileIndex *self, PyObject *unused) {
             if (done[k - from] || self->recs[k].dev != dev)
                 continue;
             done[k - from] = 1;
-            if (grow((void **)&json, &jcap, jlen + 24, 1, 1 << 16))
+            if (grow_py(&json, &jcap, jlen + 24, 1, 1 << 16))
                 goto fail;
             jlen += (size_t)sprintf(json + jlen, "%c%llu", jlen ? ',' : '[',
                                     self->recs[k].inode);
         }
-        if (grow((void **)&json, &jcap, jlen + 2, 1, 1 << 16))
+        if (grow_py(&json, &jcap, jlen + 2, 1, 1 << 16))
             goto fail;
         json[jlen++] = ']';
         PyObject *key = PyLong_FromUnsignedLongLong(dev);
@@ -925,7 +928,7 @@ fail:
     return NULL;
 }
 
-/* finish(results) -> (groups, survivors, rows, failed, hashed, bytes_read)
+/* finish(results, direct, read_cap) -> (groups, survivors, rows, failed, hashed, bytes_read)
  *
  * results: what hashing.edges_many gave for prepare()'s wants (an int digest, or the
  * exception for a file that could not be read: failed lists their indices, for Python
@@ -933,11 +936,13 @@ fail:
  * as DupFinder._edges_stage does: groups and survivors (size, [member...]) as in
  * split_segment, rows: (dev, inode, size, mtime_ns, ctime_ns, edges, None) for the
  * freshly hashed files that need no full digest (the survivors' are stored later); with
- * direct=True, rows is None and store_cache() writes them. */
+ * direct=True, rows is None and store_cache() writes them. bytes_read counts at most
+ * read_cap bytes a file (what the stage reads of it). */
 static PyObject *index_finish(FileIndex *self, PyObject *args) {
     PyObject *arg;
     int direct = 0;
-    if (!PyArg_ParseTuple(args, "O|p", &arg, &direct))
+    long long read_cap = 0; /* what the head+tail stage reads of a file at most */
+    if (!PyArg_ParseTuple(args, "OpL", &arg, &direct, &read_cap))
         return NULL;
     PyObject *seq = PySequence_Fast(arg, "results must be a sequence");
     if (!seq)
@@ -966,7 +971,7 @@ static PyObject *index_finish(FileIndex *self, PyObject *args) {
             f->edges = v;
             f->fresh = 1;
             hashed++;
-            nbytes += f->size < 2 * 4096 ? f->size : 2 * 4096;
+            nbytes += f->size < read_cap ? f->size : read_cap;
         } else {
             PyErr_Clear();
             f->failed = 1;
@@ -1206,7 +1211,7 @@ static PyMethodDef index_methods[] = {
      "prepare(python_sizes) -> (groups, mixed, wants, (files, links, candidates, hits, "
      "singles))"},
     {"finish", (PyCFunction)index_finish, METH_VARARGS,
-     "finish(edges results, direct=False) -> (groups, survivors, rows, failed, hashed, "
+     "finish(edges results, direct, read_cap) -> (groups, survivors, rows, failed, hashed, "
      "bytes_read)"},
     {"open_cache", (PyCFunction)index_open_cache, METH_VARARGS,
      "open_cache(path) -> bool: a connection of its own to the hash cache (False: none)"},

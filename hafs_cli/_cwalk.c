@@ -24,6 +24,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "_cgrow.h"
+
 /* codes of the entries handed back to Python */
 #define CODE_FILE 'f'    /* a regular file Python formats (escaping, non-ASCII extension) */
 #define CODE_DIR 'd'
@@ -37,16 +39,10 @@ typedef struct {
 } Buf;
 
 static int buf_reserve(Buf *b, size_t more) {
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 16384;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
+    char *p = grow(b->data, &b->cap, b->len + more, 1, 16384);
     if (!p)
         return -1;
     b->data = p;
-    b->cap = cap;
     return 0;
 }
 
@@ -235,16 +231,12 @@ static PyObject *list_dir(PyObject *self, PyObject *args) {
                         total += (long long)st.st_size;
                         if (!want_spans)
                             continue;
-                        if (nspans == capspans) {
-                            size_t cap = capspans ? capspans * 2 : 64;
-                            Span *sp = realloc(spans, cap * sizeof *spans);
-                            if (!sp) {
-                                oom = 1;
-                                break;
-                            }
-                            spans = sp;
-                            capspans = cap;
+                        Span *sp = grow(spans, &capspans, nspans + 1, sizeof *spans, 64);
+                        if (!sp) {
+                            oom = 1;
+                            break;
                         }
+                        spans = sp;
                         spans[nspans].name_off = names.len;
                         spans[nspans].start = start;
                         spans[nspans].end = out.len;
@@ -271,16 +263,12 @@ static PyObject *list_dir(PyObject *self, PyObject *args) {
             } else {
                 code = CODE_OTHER;
             }
-            if (nrest == caprest) {
-                size_t cap = caprest ? caprest * 2 : 64;
-                Rest *r = realloc(rest, cap * sizeof *rest);
-                if (!r) {
-                    oom = 1;
-                    break;
-                }
-                rest = r;
-                caprest = cap;
+            Rest *grown = grow(rest, &caprest, nrest + 1, sizeof *rest, 64);
+            if (!grown) {
+                oom = 1;
+                break;
             }
+            rest = grown;
             rest[nrest].name_off = names.len;
             rest[nrest].code = code;
             rest[nrest].err = eno;

@@ -346,7 +346,9 @@ class DupFinder:
             merged.sort(key=_first)
             self._by_size[size] = [e for _seq, e in merged]
         results = self._hash("head+tail", edges_many, wants, 2 * EDGE)
-        more, survivors, rows, failed, hashed, nbytes = index.finish(results, self._direct)
+        more, survivors, rows, failed, hashed, nbytes = index.finish(
+            results, self._direct, 2 * EDGE
+        )
         if rows is None:  # rows for C to write (through Python's connection if it cannot)
             written = index.store_cache(*self.cache.store_params())  # type: ignore[union-attr]
             if written is None:

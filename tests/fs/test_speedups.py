@@ -351,7 +351,7 @@ def test_the_c_connection_to_the_cache_agrees_with_pythons(tmp_path):
         _groups, _mixed, wants, _counts = index.prepare({})
         assert len(wants) > 10
         results = edges_many(wants)
-        finished = index.finish(results, direct)
+        finished = index.finish(results, direct, 8192)
         if direct:
             assert finished[2] is None
             rows = index.rows()
