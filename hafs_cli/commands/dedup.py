@@ -179,7 +179,6 @@ class _IntoFinder:
         self.progress = pipe.progress
         self.flush = pipe.flush
         self.error = pipe.error
-        self._since_lookup = 0
 
     def emit_lines(self, payload: bytes, count: int) -> None:
         from hafs_cli import records
@@ -188,11 +187,7 @@ class _IntoFinder:
         _, slow = finder.add_lines(payload)
         for index, start, end in slow:  # names C does not take: JSON escapes
             finder.add(records.loads(payload[start:end]), at=index)
-        self.pipe.forward_chunk(payload)
-        self._since_lookup += count
-        if self._since_lookup >= 4096:
-            self._since_lookup = 0
-            finder.prefetch()  # cache lookups while the walk goes on
+        self.pipe.forward_chunk(payload)  # (add_lines looked the new records up)
 
     def emit(self, rec: dict) -> None:
         self.finder.add(rec)
@@ -200,12 +195,14 @@ class _IntoFinder:
 
 
 def _read_records(pipe, finder, inputs, bar) -> None:
+    from hafs_cli.fs.dupes import LOOKUP_EVERY
+
     add, forward = finder.add, pipe.forward_line
     for _source, n, rec, line in pipe.record_lines(inputs):
         add(rec)
         forward(rec, line)  # the bytes as they came: no second serialisation
-        if not n % 4096:
-            bar.advance(4096)
+        if not n % LOOKUP_EVERY:
+            bar.advance(LOOKUP_EVERY)
             finder.prefetch()  # cache lookups while the input trickles in
 
 
@@ -216,8 +213,7 @@ def _read_chunks(pipe, finder, inputs, bar) -> None:
     other line goes through the usual per-line path, in order.
     """
     add, forward, forward_chunk = finder.add, pipe.forward_line, pipe.forward_chunk
-    pending = 0  # records read since the last cache lookup
-    for source, first, chunk in pipe.line_chunks(inputs):
+    for source, first, chunk in pipe.line_chunks(inputs):  # add_lines also looks up
         taken, slow = finder.add_lines(chunk)
         pipe.input_count += taken
         pos = 0
@@ -231,12 +227,7 @@ def _read_chunks(pipe, finder, inputs, bar) -> None:
             pos = end + 1
         if pos < len(chunk):
             forward_chunk(chunk[pos:])
-        read = taken + len(slow)
-        bar.advance(read)
-        pending += read
-        if pending >= 4096:
-            pending = 0
-            finder.prefetch()  # cache lookups while the input trickles in
+        bar.advance(taken + len(slow))
 
 
 def _open_cache(pipe):

@@ -24,6 +24,7 @@ from hafs_cli.fs.keeper import KeeperRules
 from hafs_cli.paths import path_fields, record_path
 
 _INT64_MAX = (1 << 63) - 1
+LOOKUP_EVERY = 4096  # records read between two batches of cache lookups
 
 
 def _first(pair: tuple) -> object:
@@ -126,7 +127,7 @@ class DupFinder:
             and cache is not None
             and self._index.open_cache(str(cache.path))
         )
-        self._seq = self._base = 0
+        self._seq = self._base = self._unlooked = 0
         self._order: dict[int, int] = {}  # id(entry) -> input position
 
     # -- input -------------------------------------------------------------------
@@ -186,12 +187,18 @@ class DupFinder:
         """add() for every line of `chunk` in hafs scan's own shape, kept in C.
 
         (records taken, [(line index, start, end) of each line left for add(rec, at=index)]).
+        Every LOOKUP_EVERY records the new ones are looked up in the cache (prefetch), so
+        lookups fill the time spent waiting for the rest of the input.
         """
         taken, lines, slow = self._index.add_lines(  # type: ignore[union-attr]
             chunk, self._host_bytes, self._min, min(self._max, _INT64_MAX), self._seq
         )
         self._base = self._seq
         self._seq += lines
+        self._unlooked += lines
+        if self._unlooked >= LOOKUP_EVERY:
+            self._unlooked = 0
+            self.prefetch()
         return taken, slow
 
     def prefetch(self) -> None:
