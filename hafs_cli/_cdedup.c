@@ -38,6 +38,7 @@ typedef struct sqlite3_stmt sqlite3_stmt;
 #define SQ_ROW 100
 #define SQ_DONE 101
 #define SQ_OPEN_READWRITE 0x00000002
+#define SQ_OPEN_NOMUTEX 0x00008000 /* used under the GIL only: no locking of its own */
 #define SQ_NULL 5
 #define SQ_TRANSIENT ((void (*)(void *))-1)
 
@@ -220,6 +221,13 @@ typedef struct {
     struct Item *work, *links;
     size_t *seg_from, *seg_len, nseg;
     size_t *want_rec, nwant;
+    /* the content groups prepare() and finish() found, kept for set_paths() and
+     * dupgroups(): their members (set_items[set_start[s]..set_start[s + 1])) and those
+     * members' other names (set_links, by record) */
+    struct Item *set_items;
+    size_t nset_items, set_items_cap;
+    size_t *set_start, nsets, set_start_cap;
+    size_t *set_links, nset_links, set_links_cap;
     sqlite3 *db; /* its own connection to the hash cache (open_cache), or NULL */
 } FileIndex;
 
@@ -247,10 +255,21 @@ static void free_work(FileIndex *self) {
     self->nseg = self->nwant = 0;
 }
 
+static void free_sets(FileIndex *self) {
+    free(self->set_items);
+    free(self->set_start);
+    free(self->set_links);
+    self->set_items = NULL;
+    self->set_start = self->set_links = NULL;
+    self->nset_items = self->set_items_cap = self->nsets = self->set_start_cap = 0;
+    self->nset_links = self->set_links_cap = 0;
+}
+
 static void index_dealloc(FileIndex *self) {
     if (self->db)
         sq.close_v2(self->db);
     free_work(self);
+    free_sets(self);
     free(self->arena);
     free(self->recs);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -438,30 +457,33 @@ static void batch_close(Batch *b) {
     free(b->next);
 }
 
-/* One cache row: the records of this inode with the same size, mtime_ns and ctime_ns take
- * its digests (edges: has_edges says whether there is one; full: 32 bytes or NULL).
- * Returns the records that took them. */
+/* One cache row for one record of its inode: the record takes its digests when it has
+ * the same size, mtime_ns and ctime_ns (edges: has_edges says whether there is one;
+ * full: 32 bytes or NULL). Returns 1 when it took them. */
+static int take_row(FRec *f, long long size, long long mtime, long long ctime, int has_edges,
+                    long long edges, const unsigned char *full) {
+    if ((!has_edges && !full) || f->size != size || f->mtime != mtime || f->ctime != ctime)
+        return 0; /* nothing to learn, or changed since it was cached */
+    f->hit = 1;
+    f->full_only = (unsigned char)!has_edges; /* scan --hash rows */
+    f->edges = has_edges ? edges : 0;
+    f->has_full = full != NULL;
+    if (full)
+        memcpy(f->full, full, 32);
+    return 1;
+}
+
+/* One cache row: take_row() for every record of its inode. Returns the records that
+ * took its digests. */
 static Py_ssize_t batch_row(Batch *b, unsigned long long inode, long long size, long long mtime,
                             long long ctime, int has_edges, long long edges,
                             const unsigned char *full) {
-    if (!has_edges && !full)
-        return 0; /* nothing to learn */
     size_t h = (size_t)(inode * 0x9E3779B97F4A7C15ULL) & (b->slots - 1);
     while (b->table[h] && b->ix->recs[b->table[h] - 1].inode != inode)
         h = (h + 1) & (b->slots - 1);
     Py_ssize_t hits = 0;
-    for (size_t k = b->table[h]; k; k = b->next[k - 1 - b->from]) {
-        FRec *f = &b->ix->recs[k - 1];
-        if (f->size != size || f->mtime != mtime || f->ctime != ctime)
-            continue; /* changed since it was cached */
-        f->hit = 1;
-        f->full_only = (unsigned char)!has_edges; /* scan --hash rows */
-        f->edges = has_edges ? edges : 0;
-        f->has_full = full != NULL;
-        if (full)
-            memcpy(f->full, full, 32);
-        hits++;
-    }
+    for (size_t k = b->table[h]; k; k = b->next[k - 1 - b->from])
+        hits += take_row(&b->ix->recs[k - 1], size, mtime, ctime, has_edges, edges, full);
     return hits;
 }
 
@@ -535,11 +557,16 @@ static FileIndex *sort_ix; /* qsort has no context argument in C11; the GIL is h
 #define REC(p) (&sort_ix->recs[((const Item *)(p))->rec])
 #define BY_SEQ(x, y) (((x)->seq > (y)->seq) - ((x)->seq < (y)->seq))
 
-static int by_size_seq(const void *a, const void *b) {
-    const FRec *x = REC(a), *y = REC(b);
+typedef struct {
+    long long size, seq;
+    size_t rec;
+} SizeKey;
+
+static int by_size_key(const void *a, const void *b) {
+    const SizeKey *x = a, *y = b;
     if (x->size != y->size)
         return x->size < y->size ? -1 : 1;
-    return BY_SEQ(x, y);
+    return (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 static int by_identity(const void *a, const void *b) {
@@ -689,10 +716,33 @@ static int add_set(PyObject *out, FileIndex *ix, Item *files, Py_ssize_t n, cons
     return r;
 }
 
+/* Keep a content group of files[0..n) for dupgroups() (their links copied). */
+static int keep_set(FileIndex *ix, const Item *files, Py_ssize_t n, const Item *links) {
+    if (grow_py(&ix->set_items, &ix->set_items_cap, ix->nset_items + (size_t)n, sizeof(Item),
+                1024) ||
+        grow_py(&ix->set_start, &ix->set_start_cap, ix->nsets + 2, sizeof(size_t), 256))
+        return -1;
+    if (ix->nsets == 0)
+        ix->set_start[0] = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Item m = files[k];
+        size_t nlinks = (size_t)(m.lto - m.lfrom);
+        if (grow_py(&ix->set_links, &ix->set_links_cap, ix->nset_links + nlinks, sizeof(size_t),
+                    256))
+            return -1;
+        for (Py_ssize_t i = m.lfrom; i < m.lto; i++)
+            ix->set_links[ix->nset_links++] = links[i].rec;
+        m.lto = (Py_ssize_t)ix->nset_links;
+        m.lfrom = m.lto - (Py_ssize_t)nlinks;
+        ix->set_items[ix->nset_items++] = m;
+    }
+    ix->set_start[++ix->nsets] = ix->nset_items;
+    return 0;
+}
+
 /* One size's files: 1 when every file is cached and every head+tail match has its full
- * digest (content groups appended to groups), 0 when some file must be read. */
-static int group_known(PyObject *groups, FileIndex *ix, Item *files, Py_ssize_t nf,
-                       const Item *links) {
+ * digest (its content groups kept), 0 when some file must be read, -1 on an error. */
+static int group_known(FileIndex *ix, Item *files, Py_ssize_t nf, const Item *links) {
     for (Py_ssize_t i = 0; i < nf; i++)
         if (!ix->recs[files[i].rec].hit)
             return 0;
@@ -707,7 +757,6 @@ static int group_known(PyObject *groups, FileIndex *ix, Item *files, Py_ssize_t 
                 return 0;
         i = j;
     }
-    Py_ssize_t before = PyList_GET_SIZE(groups);
     for (Py_ssize_t i = 0; i < nf;) {
         Py_ssize_t j = i + 1;
         while (j < nf && ix->recs[files[j].rec].edges == ix->recs[files[i].rec].edges)
@@ -720,10 +769,8 @@ static int group_known(PyObject *groups, FileIndex *ix, Item *files, Py_ssize_t 
                 while (b < j && memcmp(ix->recs[files[b].rec].full, ix->recs[files[a].rec].full,
                                        32) == 0)
                     b++;
-                if (b - a > 1 && add_set(groups, ix, files + a, b - a, links) < 0) {
-                    PyList_SetSlice(groups, before, PyList_GET_SIZE(groups), NULL);
+                if (b - a > 1 && keep_set(ix, files + a, b - a, links) < 0)
                     return -1;
-                }
                 a = b;
             }
         }
@@ -734,10 +781,10 @@ static int group_known(PyObject *groups, FileIndex *ix, Item *files, Py_ssize_t 
 
 /* Group a segment's files (every one with a head+tail digest, from the cache or this
  * run) by that digest: runs whose files all have their full digest become content groups
- * (groups); other runs of two or more go to Python's full stage (survivors, as
+ * (kept); other runs of two or more go to Python's full stage (survivors, as
  * (size, [member...])); the fresh files of no run of two are cache rows (rows). */
-static int split_segment(FileIndex *ix, Item *files, Py_ssize_t nf, PyObject *groups,
-                         PyObject *survivors, PyObject *rows) {
+static int split_segment(FileIndex *ix, Item *files, Py_ssize_t nf, PyObject *survivors,
+                         PyObject *rows) {
     sort_ix = ix;
     qsort(files, (size_t)nf, sizeof *files, by_edges);
     for (Py_ssize_t i = 0; i < nf;) {
@@ -768,7 +815,7 @@ static int split_segment(FileIndex *ix, Item *files, Py_ssize_t nf, PyObject *gr
                 while (b < j && memcmp(ix->recs[files[b].rec].full, ix->recs[files[a].rec].full,
                                        32) == 0)
                     b++;
-                if (b - a > 1 && add_set(groups, ix, files + a, b - a, ix->links) < 0)
+                if (b - a > 1 && keep_set(ix, files + a, b - a, ix->links) < 0)
                     return -1;
                 a = b;
             }
@@ -780,13 +827,13 @@ static int split_segment(FileIndex *ix, Item *files, Py_ssize_t nf, PyObject *gr
     return 0;
 }
 
-/* prepare(python_sizes) -> (groups, mixed, wants, counts)
+/* prepare(python_sizes) -> (mixed, wants, counts)
  *
  * DupFinder's _candidates for every size Python's own entries (python_sizes: a dict or
  * set) do not share: hard links folded (a file named by its smallest path), cache hits
  * counted. Then, per size of two or more files:
- *   groups: [(size, [member...]), ...] content groups of sizes whose every file is cached
- *           with what the stages need (a rescan): nothing to read
+ *   (kept)  the content groups of sizes whose every file is cached with what the stages
+ *           need (a rescan): nothing to read; dupgroups() writes their records
  *   mixed:  [(size, [(seq, entry, hit), ...]), ...] the records of sizes Python also has
  *           (and of empty files, and of files known only by a full digest), as entries,
  *           for _candidates (seq: to merge them in input order)
@@ -801,6 +848,7 @@ static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
         return NULL;
     }
     free_work(self);
+    free_sets(self);
     size_t n = self->n;
     Item *order = malloc((n + 1) * sizeof *order);
     self->work = malloc((n + 1) * sizeof(Item));
@@ -808,7 +856,7 @@ static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
     self->seg_from = malloc((n + 1) * sizeof(size_t));
     self->seg_len = malloc((n + 1) * sizeof(size_t));
     self->want_rec = malloc((n + 1) * sizeof(size_t));
-    PyObject *groups = PyList_New(0), *mixed = PyList_New(0), *wants = NULL;
+    PyObject *mixed = PyList_New(0), *wants = NULL;
     long long nfiles = 0, nlinks = 0, ncands = 0, nhits = 0, nsingles = 0;
     Py_ssize_t nl = 0;
     size_t used = 0;
@@ -817,12 +865,21 @@ static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
         PyErr_NoMemory();
         goto fail;
     }
-    if (!groups || !mixed)
+    if (!mixed)
         goto fail;
-    for (size_t i = 0; i < n; i++)
-        order[i].rec = order[i].name = i;
-    sort_ix = self;
-    qsort(order, n, sizeof *order, by_size_seq);
+    {   /* by size, then input order: sorted on keys of their own, not through recs[] */
+        SizeKey *keys = malloc((n + 1) * sizeof *keys);
+        if (!keys) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++)
+            keys[i] = (SizeKey){self->recs[i].size, self->recs[i].seq, i};
+        qsort(keys, n, sizeof *keys, by_size_key);
+        for (size_t i = 0; i < n; i++)
+            order[i].rec = order[i].name = keys[i].rec;
+        free(keys);
+    }
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
         long long size = self->recs[order[i].rec].size;
@@ -874,7 +931,7 @@ static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
             }
             if (nf > 1) {
                 ncands += nf;
-                int done = all_hit ? group_known(groups, self, files, nf, self->links) : 0;
+                int done = all_hit ? group_known(self, files, nf, self->links) : 0;
                 if (done < 0)
                     goto fail;
                 if (!done) { /* the stages look at it: a segment */
@@ -917,24 +974,24 @@ static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
         PyList_SET_ITEM(wants, (Py_ssize_t)k, want);
     }
     free(order);
-    return Py_BuildValue("(NNN(LLLLL))", groups, mixed, wants, nfiles, nlinks, ncands, nhits,
+    return Py_BuildValue("(NN(LLLLL))", mixed, wants, nfiles, nlinks, ncands, nhits,
                          nsingles);
 fail:
     free(order);
     free_work(self);
-    Py_XDECREF(groups);
+    free_sets(self);
     Py_XDECREF(mixed);
     Py_XDECREF(wants);
     return NULL;
 }
 
-/* finish(results, direct, read_cap) -> (groups, survivors, rows, failed, hashed, bytes_read)
+/* finish(results, direct, read_cap) -> (survivors, rows, failed, hashed, bytes_read)
  *
  * results: what hashing.edges_many gave for prepare()'s wants (an int digest, or the
  * exception for a file that could not be read: failed lists their indices, for Python
  * to report; those files drop out). Then every segment is split by head+tail digest
- * as DupFinder._edges_stage does: groups and survivors (size, [member...]) as in
- * split_segment, rows: (dev, inode, size, mtime_ns, ctime_ns, edges, None) for the
+ * as DupFinder._edges_stage does: content groups kept and survivors (size, [member...])
+ * as in split_segment, rows: (dev, inode, size, mtime_ns, ctime_ns, edges, None) for the
  * freshly hashed files that need no full digest (the survivors' are stored later); with
  * direct=True, rows is None and store_cache() writes them. bytes_read counts at most
  * read_cap bytes a file (what the stage reads of it). */
@@ -952,7 +1009,7 @@ static PyObject *index_finish(FileIndex *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "finish() needs one result per want");
         return NULL;
     }
-    PyObject *groups = PyList_New(0), *survivors = PyList_New(0),
+    PyObject *survivors = PyList_New(0),
              *rows = direct ? Py_NewRef(Py_None) : PyList_New(0), *failed = PyList_New(0);
     long long hashed = 0, nbytes = 0;
     Item *keep = malloc((self->n + 1) * sizeof *keep);
@@ -960,7 +1017,7 @@ static PyObject *index_finish(FileIndex *self, PyObject *args) {
         PyErr_NoMemory();
         goto fail;
     }
-    if (!groups || !survivors || !rows || !failed)
+    if (!survivors || !rows || !failed)
         goto fail;
     for (size_t k = 0; k < self->nwant; k++) {
         FRec *f = &self->recs[self->want_rec[k]];
@@ -989,20 +1046,285 @@ static PyObject *index_finish(FileIndex *self, PyObject *args) {
         for (size_t k = 0; k < self->seg_len[s]; k++)
             if (!self->recs[files[k].rec].failed)
                 keep[nk++] = files[k];
-        if (split_segment(self, keep, nk, groups, survivors, rows) < 0)
+        if (split_segment(self, keep, nk, survivors, rows) < 0)
             goto fail;
     }
     free(keep);
     Py_DECREF(seq);
     free_work(self);
-    return Py_BuildValue("(NNNNLL)", groups, survivors, rows, failed, hashed, nbytes);
+    return Py_BuildValue("(NNNLL)", survivors, rows, failed, hashed, nbytes);
 fail:
     free(keep);
     Py_DECREF(seq);
-    Py_XDECREF(groups);
     Py_XDECREF(survivors);
     Py_XDECREF(rows);
     Py_XDECREF(failed);
+    return NULL;
+}
+
+/* ---- the kept content groups, as dupgroup records ------------------------------------ */
+
+/* set_paths() -> [text, ...]: the path naming each member of the kept groups, in order,
+ * as KeeperRules matches it (decoded, without its leading slashes). */
+static PyObject *index_set_paths(FileIndex *self, PyObject *unused) {
+    PyObject *out = PyList_New((Py_ssize_t)self->nset_items);
+    for (size_t k = 0; out && k < self->nset_items; k++) {
+        const FRec *f = &self->recs[self->set_items[k].name];
+        const char *p = self->arena + f->path_off;
+        Py_ssize_t len = f->path_len;
+        while (len > 0 && *p == '/')
+            p++, len--;
+        PyObject *text = PyUnicode_DecodeUTF8(p, len, "strict");
+        if (!text)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, (Py_ssize_t)k, text);
+    }
+    return out;
+}
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} Out;
+
+static int out_put(Out *o, const char *s, size_t n) {
+    if (grow_py(&o->buf, &o->cap, o->len + n, 1, 1 << 12))
+        return -1;
+    memcpy(o->buf + o->len, s, n);
+    o->len += n;
+    return 0;
+}
+
+#define OUT_LIT(o, lit) out_put((o), (lit), sizeof(lit) - 1)
+
+static int out_fmt(Out *o, const char *fmt, long long v, int is_unsigned) {
+    char num[32];
+    int n = is_unsigned ? snprintf(num, sizeof num, fmt, (unsigned long long)v)
+                        : snprintf(num, sizeof num, fmt, v);
+    return out_put(o, num, (size_t)n);
+}
+
+/* A path of a kept record as a JSON string (it needs no escapes: add_lines took it so). */
+static int out_path(Out *o, FileIndex *ix, size_t rec) {
+    const FRec *f = &ix->recs[rec];
+    return OUT_LIT(o, "\"") || out_put(o, ix->arena + f->path_off, (size_t)f->path_len) ||
+           OUT_LIT(o, "\"");
+}
+
+/* One member object, as DupFinder._member writes it: its links sorted as bytes. */
+static int out_member(Out *o, FileIndex *ix, const Item *m, const char *host, size_t host_len) {
+    const FRec *f = &ix->recs[m->rec];
+    if (OUT_LIT(o, "{\"path\":") || out_path(o, ix, m->name) || OUT_LIT(o, ",\"host\":") ||
+        out_put(o, host, host_len) || OUT_LIT(o, ",\"mtime_ns\":") ||
+        out_fmt(o, "%lld", f->mtime, 0) || OUT_LIT(o, ",\"ctime_ns\":") ||
+        out_fmt(o, "%lld", f->ctime, 0) || OUT_LIT(o, ",\"dev\":") ||
+        out_fmt(o, "%llu", (long long)f->dev, 1) || OUT_LIT(o, ",\"inode\":") ||
+        out_fmt(o, "%llu", (long long)f->inode, 1))
+        return -1;
+    Py_ssize_t nl = m->lto - m->lfrom;
+    if (nl > 0) {
+        size_t *links = malloc((size_t)nl * sizeof *links);
+        if (!links) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        memcpy(links, ix->set_links + m->lfrom, (size_t)nl * sizeof *links);
+        for (Py_ssize_t i = 1; i < nl; i++) /* a handful: insertion sort */
+            for (Py_ssize_t j = i; j > 0 && path_less(ix, &ix->recs[links[j]],
+                                                      &ix->recs[links[j - 1]]);
+                 j--) {
+                size_t t = links[j];
+                links[j] = links[j - 1];
+                links[j - 1] = t;
+            }
+        int bad = OUT_LIT(o, ",\"links\":[");
+        for (Py_ssize_t i = 0; i < nl && !bad; i++)
+            bad = (i && OUT_LIT(o, ",")) || out_path(o, ix, links[i]);
+        free(links);
+        if (bad || OUT_LIT(o, "]"))
+            return -1;
+    }
+    return OUT_LIT(o, "}");
+}
+
+/* How KeeperRules.rank orders two members: preferred pattern, not avoided, oldest,
+ * shortest path, then the path's bytes. */
+typedef struct {
+    const Item *item;
+    long long prefer, avoid; /* pattern index; the pattern count when none matches */
+    int avoided;
+} Ranked;
+
+static int rank_cmp(FileIndex *ix, const Ranked *a, const Ranked *b) {
+    const FRec *fa = &ix->recs[a->item->rec], *fb = &ix->recs[b->item->rec];
+    const FRec *na = &ix->recs[a->item->name], *nb = &ix->recs[b->item->name];
+    if (a->prefer != b->prefer)
+        return a->prefer < b->prefer ? -1 : 1;
+    if (a->avoided != b->avoided)
+        return a->avoided < b->avoided ? -1 : 1;
+    if (fa->mtime != fb->mtime)
+        return fa->mtime < fb->mtime ? -1 : 1;
+    if (na->path_len != nb->path_len)
+        return na->path_len < nb->path_len ? -1 : 1;
+    return path_less(ix, na, nb) ? -1 : path_less(ix, nb, na) ? 1 : 0;
+}
+
+static long long index_at(PyObject *list, size_t k, long long none) {
+    if (list == Py_None)
+        return none;
+    return PyLong_AsLongLong(PyList_GET_ITEM(list, (Py_ssize_t)k));
+}
+
+/* dupgroups(host_json, prefer_index, avoid_index, prefer_json, avoid_json)
+ *     -> [(waste, blake3, count, line), ...]
+ *
+ * One `dupgroup` record per kept content group, as JSON Lines bytes exactly as
+ * DupFinder._record and records.dumps make them. prefer_index/avoid_index: for each
+ * set_paths() text, the index of the first prefer (avoid) pattern it matches, or the
+ * pattern count; None when none matches. prefer_json/avoid_json: each pattern as a JSON
+ * string (for keeper_pattern). The kept groups are then released. */
+static PyObject *index_dupgroups(FileIndex *self, PyObject *args) {
+    const char *host;
+    Py_ssize_t host_len;
+    PyObject *pidx, *aidx, *pjson, *ajson;
+    if (!PyArg_ParseTuple(args, "y#OOO!O!", &host, &host_len, &pidx, &aidx, &PyList_Type,
+                          &pjson, &PyList_Type, &ajson))
+        return NULL;
+    size_t total = self->nset_items;
+    if ((pidx != Py_None && (!PyList_Check(pidx) || (size_t)PyList_GET_SIZE(pidx) != total)) ||
+        (aidx != Py_None && (!PyList_Check(aidx) || (size_t)PyList_GET_SIZE(aidx) != total))) {
+        PyErr_SetString(PyExc_ValueError, "dupgroups() needs one index per set_paths() text");
+        return NULL;
+    }
+    long long nprefer = PyList_GET_SIZE(pjson), navoid = PyList_GET_SIZE(ajson);
+    PyObject *out = PyList_New(0);
+    Out o = {NULL, 0, 0};
+    Ranked *ranked = NULL;
+    size_t ranked_cap = 0;
+    if (!out)
+        return NULL;
+    for (size_t s = 0; s < self->nsets; s++) {
+        size_t from = self->set_start[s], n = self->set_start[s + 1] - from;
+        if (grow_py(&ranked, &ranked_cap, n, sizeof *ranked, 16))
+            goto fail;
+        size_t best = 0, second = 1; /* the two first by rank */
+        for (size_t k = 0; k < n; k++) {
+            Ranked *r = &ranked[k];
+            r->item = &self->set_items[from + k];
+            r->prefer = index_at(pidx, from + k, nprefer);
+            r->avoid = index_at(aidx, from + k, navoid);
+            if (PyErr_Occurred())
+                goto fail;
+            if (r->prefer < 0 || r->prefer > nprefer || r->avoid < 0 || r->avoid > navoid) {
+                PyErr_SetString(PyExc_ValueError, "dupgroups(): a pattern index out of range");
+                goto fail;
+            }
+            r->avoided = r->avoid < navoid;
+        }
+        if (rank_cmp(self, &ranked[1], &ranked[0]) < 0)
+            best = 1, second = 0;
+        for (size_t k = 2; k < n; k++) {
+            if (rank_cmp(self, &ranked[k], &ranked[best]) < 0)
+                second = best, best = k;
+            else if (rank_cmp(self, &ranked[k], &ranked[second]) < 0)
+                second = k;
+        }
+        const Ranked *a = &ranked[best], *b = &ranked[second];
+        const char *rule;
+        PyObject *pattern = NULL;
+        if (a->prefer != b->prefer) {
+            rule = "prefer";
+            pattern = PyList_GET_ITEM(pjson, a->prefer);
+        } else if (a->avoided != b->avoided) {
+            rule = "avoid";
+            pattern = PyList_GET_ITEM(ajson, b->avoid);
+        } else if (self->recs[a->item->rec].mtime != self->recs[b->item->rec].mtime) {
+            rule = "oldest";
+        } else if (self->recs[a->item->name].path_len != self->recs[b->item->name].path_len) {
+            rule = "shortest_path";
+        } else {
+            rule = "path_order";
+        }
+        if (pattern && !PyBytes_Check(pattern)) {
+            PyErr_SetString(PyExc_TypeError, "dupgroups(): patterns go in as JSON bytes");
+            goto fail;
+        }
+        /* the members: the keeper, then the others by path */
+        const Item *keeper = a->item;
+        ranked[best] = ranked[n - 1];
+        n--;
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && path_less(self, &self->recs[ranked[j].item->name],
+                                                  &self->recs[ranked[j - 1].item->name]);
+                 j--) {
+                Ranked t = ranked[j];
+                ranked[j] = ranked[j - 1];
+                ranked[j - 1] = t;
+            }
+        const FRec *kf = &self->recs[keeper->rec];
+        long long size = kf->size, count = (long long)n + 1;
+        PyObject *waste = NULL;
+        if (size <= INT64_MAX / (count - 1)) {
+            waste = PyLong_FromLongLong(size * (count - 1));
+        } else { /* past 64 bits: Python's integers */
+            PyObject *a1 = PyLong_FromLongLong(size), *b1 = PyLong_FromLongLong(count - 1);
+            waste = a1 && b1 ? PyNumber_Multiply(a1, b1) : NULL;
+            Py_XDECREF(a1);
+            Py_XDECREF(b1);
+        }
+        PyObject *waste_text = waste ? PyObject_Str(waste) : NULL;
+        const char *wt = waste_text ? PyUnicode_AsUTF8(waste_text) : NULL;
+        char hex[65];
+        for (int i = 0; i < 32; i++)
+            snprintf(hex + 2 * i, 3, "%02x", kf->full[i]);
+        o.len = 0;
+        size_t keeper_at = 0, keeper_end = 0;
+        int bad = !wt || OUT_LIT(&o, "{\"kind\":\"dupgroup\",\"blake3\":\"") ||
+                  out_put(&o, hex, 64) || OUT_LIT(&o, "\",\"size\":") ||
+                  out_fmt(&o, "%lld", size, 0) || OUT_LIT(&o, ",\"count\":") ||
+                  out_fmt(&o, "%lld", count, 0) || OUT_LIT(&o, ",\"waste\":") ||
+                  out_put(&o, wt, strlen(wt)) || OUT_LIT(&o, ",\"members\":[");
+        if (!bad) {
+            keeper_at = o.len;
+            bad = out_member(&o, self, keeper, host, (size_t)host_len);
+            keeper_end = o.len;
+        }
+        for (size_t k = 0; k < n && !bad; k++)
+            bad = OUT_LIT(&o, ",") || out_member(&o, self, ranked[k].item, host, (size_t)host_len);
+        bad = bad || OUT_LIT(&o, "],\"keeper\":");
+        /* the keeper's object again (copied after growing: the buffer may move) */
+        if (!bad && !grow_py(&o.buf, &o.cap, o.len + (keeper_end - keeper_at), 1, 1 << 12)) {
+            memcpy(o.buf + o.len, o.buf + keeper_at, keeper_end - keeper_at);
+            o.len += keeper_end - keeper_at;
+        } else {
+            bad = 1;
+        }
+        bad = bad || OUT_LIT(&o, ",\"keeper_rule\":\"") || out_put(&o, rule, strlen(rule)) ||
+              OUT_LIT(&o, "\"");
+        if (!bad && pattern)
+            bad = OUT_LIT(&o, ",\"keeper_pattern\":") ||
+                  out_put(&o, PyBytes_AS_STRING(pattern), (size_t)PyBytes_GET_SIZE(pattern));
+        bad = bad || OUT_LIT(&o, "}\n");
+        PyObject *item = bad ? NULL
+                             : Py_BuildValue("(Oy#Ly#)", waste, (const char *)kf->full,
+                                             (Py_ssize_t)32, count, o.buf, (Py_ssize_t)o.len);
+        Py_XDECREF(waste);
+        Py_XDECREF(waste_text);
+        if (!item || PyList_Append(out, item) < 0) {
+            Py_XDECREF(item);
+            goto fail;
+        }
+        Py_DECREF(item);
+    }
+    free(o.buf);
+    free(ranked);
+    free_sets(self);
+    return out;
+fail:
+    free(o.buf);
+    free(ranked);
+    Py_DECREF(out);
     return NULL;
 }
 
@@ -1016,7 +1338,7 @@ static PyObject *index_open_cache(FileIndex *self, PyObject *args) {
     if (!sq_load())
         Py_RETURN_FALSE;
     sqlite3 *db = NULL;
-    if (sq.open_v2(path, &db, SQ_OPEN_READWRITE, NULL) != SQ_OK) {
+    if (sq.open_v2(path, &db, SQ_OPEN_READWRITE | SQ_OPEN_NOMUTEX, NULL) != SQ_OK) {
         if (db)
             sq.close_v2(db);
         Py_RETURN_FALSE;
@@ -1026,72 +1348,107 @@ static PyObject *index_open_cache(FileIndex *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
-/* lookup_cache(min_stored_s) -> hits: pending() and match() in one, without Python rows */
+typedef struct {
+    unsigned long long dev, inode;
+    size_t rec;
+} DevIno;
+
+static int by_dev_inode(const void *a, const void *b) {
+    const DevIno *x = a, *y = b;
+    if (x->dev != y->dev)
+        return x->dev < y->dev ? -1 : 1;
+    if (x->inode != y->inode)
+        return x->inode < y->inode ? -1 : 1;
+    return (x->rec > y->rec) - (x->rec < y->rec);
+}
+
+/* A range scan walks on past this many rows nobody asked about, then seeks again. */
+#define RESEEK_AFTER 16
+
+/* lookup_cache(min_stored_s) -> hits: pending() and match() in one, without Python rows.
+ *
+ * The batch's records, sorted by (dev, inode), are merged with the cache's rows read in
+ * primary-key order (one range scan per device): a rescan of a tree reads its rows almost
+ * sequentially, several times cheaper than one B-tree search per file. Where the cache
+ * holds many rows between two wanted inodes (other trees'), the scan stops after
+ * RESEEK_AFTER of them and seeks to the next wanted inode: never much worse than a search
+ * per file. Inodes or devices past SQLite's 64-bit integers are never stored: no hit. */
 static PyObject *index_lookup_cache(FileIndex *self, PyObject *args) {
     long long min_stored;
     if (!PyArg_ParseTuple(args, "L", &min_stored))
         return NULL;
     if (!self->db)
         Py_RETURN_NONE;
-    size_t looked = self->looked;
-    PyObject *pending = index_pending(self, NULL); /* {dev: JSON array of inodes} */
-    if (!pending)
-        return NULL;
+    size_t from = self->looked, to = self->n, nk = 0;
+    DevIno *keys = malloc((to - from + 1) * sizeof *keys);
+    if (!keys)
+        return PyErr_NoMemory();
+    for (size_t i = from; i < to; i++) {
+        const FRec *f = &self->recs[i];
+        if (f->dev <= (unsigned long long)INT64_MAX && f->inode <= (unsigned long long)INT64_MAX)
+            keys[nk++] = (DevIno){f->dev, f->inode, i};
+    }
+    qsort(keys, nk, sizeof *keys, by_dev_inode);
     sqlite3_stmt *stmt = NULL;
-    const char *sql = "SELECT h.inode, h.size, h.mtime_ns, h.ctime_ns, h.edges, h.full "
-                      "FROM json_each(?1) AS j CROSS JOIN hashes AS h "
-                      "ON h.dev = ?2 AND h.inode = j.value WHERE h.stored_s >= ?3";
-    Py_ssize_t hits = 0, pos = 0;
-    PyObject *key, *json;
+    const char *sql = "SELECT inode, size, mtime_ns, ctime_ns, edges, full FROM hashes "
+                      "WHERE dev = ?1 AND inode >= ?2 AND inode <= ?3 AND stored_s >= ?4 "
+                      "ORDER BY inode";
+    Py_ssize_t hits = 0;
     if (sq.prepare_v2(self->db, sql, -1, &stmt, NULL) != SQ_OK)
         goto failed;
-    while (PyDict_Next(pending, &pos, &key, &json)) {
-        unsigned long long dev = PyLong_AsUnsignedLongLong(key);
-        if (PyErr_Occurred() || dev > (unsigned long long)INT64_MAX) {
-            PyErr_Clear();
-            continue; /* nothing was stored for such a device */
-        }
-        Batch b;
-        if (batch_open(&b, self, dev) < 0)
-            goto error;
-        sq.reset(stmt);
-        sq.bind_text(stmt, 1, PyBytes_AS_STRING(json), (int)PyBytes_GET_SIZE(json),
-                     SQ_TRANSIENT);
-        sq.bind_int64(stmt, 2, (long long)dev);
-        sq.bind_int64(stmt, 3, min_stored);
-        int rc;
-        while ((rc = sq.step(stmt)) == SQ_ROW) {
-            int has_edges = sq.column_type(stmt, 4) != SQ_NULL;
-            const unsigned char *full = NULL;
-            if (sq.column_type(stmt, 5) != SQ_NULL) {
-                full = sq.column_blob(stmt, 5);
-                if (sq.column_bytes(stmt, 5) != 32)
-                    continue; /* not a digest: no hit */
+    for (size_t a = 0; a < nk;) {
+        size_t b = a + 1; /* keys[a..b): one device */
+        while (b < nk && keys[b].dev == keys[a].dev)
+            b++;
+        int rc = SQ_DONE;
+        for (size_t i = a; i < b;) { /* a scan from keys[i] on */
+            sq.reset(stmt);
+            sq.bind_int64(stmt, 1, (long long)keys[a].dev);
+            sq.bind_int64(stmt, 2, (long long)keys[i].inode);
+            sq.bind_int64(stmt, 3, (long long)keys[b - 1].inode);
+            sq.bind_int64(stmt, 4, min_stored);
+            int misses = 0;
+            while ((rc = sq.step(stmt)) == SQ_ROW) {
+                unsigned long long inode = (unsigned long long)sq.column_int64(stmt, 0);
+                while (i < b && keys[i].inode < inode)
+                    i++; /* not in the cache */
+                if (i == b)
+                    break;
+                if (keys[i].inode != inode) {
+                    if (++misses > RESEEK_AFTER)
+                        break; /* a long run of rows of no interest: seek to keys[i] */
+                    continue;
+                }
+                misses = 0;
+                int has_edges = sq.column_type(stmt, 4) != SQ_NULL;
+                const unsigned char *full = NULL;
+                if (sq.column_type(stmt, 5) != SQ_NULL) {
+                    full = sq.column_blob(stmt, 5);
+                    if (sq.column_bytes(stmt, 5) != 32)
+                        full = NULL, has_edges = 0; /* not a digest: no hit */
+                }
+                long long size = sq.column_int64(stmt, 1), mtime = sq.column_int64(stmt, 2),
+                          ctime = sq.column_int64(stmt, 3), edges = sq.column_int64(stmt, 4);
+                for (; i < b && keys[i].inode == inode; i++) /* its names (hard links) */
+                    hits += take_row(&self->recs[keys[i].rec], size, mtime, ctime, has_edges,
+                                     edges, full);
             }
-            hits += batch_row(&b, (unsigned long long)sq.column_int64(stmt, 0),
-                              sq.column_int64(stmt, 1), sq.column_int64(stmt, 2),
-                              sq.column_int64(stmt, 3), has_edges, sq.column_int64(stmt, 4),
-                              full);
+            if (rc != SQ_ROW) /* the range is done (the rest are not cached), or an error */
+                break;
         }
-        batch_close(&b);
-        if (rc != SQ_DONE)
+        if (rc != SQ_ROW && rc != SQ_DONE)
             goto failed;
+        a = b;
     }
     sq.finalize(stmt);
-    Py_DECREF(pending);
+    free(keys);
+    self->looked = to;
     return PyLong_FromSsize_t(hits);
 failed: /* nothing is lost: the batch goes to pending() and match() again */
     if (stmt)
         sq.finalize(stmt);
-    self->looked = looked;
-    Py_DECREF(pending);
+    free(keys);
     Py_RETURN_NONE;
-error:
-    if (stmt)
-        sq.finalize(stmt);
-    self->looked = looked;
-    Py_DECREF(pending);
-    return NULL;
 }
 
 /* store_cache(now_s, racy_limit_ns, max_age_s) -> rows written, or None: the rows
@@ -1208,11 +1565,15 @@ static PyMethodDef index_methods[] = {
     {"match", (PyCFunction)index_match, METH_VARARGS,
      "match(dev, cache rows of the last pending batch) -> hits"},
     {"prepare", (PyCFunction)index_prepare, METH_O,
-     "prepare(python_sizes) -> (groups, mixed, wants, (files, links, candidates, hits, "
-     "singles))"},
+     "prepare(python_sizes) -> (mixed, wants, (files, links, candidates, hits, singles))"},
     {"finish", (PyCFunction)index_finish, METH_VARARGS,
-     "finish(edges results, direct, read_cap) -> (groups, survivors, rows, failed, hashed, "
+     "finish(edges results, direct, read_cap) -> (survivors, rows, failed, hashed, "
      "bytes_read)"},
+    {"set_paths", (PyCFunction)index_set_paths, METH_NOARGS,
+     "set_paths() -> the path text of each member of the content groups kept"},
+    {"dupgroups", (PyCFunction)index_dupgroups, METH_VARARGS,
+     "dupgroups(host_json, prefer_index, avoid_index, prefer_json, avoid_json) -> "
+     "[(waste, blake3, count, JSON Lines bytes), ...] for the kept groups"},
     {"open_cache", (PyCFunction)index_open_cache, METH_VARARGS,
      "open_cache(path) -> bool: a connection of its own to the hash cache (False: none)"},
     {"lookup_cache", (PyCFunction)index_lookup_cache, METH_VARARGS,

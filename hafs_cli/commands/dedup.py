@@ -136,13 +136,15 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
                     _read_chunks(pipe, finder, inputs, bar)
                 else:
                     _read_records(pipe, finder, inputs, bar)
-        for group in finder.groups():
-            pipe.emit(group)
-            if suggest:
-                from hafs_cli.fs.suggest import suggest_actions
+        if suggest:
+            from hafs_cli.fs.suggest import suggest_actions
 
+            for group in finder.groups():
+                pipe.emit(group)
                 for action in suggest_actions(group, suggest, host, rules):
                     pipe.emit(action)
+        else:
+            _emit_groups(pipe, finder.group_lines())
     finally:
         gc.enable()
         if hash_cache is not None:
@@ -151,6 +153,21 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     summary["elapsed_s"] = elapsed_since(start)
     pipe.emit(summary)
     return exits.OK
+
+
+def _emit_groups(pipe, groups) -> None:
+    """Emit the groups: records, and lines C wrote already (a run of them at a time)."""
+    run: list[bytes] = []
+    for group in groups:
+        if type(group) is bytes:
+            run.append(group)
+            continue
+        if run:
+            pipe.emit_lines(b"".join(run), len(run))
+            run.clear()
+        pipe.emit(group)
+    if run:
+        pipe.emit_lines(b"".join(run), len(run))
 
 
 def _walk_lines(pipe, finder, paths: list[str], host: str) -> None:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from operator import attrgetter, itemgetter
 
-from hafs_cli import speedups
+import orjson
+
+from hafs_cli import records, speedups
 from hafs_cli.exits import HafsError
 from hafs_cli.fs.hashcache import HashCache
 from hafs_cli.fs.hashing import EDGE, Changed, edges_many, full_many
@@ -29,6 +31,9 @@ LOOKUP_EVERY = 4096  # records read between two batches of cache lookups
 
 def _first(pair: tuple) -> object:
     return pair[0]
+
+
+_WASTE_ORDER = itemgetter(0, 1)  # (-waste, blake3, group): biggest waste first
 
 
 _INODE = attrgetter("inode")
@@ -296,10 +301,16 @@ class DupFinder:
     # -- stages ------------------------------------------------------------------
     def groups(self) -> Iterator[dict]:
         """Run the stages and yield one `dupgroup` record per set of identical files."""
+        for group in self.group_lines():
+            yield group if type(group) is dict else records.loads(group)
+
+    def group_lines(self) -> Iterator[dict | bytes]:
+        """groups(), where a group of records kept in C comes as its JSON Lines line
+        already (bytes: what records.dumps makes of the same record)."""
         if self._lookups:
             self.prefetch()  # the records read since the last batch
         singles = 0
-        known_sets, survivors_c, c_cands, c_rows = self._stages_in_c()
+        kept, survivors_c, c_cands, c_rows = self._stages_in_c()
         sized: list[list[Candidate]] = []
         by_size = self._by_size
         for size, entries in by_size.items():
@@ -321,22 +332,27 @@ class DupFinder:
             for cand in group:
                 if cand.full is not None:
                     by_content[(cand.size, cand.full)].append(cand)
-        out = [g for g in by_content.values() if len(g) > 1] + known_sets
-        out.sort(key=lambda g: (-g[0].size * (len(g) - 1), g[0].full))
-        for group in out:
-            yield self._record(group)
+        # biggest waste first (the same order for both kinds)
+        out: list[tuple] = [
+            (-g[0].size * (len(g) - 1), g[0].full, g) for g in by_content.values() if len(g) > 1
+        ]
+        out += kept
+        out.sort(key=_WASTE_ORDER)
+        for _waste, _full, group in out:
+            yield self._record(group) if type(group) is list else group
 
-    def _stages_in_c(self) -> tuple[list[list[Candidate]], list[list[Candidate]], int, list]:
+    def _stages_in_c(self) -> tuple[list[tuple], list[list[Candidate]], int, list]:
         """_candidates and the head+tail stage for the records kept in C.
 
-        (content groups that need no full digest; groups the full stage must finish;
-        the candidates counted; cache rows for the files hashed here that need no full
-        digest). Sizes shared with Python's own entries go back to _by_size first.
+        (content groups that need no full digest, as (-waste, blake3, JSON Lines line);
+        groups the full stage must finish; the candidates counted; cache rows for the
+        files hashed here that need no full digest). Sizes shared with Python's own
+        entries go back to _by_size first.
         """
         index, self._index = self._index, None  # its memory goes with it
         if index is None:
             return [], [], 0, []
-        done, mixed, wants, counts = index.prepare(self._by_size)
+        mixed, wants, counts = index.prepare(self._by_size)
         files, links, cands, hits, singles = counts
         stats = self.stats
         stats.files += files + singles
@@ -353,9 +369,7 @@ class DupFinder:
             merged.sort(key=_first)
             self._by_size[size] = [e for _seq, e in merged]
         results = self._hash("head+tail", edges_many, wants, 2 * EDGE)
-        more, survivors, rows, failed, hashed, nbytes = index.finish(
-            results, self._direct, 2 * EDGE
-        )
+        survivors, rows, failed, hashed, nbytes = index.finish(results, self._direct, 2 * EDGE)
         if rows is None:  # rows for C to write (through Python's connection if it cannot)
             written = index.store_cache(*self.cache.store_params())  # type: ignore[union-attr]
             if written is None:
@@ -363,16 +377,13 @@ class DupFinder:
             else:
                 self.cache.stored_elsewhere(written)  # type: ignore[union-attr]
                 rows = []
-        del index
         for i in failed:  # in inode order, as _edges_stage reports them
             self._report(wants[i][0], results[i])
         stats.edges_hashed += hashed
         stats.bytes_hashed += nbytes
+        kept_lines = self._kept_lines(index)
+        del index
         host, fresh = self.host, self._fresh
-        sets = [
-            [self._candidate(size, e, others, hit, host) for e, others, hit, _new in members]
-            for size, members in done + more
-        ]
         groups = []
         for size, members in survivors:
             group = []
@@ -383,7 +394,28 @@ class DupFinder:
                     fresh.append(cand)
                 group.append(cand)
             groups.append(group)
-        return sets, groups, cands, rows
+        return kept_lines, groups, cands, rows
+
+    def _kept_lines(self, index) -> list[tuple]:
+        """The `dupgroup` lines C writes for the content groups it kept (the keeper rules'
+        patterns matched here, all paths at once), as (-waste, blake3, line)."""
+        rules = self.opts.rules
+        texts = index.set_paths()
+        lines = index.dupgroups(
+            orjson.dumps(self.host),
+            rules.indices(True, texts),
+            rules.indices(False, texts),
+            [orjson.dumps(p) for p in rules.prefer],
+            [orjson.dumps(p) for p in rules.avoid],
+        )
+        stats = self.stats
+        out = []
+        for waste, full, count, line in lines:
+            stats.groups += 1
+            stats.duplicates += count - 1
+            stats.waste += waste
+            out.append((-waste, full, line))
+        return out
 
     @staticmethod
     def _candidate(

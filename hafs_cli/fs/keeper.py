@@ -40,6 +40,9 @@ TRASH_REGEXES = (
     r"^(?:.+/)?Trash/files(?:/)",
     r"^(?:.+/)?hafs/quarantine(?:/)",
 )
+# Whatever TRASH_REGEXES match contains one of these words (a test checks it): a batch of
+# paths without them needs no regex at all.
+TRASH_WORDS = ("Trash", "quarantine")
 
 
 @dataclass(frozen=True)
@@ -76,24 +79,45 @@ class KeeperRules:
             self._compile()
         return self._prefer if prefer else self._avoid  # type: ignore[return-value]
 
-    @staticmethod
-    def _first_match(specs: list, path: bytes, maybe: Callable[[str], object] | None) -> int:
+    def match(self, prefer: bool, path: bytes) -> int:
+        """Index of the first prefer (or avoid) pattern `path` matches; the count if none."""
+        maybe = self._maybe_prefer if prefer else self._maybe_avoid
         text = path.decode("utf-8", "surrogateescape").lstrip("/")
         if maybe is not None and maybe(text) is None:
-            return len(specs)  # no pattern can match: most paths end here
+            return len(self.prefer if prefer else self.avoid)  # most paths end here
+        return self._first_text(self.specs(prefer), text)
+
+    def indices(self, prefer: bool, texts: list[str]) -> list[int] | None:
+        """match() for many paths at once, given as text (decoded, leading slashes
+        stripped): the index of each one's first prefer (or avoid) pattern, the pattern
+        count where none matches; None when no path matches any."""
+        patterns = self.prefer if prefer else self.avoid
+        if not patterns:
+            return None
+        if not prefer and self.avoid == TRASH_PATTERNS:
+            blob = "\n".join(texts)
+            if not any(word in blob for word in TRASH_WORDS):
+                return None  # the common case: no copy in a trash
+        maybe = self._maybe_prefer if prefer else self._maybe_avoid
+        todo = (
+            range(len(texts))
+            if maybe is None
+            else [i for i, m in enumerate(map(maybe, texts)) if m is not None]
+        )
+        if not todo:
+            return None
+        out = [len(patterns)] * len(texts)
+        specs = self.specs(prefer)
+        for i in todo:
+            out[i] = self._first_text(specs, texts[i])
+        return out
+
+    @staticmethod
+    def _first_text(specs: list, text: str) -> int:
         for i, spec in enumerate(specs):
             if spec.match_file(text):
                 return i
         return len(specs)
-
-    def match(self, prefer: bool, path: bytes) -> int:
-        """Index of the first prefer (or avoid) pattern `path` matches; the count if none."""
-        maybe = self._maybe_prefer if prefer else self._maybe_avoid
-        if maybe is not None:
-            text = path.decode("utf-8", "surrogateescape").lstrip("/")
-            if maybe(text) is None:
-                return len(self.prefer if prefer else self.avoid)
-        return self._first_match(self.specs(prefer), path, None)
 
     def rank(self, m: Member) -> tuple:
         path = m.path
@@ -102,12 +126,12 @@ class KeeperRules:
         if maybe is not None and maybe(text) is None:
             preferred = len(self.prefer)
         else:
-            preferred = self._first_match(self.specs(True), path, None)
+            preferred = self._first_text(self.specs(True), text)
         maybe = self._maybe_avoid
         if maybe is not None and maybe(text) is None:
             avoided = False
         else:
-            avoided = self._first_match(self.specs(False), path, None) < len(self.avoid)
+            avoided = self._first_text(self.specs(False), text) < len(self.avoid)
         return (preferred, avoided, m.mtime_ns, len(path), path)
 
     def choose(self, members: Sequence[Member]) -> tuple[Member, str, str | None]:

@@ -450,11 +450,22 @@ def test_keeper_pattern_prefilter_agrees_with_pathspec(tmp_path, monkeypatch):
         for r in (rules, trash_only):
             for prefer in (True, False):
                 assert (r._maybe_prefer if prefer else r._maybe_avoid) is not None
-                exact = KeeperRules._first_match(r.specs(prefer), raw, None)
+                exact = KeeperRules._first_text(r.specs(prefer), text.lstrip("/"))
                 assert r.match(prefer, raw) == exact, text
+    # indices(): match() for a batch of paths (as dedup's C groups give them), or None
+    texts = [t.lstrip("/") for t in paths]
+    for r in (rules, trash_only):
+        for prefer in (True, False):
+            got = r.indices(prefer, texts)
+            want = [r.match(prefer, t.encode()) for t in paths]
+            none = len(r.prefer if prefer else r.avoid)
+            assert got == (None if all(w == none for w in want) else want), (r, prefer)
+    assert trash_only.indices(True, texts) is None  # no prefer patterns
+    assert trash_only.indices(False, texts) is not None  # paths in a trash
+    assert trash_only.indices(False, texts[:10] + texts[13:]) is None
     avoided = len(rules.avoid)
     exact_avoid = rules.specs(False)
-    hits = [t for t in paths if KeeperRules._first_match(exact_avoid, t.encode(), None) < avoided]
+    hits = [t for t in paths if KeeperRules._first_text(exact_avoid, t.lstrip("/")) < avoided]
     assert hits == [  # the comparison above was not vacuous
         "/home/u/Downloads/x.iso",
         "/w/node_modules/p/i.js",
@@ -525,3 +536,13 @@ def test_the_built_in_trash_regexes_are_what_pathspec_makes():
         for p in pathspec.GitIgnoreSpec.from_lines([t]).patterns
     )
     assert made == TRASH_REGEXES
+    # every match holds one of TRASH_WORDS (what lets KeeperRules.indices skip the regexes)
+    import re
+
+    from hafs_cli.fs.keeper import TRASH_WORDS
+
+    prefix = "^(?:.+/)?"
+    for regex in TRASH_REGEXES:
+        assert regex.startswith(prefix), regex
+        literal = re.split(r"[\[(*+?{|]", regex[len(prefix) :].replace("\\", ""))[0]
+        assert any(w in literal for w in TRASH_WORDS), regex

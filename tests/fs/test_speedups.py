@@ -241,6 +241,65 @@ def test_a_rescan_groups_the_same_with_and_without_c(hafs, tmp_path):
     assert sizes == [2, 3, 21]  # edges/0+3, mixed 0+1+3, the odd tree's 21 names
 
 
+def test_a_rescan_writes_the_same_dupgroup_lines_with_and_without_c(hafs, tmp_path):
+    """The groups C writes as JSON Lines itself (every file cached): every keeper rule,
+    patterns that need JSON escapes, hard links, odd characters, and the order of
+    groups from both sides (a non-UTF-8 name sends its size to Python)."""
+    import time
+
+    from tests.fs.conftest import blob
+
+    def put(name: bytes | str, data: bytes, mtime: int | None = None) -> None:
+        p = write(os.fsencode(tmp_path) + b"/" + os.fsencode(name), data)
+        if mtime is not None:
+            os.utime(p, ns=(mtime, mtime))
+
+    t = 1_600_000_000_000_000_000
+    put("keep/a.bin", blob(1, 5000), t)  # prefer: keep/
+    put("zz/a.bin", blob(1, 5000), t - 10)
+    put("x/b.bin", blob(2, 6000), t)  # avoid: a "quoted" directory
+    put('av"oid/b.bin', blob(2, 6000), t - 10)
+    put(".Trash-1000/files/c.bin", blob(3, 7000), t - 10)  # avoid: the built-in trash
+    put("y/c.bin", blob(3, 7000), t)
+    put("old/d.bin", blob(4, 3000), t - 5)  # oldest
+    put("new/d.bin", blob(4, 3000), t)
+    put("long-name/e.bin", blob(5, 3500), t)  # shortest path
+    put("s/e.bin", blob(5, 3500), t)
+    put("p1/f.bin", blob(6, 4000), t)  # path order (same age, same length)
+    put("p2/f.bin", blob(6, 4000), t)
+    put("p0/f.bin", blob(6, 4000), t)
+    put("del\x7f/g.bin", blob(7, 900), t)  # odd characters JSON keeps as they are
+    put("sep\u2028/g.bin", blob(7, 900), t - 1)
+    put("links/h.bin", blob(8, 2500), t)
+    for name in ("links/h3.bin", "links/h2.bin", "links/h1.bin"):  # links, sorted
+        os.link(tmp_path / "links/h.bin", tmp_path / name)
+    put("links/other.bin", blob(8, 2500), t)
+    put(b"py/bad-\xff.bin", blob(9, 8000), t)  # a size C leaves to Python
+    put("py/good.bin", blob(9, 8000), t)
+    put("py/big1.bin", blob(10, 9000), t)
+    put("py/big2.bin", blob(10, 9000), t)
+    time.sleep(1.1)  # out of the racy window, so the first run caches everything
+    listing = hafs("scan", tmp_path).stdout
+    hafs("dedup", input=listing)
+    args = ("dedup", "--only", "--prefer", "keep/", "--avoid", 'av"oid/')
+    r = both(hafs, *args, input=listing)
+    groups = [g for g in r.records if g["kind"] == "dupgroup"]
+    assert summary_of(r)["cache_hits"] == summary_of(r)["candidates"] > 20
+    assert {g["keeper_rule"] for g in groups} == {
+        "prefer",
+        "avoid",
+        "oldest",
+        "shortest_path",
+        "path_order",
+    }
+    assert {g.get("keeper_pattern") for g in groups} >= {"keep/", 'av"oid/', ".Trash-*/"}
+    linked = next(g for g in groups if any("links" in m for m in g["members"]))
+    assert [m.get("links") for m in linked["members"]].count(
+        [str(tmp_path / f"links/h{i}.bin") for i in (1, 2, 3)]
+    ) == 1
+    assert [g["waste"] for g in groups] == sorted((g["waste"] for g in groups), reverse=True)
+
+
 def summary_of(result) -> dict:
     return next(x for x in result.records if x["kind"] == "summary" and x["command"] == "dedup")
 
@@ -348,18 +407,18 @@ def test_the_c_connection_to_the_cache_agrees_with_pythons(tmp_path):
         cache = HashCache(tmp_path / f"cache-{direct}.sqlite3")
         index = _index_of(listing)
         assert index.open_cache(str(cache.path)) is True
-        _groups, _mixed, wants, _counts = index.prepare({})
+        _mixed, wants, _counts = index.prepare({})
         assert len(wants) > 10
         results = edges_many(wants)
         finished = index.finish(results, direct, 8192)
         if direct:
-            assert finished[2] is None
+            assert finished[1] is None
             rows = index.rows()
             written = index.store_cache(*cache.store_params())
             assert written == len(rows) > 10
             cache.stored_elsewhere(written)
         else:
-            cache.store_rows(finished[2])
+            cache.store_rows(finished[1])
         caches.append(cache)
     dumps = [
         c.db.execute(
@@ -381,7 +440,8 @@ def test_the_c_connection_to_the_cache_agrees_with_pythons(tmp_path):
                 index.match(dev, cache.entries_json(dev, inodes))
                 for dev, inodes in index.pending().items()
             )
-        groups, mixed, wants, counts = index.prepare({})
+        mixed, wants, counts = index.prepare({})
+        groups = index.set_paths()  # the content groups found in the cache
         outcomes.append((hits, groups, mixed, wants, counts))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] == len(dumps[0])  # every stored file found again
