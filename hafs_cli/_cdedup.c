@@ -557,25 +557,56 @@ static FileIndex *sort_ix; /* qsort has no context argument in C11; the GIL is h
 #define REC(p) (&sort_ix->recs[((const Item *)(p))->rec])
 #define BY_SEQ(x, y) (((x)->seq > (y)->seq) - ((x)->seq < (y)->seq))
 
+/* ---- sorting many records: radix, not qsort ------------------------------------------- */
+
 typedef struct {
-    long long size, seq;
+    unsigned long long k[3]; /* compared in this order */
     size_t rec;
-} SizeKey;
+} Key;
 
-static int by_size_key(const void *a, const void *b) {
-    const SizeKey *x = a, *y = b;
-    if (x->size != y->size)
-        return x->size < y->size ? -1 : 1;
-    return (x->seq > y->seq) - (x->seq < y->seq);
-}
+#define SIGNED_ORDER(v) ((unsigned long long)(v) ^ (1ULL << 63)) /* as unsigned, same order */
 
-static int by_identity(const void *a, const void *b) {
-    const FRec *x = REC(a), *y = REC(b);
-    if (x->dev != y->dev)
-        return x->dev < y->dev ? -1 : 1;
-    if (x->inode != y->inode)
-        return x->inode < y->inode ? -1 : 1;
-    return BY_SEQ(x, y);
+/* Sort keys[0..n) by k[0], then k[1], then k[2], then their order in the array (stable):
+ * an LSD radix sort, a byte a pass, skipping the bytes every key shares (most of them: a
+ * tree's sizes, inodes and devices use few of their 64 bits). Several times faster than
+ * qsort for 100k records. 0, or -1 with MemoryError set. */
+static int sort_keys(Key *keys, size_t n) {
+    if (n < 2)
+        return 0;
+    Key *tmp = malloc(n * sizeof *tmp);
+    if (!tmp) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    unsigned long long differ[3] = {0, 0, 0}; /* the bits where some key differs */
+    for (size_t i = 1; i < n; i++)
+        for (int w = 0; w < 3; w++)
+            differ[w] |= keys[i].k[w] ^ keys[0].k[w];
+    Key *src = keys, *dst = tmp;
+    for (int w = 2; w >= 0; w--) {
+        for (int shift = 0; shift < 64; shift += 8) {
+            if (!((differ[w] >> shift) & 255))
+                continue;
+            size_t count[256] = {0};
+            for (size_t i = 0; i < n; i++)
+                count[(src[i].k[w] >> shift) & 255]++;
+            size_t pos = 0;
+            for (int v = 0; v < 256; v++) {
+                size_t c = count[v];
+                count[v] = pos;
+                pos += c;
+            }
+            for (size_t i = 0; i < n; i++)
+                dst[count[(src[i].k[w] >> shift) & 255]++] = src[i];
+            Key *t = src;
+            src = dst;
+            dst = t;
+        }
+    }
+    if (src != keys)
+        memcpy(keys, src, n * sizeof *keys);
+    free(tmp);
+    return 0;
 }
 
 static int by_edges(const void *a, const void *b) {
@@ -630,11 +661,10 @@ static int path_less(FileIndex *ix, const FRec *a, const FRec *b) {
 
 /* Fold hard links of one size: files[] gets each (dev, inode) once, its fields from its
  * first record, named by its smallest path, with its other names in links[] (the same
- * name twice counts once): as DupFinder._candidates does. Returns the number of files. */
+ * name twice counts once): as DupFinder._candidates does. items come sorted by (dev,
+ * inode, input order). Returns the number of files. */
 static Py_ssize_t fold_links(FileIndex *ix, Item *items, Py_ssize_t n, Item *files,
                              Item *links, Py_ssize_t *nl_io, long long *nlinks) {
-    sort_ix = ix;
-    qsort(items, (size_t)n, sizeof *items, by_identity);
     Py_ssize_t nf = 0, nl = *nl_io;
     for (Py_ssize_t i = 0; i < n;) {
         const FRec *first = &ix->recs[items[i].rec];
@@ -867,18 +897,22 @@ static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
     }
     if (!mixed)
         goto fail;
-    {   /* by size, then input order: sorted on keys of their own, not through recs[] */
-        SizeKey *keys = malloc((n + 1) * sizeof *keys);
+    {   /* by size, then identity (for fold_links), then input order (recs[] is in it) */
+        Key *keys = malloc((n + 1) * sizeof *keys);
         if (!keys) {
             PyErr_NoMemory();
             goto fail;
         }
-        for (size_t i = 0; i < n; i++)
-            keys[i] = (SizeKey){self->recs[i].size, self->recs[i].seq, i};
-        qsort(keys, n, sizeof *keys, by_size_key);
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
+            const FRec *f = &self->recs[i];
+            keys[i] = (Key){{SIGNED_ORDER(f->size), f->dev, f->inode}, i};
+        }
+        int sorted = sort_keys(keys, n);
+        for (size_t i = 0; i < n && sorted == 0; i++)
             order[i].rec = order[i].name = keys[i].rec;
         free(keys);
+        if (sorted < 0)
+            goto fail;
     }
     for (size_t i = 0; i < n;) {
         size_t j = i + 1;
@@ -949,18 +983,21 @@ static PyObject *index_prepare(FileIndex *self, PyObject *taken) {
     /* the wants in inode order: neighbouring inode table blocks, and cache rows that go
      * in nearly in primary-key order */
     {
-        Item *w = malloc((self->nwant + 1) * sizeof *w);
+        Key *w = malloc((self->nwant + 1) * sizeof *w);
         if (!w) {
             PyErr_NoMemory();
             goto fail;
         }
-        for (size_t k = 0; k < self->nwant; k++)
-            w[k].rec = w[k].name = self->want_rec[k];
-        sort_ix = self;
-        qsort(w, self->nwant, sizeof *w, by_identity);
-        for (size_t k = 0; k < self->nwant; k++)
+        for (size_t k = 0; k < self->nwant; k++) {
+            const FRec *f = &self->recs[self->want_rec[k]];
+            w[k] = (Key){{f->dev, f->inode, SIGNED_ORDER(f->seq)}, self->want_rec[k]};
+        }
+        int sorted = sort_keys(w, self->nwant);
+        for (size_t k = 0; k < self->nwant && sorted == 0; k++)
             self->want_rec[k] = w[k].rec;
         free(w);
+        if (sorted < 0)
+            goto fail;
     }
     wants = PyList_New((Py_ssize_t)self->nwant);
     if (!wants)
@@ -1098,11 +1135,19 @@ static int out_put(Out *o, const char *s, size_t n) {
 
 #define OUT_LIT(o, lit) out_put((o), (lit), sizeof(lit) - 1)
 
-static int out_fmt(Out *o, const char *fmt, long long v, int is_unsigned) {
-    char num[32];
-    int n = is_unsigned ? snprintf(num, sizeof num, fmt, (unsigned long long)v)
-                        : snprintf(num, sizeof num, fmt, v);
-    return out_put(o, num, (size_t)n);
+/* A JSON integer (what orjson writes for it). */
+static int out_uint(Out *o, unsigned long long v) {
+    char num[24], *p = num + sizeof num;
+    do
+        *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    return out_put(o, p, (size_t)(num + sizeof num - p));
+}
+
+static int out_int(Out *o, long long v) {
+    if (v >= 0)
+        return out_uint(o, (unsigned long long)v);
+    return OUT_LIT(o, "-") || out_uint(o, 0ULL - (unsigned long long)v);
 }
 
 /* A path of a kept record as a JSON string (it needs no escapes: add_lines took it so). */
@@ -1117,10 +1162,9 @@ static int out_member(Out *o, FileIndex *ix, const Item *m, const char *host, si
     const FRec *f = &ix->recs[m->rec];
     if (OUT_LIT(o, "{\"path\":") || out_path(o, ix, m->name) || OUT_LIT(o, ",\"host\":") ||
         out_put(o, host, host_len) || OUT_LIT(o, ",\"mtime_ns\":") ||
-        out_fmt(o, "%lld", f->mtime, 0) || OUT_LIT(o, ",\"ctime_ns\":") ||
-        out_fmt(o, "%lld", f->ctime, 0) || OUT_LIT(o, ",\"dev\":") ||
-        out_fmt(o, "%llu", (long long)f->dev, 1) || OUT_LIT(o, ",\"inode\":") ||
-        out_fmt(o, "%llu", (long long)f->inode, 1))
+        out_int(o, f->mtime) || OUT_LIT(o, ",\"ctime_ns\":") || out_int(o, f->ctime) ||
+        OUT_LIT(o, ",\"dev\":") || out_uint(o, f->dev) || OUT_LIT(o, ",\"inode\":") ||
+        out_uint(o, f->inode))
         return -1;
     Py_ssize_t nl = m->lto - m->lfrom;
     if (nl > 0) {
@@ -1264,27 +1308,34 @@ static PyObject *index_dupgroups(FileIndex *self, PyObject *args) {
             }
         const FRec *kf = &self->recs[keeper->rec];
         long long size = kf->size, count = (long long)n + 1;
-        PyObject *waste = NULL;
-        if (size <= INT64_MAX / (count - 1)) {
+        PyObject *waste = NULL, *waste_text = NULL;
+        const char *wt = NULL;
+        int small = size <= INT64_MAX / (count - 1);
+        if (small) {
             waste = PyLong_FromLongLong(size * (count - 1));
         } else { /* past 64 bits: Python's integers */
             PyObject *a1 = PyLong_FromLongLong(size), *b1 = PyLong_FromLongLong(count - 1);
             waste = a1 && b1 ? PyNumber_Multiply(a1, b1) : NULL;
             Py_XDECREF(a1);
             Py_XDECREF(b1);
+            waste_text = waste ? PyObject_Str(waste) : NULL;
+            wt = waste_text ? PyUnicode_AsUTF8(waste_text) : NULL;
         }
-        PyObject *waste_text = waste ? PyObject_Str(waste) : NULL;
-        const char *wt = waste_text ? PyUnicode_AsUTF8(waste_text) : NULL;
-        char hex[65];
-        for (int i = 0; i < 32; i++)
-            snprintf(hex + 2 * i, 3, "%02x", kf->full[i]);
+        static const char digits[] = "0123456789abcdef";
+        char hex[64];
+        for (int i = 0; i < 32; i++) {
+            hex[2 * i] = digits[kf->full[i] >> 4];
+            hex[2 * i + 1] = digits[kf->full[i] & 15];
+        }
         o.len = 0;
         size_t keeper_at = 0, keeper_end = 0;
-        int bad = !wt || OUT_LIT(&o, "{\"kind\":\"dupgroup\",\"blake3\":\"") ||
-                  out_put(&o, hex, 64) || OUT_LIT(&o, "\",\"size\":") ||
-                  out_fmt(&o, "%lld", size, 0) || OUT_LIT(&o, ",\"count\":") ||
-                  out_fmt(&o, "%lld", count, 0) || OUT_LIT(&o, ",\"waste\":") ||
-                  out_put(&o, wt, strlen(wt)) || OUT_LIT(&o, ",\"members\":[");
+        int bad = !waste || (!small && !wt) ||
+                  OUT_LIT(&o, "{\"kind\":\"dupgroup\",\"blake3\":\"") ||
+                  out_put(&o, hex, 64) || OUT_LIT(&o, "\",\"size\":") || out_int(&o, size) ||
+                  OUT_LIT(&o, ",\"count\":") || out_int(&o, count) ||
+                  OUT_LIT(&o, ",\"waste\":") ||
+                  (small ? out_int(&o, size * (count - 1)) : out_put(&o, wt, strlen(wt))) ||
+                  OUT_LIT(&o, ",\"members\":[");
         if (!bad) {
             keeper_at = o.len;
             bad = out_member(&o, self, keeper, host, (size_t)host_len);
@@ -1348,20 +1399,6 @@ static PyObject *index_open_cache(FileIndex *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
-typedef struct {
-    unsigned long long dev, inode;
-    size_t rec;
-} DevIno;
-
-static int by_dev_inode(const void *a, const void *b) {
-    const DevIno *x = a, *y = b;
-    if (x->dev != y->dev)
-        return x->dev < y->dev ? -1 : 1;
-    if (x->inode != y->inode)
-        return x->inode < y->inode ? -1 : 1;
-    return (x->rec > y->rec) - (x->rec < y->rec);
-}
-
 /* A range scan walks on past this many rows nobody asked about, then seeks again. */
 #define RESEEK_AFTER 16
 
@@ -1380,15 +1417,18 @@ static PyObject *index_lookup_cache(FileIndex *self, PyObject *args) {
     if (!self->db)
         Py_RETURN_NONE;
     size_t from = self->looked, to = self->n, nk = 0;
-    DevIno *keys = malloc((to - from + 1) * sizeof *keys);
+    Key *keys = malloc((to - from + 1) * sizeof *keys);
     if (!keys)
         return PyErr_NoMemory();
     for (size_t i = from; i < to; i++) {
         const FRec *f = &self->recs[i];
         if (f->dev <= (unsigned long long)INT64_MAX && f->inode <= (unsigned long long)INT64_MAX)
-            keys[nk++] = (DevIno){f->dev, f->inode, i};
+            keys[nk++] = (Key){{f->dev, f->inode, 0}, i};
     }
-    qsort(keys, nk, sizeof *keys, by_dev_inode);
+    if (sort_keys(keys, nk) < 0) {
+        free(keys);
+        return NULL;
+    }
     sqlite3_stmt *stmt = NULL;
     const char *sql = "SELECT inode, size, mtime_ns, ctime_ns, edges, full FROM hashes "
                       "WHERE dev = ?1 AND inode >= ?2 AND inode <= ?3 AND stored_s >= ?4 "
@@ -1398,23 +1438,23 @@ static PyObject *index_lookup_cache(FileIndex *self, PyObject *args) {
         goto failed;
     for (size_t a = 0; a < nk;) {
         size_t b = a + 1; /* keys[a..b): one device */
-        while (b < nk && keys[b].dev == keys[a].dev)
+        while (b < nk && keys[b].k[0] == keys[a].k[0])
             b++;
         int rc = SQ_DONE;
         for (size_t i = a; i < b;) { /* a scan from keys[i] on */
             sq.reset(stmt);
-            sq.bind_int64(stmt, 1, (long long)keys[a].dev);
-            sq.bind_int64(stmt, 2, (long long)keys[i].inode);
-            sq.bind_int64(stmt, 3, (long long)keys[b - 1].inode);
+            sq.bind_int64(stmt, 1, (long long)keys[a].k[0]);
+            sq.bind_int64(stmt, 2, (long long)keys[i].k[1]);
+            sq.bind_int64(stmt, 3, (long long)keys[b - 1].k[1]);
             sq.bind_int64(stmt, 4, min_stored);
             int misses = 0;
             while ((rc = sq.step(stmt)) == SQ_ROW) {
                 unsigned long long inode = (unsigned long long)sq.column_int64(stmt, 0);
-                while (i < b && keys[i].inode < inode)
+                while (i < b && keys[i].k[1] < inode)
                     i++; /* not in the cache */
                 if (i == b)
                     break;
-                if (keys[i].inode != inode) {
+                if (keys[i].k[1] != inode) {
                     if (++misses > RESEEK_AFTER)
                         break; /* a long run of rows of no interest: seek to keys[i] */
                     continue;
@@ -1429,7 +1469,7 @@ static PyObject *index_lookup_cache(FileIndex *self, PyObject *args) {
                 }
                 long long size = sq.column_int64(stmt, 1), mtime = sq.column_int64(stmt, 2),
                           ctime = sq.column_int64(stmt, 3), edges = sq.column_int64(stmt, 4);
-                for (; i < b && keys[i].inode == inode; i++) /* its names (hard links) */
+                for (; i < b && keys[i].k[1] == inode; i++) /* its names (hard links) */
                     hits += take_row(&self->recs[keys[i].rec], size, mtime, ctime, has_edges,
                                      edges, full);
             }
@@ -1483,22 +1523,21 @@ static PyObject *index_store_cache(FileIndex *self, PyObject *args) {
         n += self->recs[i].store && self->recs[i].ctime <= racy_limit &&
              self->recs[i].dev <= (unsigned long long)INT64_MAX &&
              self->recs[i].inode <= (unsigned long long)INT64_MAX;
-    Item *order = malloc((n + 1) * sizeof *order);
-    if (!order) {
-        sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
-        sq.finalize(ins);
-        sq.finalize(del);
-        return PyErr_NoMemory();
-    }
+    Key *order = malloc((n + 1) * sizeof *order);
     size_t k = 0;
-    for (size_t i = 0; i < self->n; i++) {
+    for (size_t i = 0; order && i < self->n; i++) {
         const FRec *f = &self->recs[i];
         if (f->store && f->ctime <= racy_limit && f->dev <= (unsigned long long)INT64_MAX &&
             f->inode <= (unsigned long long)INT64_MAX)
-            order[k++].rec = i;
+            order[k++] = (Key){{f->dev, f->inode, 0}, i};
     }
-    sort_ix = self;
-    qsort(order, n, sizeof *order, by_identity);
+    if (!order || sort_keys(order, n) < 0) {
+        free(order);
+        sq.exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+        sq.finalize(ins);
+        sq.finalize(del);
+        return order ? NULL : PyErr_NoMemory();
+    }
     for (k = 0; k < n; k++) {
         const FRec *f = &self->recs[order[k].rec];
         sq.reset(ins);

@@ -300,6 +300,40 @@ def test_a_rescan_writes_the_same_dupgroup_lines_with_and_without_c(hafs, tmp_pa
     assert [g["waste"] for g in groups] == sorted((g["waste"] for g in groups), reverse=True)
 
 
+def test_a_waste_past_64_bit_integers_is_written_the_same_with_and_without_c(hafs):
+    """Three cached copies of a 4 EiB (sparse) file: the waste needs Python's integers."""
+    from hafs_cli.fs.hashcache import HashCache
+
+    host = socket.gethostname()
+    size, old = (1 << 62) + 1, 1_500_000_000_000_000_000  # long out of the racy window
+    cache = HashCache()
+    lines = b""
+    for inode in (11, 12, 13):
+        cache.store([((5, inode, size, old, old), 77, b"\x42" * 32)])
+        lines += (
+            orjson.dumps(
+                {
+                    "kind": "file",
+                    "path": f"/huge/{inode}.img",
+                    "size": size,
+                    "mtime_ns": old,
+                    "ctime_ns": old,
+                    "dev": 5,
+                    "inode": inode,
+                    "nlink": 1,
+                    "mode": 33188,
+                    "extension": "img",
+                    "host": host,
+                }
+            )
+            + b"\n"
+        )
+    cache.close()
+    r = both(hafs, "dedup", "--only", input=lines)
+    (group,) = [g for g in r.records if g["kind"] == "dupgroup"]
+    assert group["waste"] == 2 * size > (1 << 63) and summary_of(r)["cache_hits"] == 3
+
+
 def summary_of(result) -> dict:
     return next(x for x in result.records if x["kind"] == "summary" and x["command"] == "dedup")
 
