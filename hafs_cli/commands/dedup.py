@@ -100,6 +100,14 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     cfg = pipe.config.section("dedup")
     min_size = 0 if empty else (cfg.get("min_size", 1) if min_size is None else min_size)
     max_size = cfg.get("max_size", 0) if max_size is None else max_size
+    for option, patterns in (("--prefer", prefer), ("--avoid", avoid)):
+        for pattern in patterns:
+            if not pattern.isascii() and not _utf8(pattern):
+                shown = pattern.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                raise HafsError(
+                    f"{option} {shown!r}: the pattern is not valid UTF-8; give patterns "
+                    "as UTF-8 text (a pattern may use * or ? where a name has other bytes)"
+                )
     rules = KeeperRules(
         prefer=tuple(prefer) + tuple(cfg.get("prefer", [])),
         avoid=tuple(avoid) + tuple(cfg.get("avoid", [])),
@@ -153,6 +161,14 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     summary["elapsed_s"] = elapsed_since(start)
     pipe.emit(summary)
     return exits.OK
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # bytes of another encoding, kept as surrogates
+        return False
+    return True
 
 
 def _emit_groups(pipe, groups) -> None:

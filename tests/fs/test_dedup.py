@@ -259,6 +259,17 @@ def test_keeper_rules(hafs, tmp_path, args, keeper, rule):
     assert group["keeper_rule"] == rule
 
 
+def test_a_pattern_that_is_not_utf8_is_refused_with_a_message(hafs, tmp_path):
+    write(tmp_path / "a/x.bin", b"payload")
+    write(tmp_path / "b/x.bin", b"payload")
+    for option in ("--prefer", "--avoid"):  # argv bytes of another encoding: surrogates
+        r = hafs("dedup", str(tmp_path), "--only", option, "caf\udce9/")
+        assert r.exit_code == 2 and not r.stdout
+        assert f"{option} 'caf\ufffd/': the pattern is not valid UTF-8" in r.stderr.decode()
+    r = hafs("dedup", str(tmp_path), "--only", "--prefer", "café/")  # UTF-8 is fine
+    assert r.exit_code == 0 and len(groups_of(r)) == 1
+
+
 def test_keeper_rule_prefer_from_config_with_home(hafs, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     write(tmp_path / "Code/x.bin", b"payload")
