@@ -483,6 +483,76 @@ def test_the_c_connection_to_the_cache_agrees_with_pythons(tmp_path):
     assert {w[0] for w in outcomes[0][3]} <= {w[0] for w in wants}
 
 
+def test_lookups_by_range_scan_find_what_point_lookups_find(tmp_path):
+    """lookup_cache merges sorted keys with the cache's rows, seeking again past long runs
+    of other trees' rows: against pending/match, on a cache crowded with such rows, with
+    stale rows, hard links, several devices and batches."""
+    from hafs_cli.fs.hashcache import HashCache
+
+    host = socket.gethostname()
+    old = 1_500_000_000_000_000_000
+    full = b"\x33" * 32
+
+    def line(path: str, dev: int, inode: int, mtime: int = old) -> bytes:
+        size = 8192 if inode in (5001, 160) else 16384 if path.startswith("/c/") else 4096
+        rec = {"kind": "file", "path": path, "size": size, "mtime_ns": mtime}
+        rec |= {"ctime_ns": old, "dev": dev, "inode": inode, "nlink": 1, "mode": 33188}
+        rec |= {"extension": "bin", "host": host}
+        return orjson.dumps(rec) + b"\n"
+
+    wanted = [(7, 100), (7, 101), (7, 102), (7, 150), (7, 5000), (7, 5001), (7, 1 << 40)]
+    wanted += [(8, 100), (9, 3)]
+    chunks = [  # with names never stored: before, among and after the stored rows
+        b"".join(line(f"/c/{ino}", 7, ino) for ino in (30, 7000, 7001))
+        + b"".join(line(f"/a/{dev}-{ino}", dev, ino) for dev, ino in wanted[:4]),
+        b"".join(line(f"/b/{dev}-{ino}", dev, ino) for dev, ino in wanted[4:])
+        + line("/b/link-to-7-101", 7, 101)  # a second name of one file
+        + line("/b/changed", 7, 160, mtime=old + 1),  # its row is stale
+    ]
+    cache = HashCache(tmp_path / "c.sqlite3")
+    rows = [(dev, ino, 4096, old, old, 5, full) for dev, ino in wanted if ino != 5001]
+    rows.append((7, 160, 8192, old, old, 5, full))
+    taken = {(dev, ino) for dev, ino, *_ in rows}
+    for dev in (6, 7, 8):  # other trees' rows all around (runs of 40 and 4,000)
+        rows += [(dev, i, 1, old, old, 1, None) for i in range(60, 6000) if (dev, i) not in taken]
+    cache.store_rows(rows)
+    outcomes = []
+    for direct in (True, False):
+        index = sp_index()
+        assert index.open_cache(str(cache.path))
+        hits, seq = 0, 0
+        for chunk in chunks:  # two batches, each looked up before the next comes
+            got = index.add_lines(chunk, host.encode(), 1, (1 << 63) - 1, seq)
+            seq += got[1]
+            if direct:
+                hits += index.lookup_cache(cache.min_stored_s())
+            else:
+                for dev, inodes in index.pending().items():
+                    hits += index.match(dev, cache.entries_json(dev, inodes))
+        mixed, wants, counts = index.prepare({})
+        paths = index.set_paths()
+        lines = index.dupgroups(orjson.dumps(host), None, None, [], [])
+        outcomes.append((hits, mixed, wants, counts, paths, lines))
+    assert outcomes[0] == outcomes[1]
+    hits, _mixed, wants, _counts, paths, lines = outcomes[0]
+    assert hits == 9  # every stored name but the stale one (the link is a second name)
+    assert sorted(w[0] for w in wants) == [
+        b"/b/7-5001",
+        b"/b/changed",
+        b"/c/30",
+        b"/c/7000",
+        b"/c/7001",
+    ]
+    assert len(lines) == 1 and len(paths) == 8  # one group of 8 files (the link folded)
+    assert b'"links":["/b/link-to-7-101"]' in lines[0][3]
+
+
+def sp_index():
+    from hafs_cli import speedups as sp
+
+    return sp.load("_cdedup").FileIndex()
+
+
 def test_no_cache_file_means_no_c_connection(tmp_path):
     odd_tree(tmp_path / "t")
     index = _index_of(subprocess_scan(tmp_path))
