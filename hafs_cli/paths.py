@@ -20,6 +20,16 @@ def path_fields(p: str | bytes | os.PathLike, key: str = "path") -> dict:
         }
 
 
+def display(text: str) -> str:
+    """Text that JSON can carry: bytes that are not UTF-8 (kept in a str as surrogates,
+    as in a file name or an argument) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
 def record_path(rec: dict, key: str = "path") -> bytes:
     """The exact raw path a record names (from `key_b64` when present)."""
     b64 = rec.get(f"{key}_b64")

@@ -13,7 +13,8 @@ import json
 import re
 
 from hafs_cli.advice.context import Context
-from hafs_cli.advice.findings import Finding, display
+from hafs_cli.advice.findings import Finding
+from hafs_cli.paths import display
 
 MAX_PATHS_SENT = 10
 MAX_RATIONALE = 300

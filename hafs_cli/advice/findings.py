@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import blake3
 
 from hafs_cli.advice.inventory import Entry
-from hafs_cli.paths import path_fields
+from hafs_cli.paths import display, path_fields
 
 # Rules in the order their findings are written (and grouped in reports).
 RULES = (
@@ -148,15 +148,6 @@ def action_record(finding: Finding, target: Entry, finding_id: str) -> dict:
     rec["reason"] = display(finding.reason)
     rec["finding_id"] = finding_id
     return rec
-
-
-def display(text: str) -> str:
-    """Text for a record: undecodable path bytes (kept as surrogates) become U+FFFD."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def day(ns: int) -> str:

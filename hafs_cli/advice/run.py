@@ -13,10 +13,11 @@ from hafs_cli import exits
 from hafs_cli.advice import RULE_SECTIONS
 from hafs_cli.advice.context import Context
 from hafs_cli.advice.engine import run_rules
-from hafs_cli.advice.findings import RULES, Finding, display
+from hafs_cli.advice.findings import RULES, Finding
 from hafs_cli.advice.inventory import ingest
 from hafs_cli.advice.rules.regenerable import watched_names
 from hafs_cli.exits import HafsError
+from hafs_cli.paths import display
 
 
 def advise(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from hafs_cli.paths import path_fields
+from hafs_cli.paths import display, path_fields
 
 ERROR = "error"
 WARNING = "warning"
@@ -74,10 +74,4 @@ class Diagnostic:
 
 def printable(value: object) -> object:
     """Text that JSON can carry: a file name that is not UTF-8 shows its bad bytes as U+FFFD."""
-    if not isinstance(value, str):
-        return value
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return value
+    return display(value) if isinstance(value, str) else value

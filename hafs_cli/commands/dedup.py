@@ -11,6 +11,7 @@ import click
 
 from hafs_cli import exits
 from hafs_cli.exits import HafsError, epilog
+from hafs_cli.paths import display
 from hafs_cli.pipe import pipe_command
 
 
@@ -102,8 +103,8 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     max_size = cfg.get("max_size", 0) if max_size is None else max_size
     for option, patterns in (("--prefer", prefer), ("--avoid", avoid)):
         for pattern in patterns:
-            if not pattern.isascii() and not _utf8(pattern):
-                shown = pattern.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            shown = display(pattern)
+            if shown != pattern:
                 raise HafsError(
                     f"{option} {shown!r}: the pattern is not valid UTF-8; give patterns "
                     "as UTF-8 text (a pattern may use * or ? where a name has other bytes)"
@@ -161,14 +162,6 @@ def command(pipe, paths, inputs, min_size, max_size, empty, prefer, avoid, sugge
     summary["elapsed_s"] = elapsed_since(start)
     pipe.emit(summary)
     return exits.OK
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # bytes of another encoding, kept as surrogates
-        return False
-    return True
 
 
 def _emit_groups(pipe, groups) -> None:
