@@ -770,6 +770,22 @@ static int keep_set(FileIndex *ix, const Item *files, Py_ssize_t n, const Item *
     return 0;
 }
 
+/* Files with one head+tail digest, every one with its full digest: keep each set of two
+ * or more with the same content. 0, or -1 on an error. */
+static int keep_by_content(FileIndex *ix, Item *files, Py_ssize_t n, const Item *links) {
+    sort_ix = ix;
+    qsort(files, (size_t)n, sizeof *files, by_content);
+    for (Py_ssize_t a = 0; a < n;) {
+        Py_ssize_t b = a + 1;
+        while (b < n && memcmp(ix->recs[files[b].rec].full, ix->recs[files[a].rec].full, 32) == 0)
+            b++;
+        if (b - a > 1 && keep_set(ix, files + a, b - a, links) < 0)
+            return -1;
+        a = b;
+    }
+    return 0;
+}
+
 /* One size's files: 1 when every file is cached and every head+tail match has its full
  * digest (its content groups kept), 0 when some file must be read, -1 on an error. */
 static int group_known(FileIndex *ix, Item *files, Py_ssize_t nf, const Item *links) {
@@ -791,19 +807,8 @@ static int group_known(FileIndex *ix, Item *files, Py_ssize_t nf, const Item *li
         Py_ssize_t j = i + 1;
         while (j < nf && ix->recs[files[j].rec].edges == ix->recs[files[i].rec].edges)
             j++;
-        if (j - i > 1) {
-            sort_ix = ix;
-            qsort(files + i, (size_t)(j - i), sizeof *files, by_content);
-            for (Py_ssize_t a = i; a < j;) {
-                Py_ssize_t b = a + 1;
-                while (b < j && memcmp(ix->recs[files[b].rec].full, ix->recs[files[a].rec].full,
-                                       32) == 0)
-                    b++;
-                if (b - a > 1 && keep_set(ix, files + a, b - a, links) < 0)
-                    return -1;
-                a = b;
-            }
-        }
+        if (j - i > 1 && keep_by_content(ix, files + i, j - i, links) < 0)
+            return -1;
         i = j;
     }
     return 1;
@@ -838,17 +843,8 @@ static int split_segment(FileIndex *ix, Item *files, Py_ssize_t nf, PyObject *su
                 Py_DECREF(row);
             }
         } else if (known) {
-            sort_ix = ix;
-            qsort(files + i, (size_t)(j - i), sizeof *files, by_content);
-            for (Py_ssize_t a = i; a < j;) {
-                Py_ssize_t b = a + 1;
-                while (b < j && memcmp(ix->recs[files[b].rec].full, ix->recs[files[a].rec].full,
-                                       32) == 0)
-                    b++;
-                if (b - a > 1 && keep_set(ix, files + a, b - a, ix->links) < 0)
-                    return -1;
-                a = b;
-            }
+            if (keep_by_content(ix, files + i, j - i, ix->links) < 0)
+                return -1;
         } else if (add_set(survivors, ix, files + i, j - i, ix->links) < 0) {
             return -1;
         }
